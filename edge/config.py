@@ -1,0 +1,67 @@
+"""Edge agent configuration: validated at start-up, errors name the file and the field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from kamling.configfile import load_model
+from kamling.protocol import DEVICE_ID_PATTERN
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class MqttConfig(_Section):
+    host: str = Field(description="broker host name or address")
+    port: int = Field(default=1883, ge=1, le=65535, description="broker port (8883 for TLS)")
+    username: str | None = Field(default=None, description="broker user; defaults to the device id")
+    password: SecretStr = Field(description="the device's broker password (from `poskamling device add`)")
+    keepalive: int = Field(default=10, ge=2, le=10, description="MQTT keepalive in seconds (10 or less)")
+    tls_ca: Path | None = Field(default=None, description="CA certificate to verify the broker (enables TLS)")
+    tls_cert: Path | None = Field(default=None, description="client certificate, when the broker asks for one")
+    tls_key: Path | None = Field(default=None, description="client private key for tls_cert")
+    reconnect_min: float = Field(default=0.5, gt=0, description="first reconnect delay in seconds")
+    reconnect_max: float = Field(default=30.0, gt=0, description="longest reconnect delay in seconds")
+
+
+class ButtonConfig(_Section):
+    pin: int | str = Field(description="GPIO of the panic button (BCM number or name like 'GPIO17')")
+    pull_up: bool = Field(default=True, description="button wired to ground with the internal pull-up")
+    bounce_time: float | None = Field(default=0.05, ge=0, description="debounce in seconds")
+    hold_time: float = Field(
+        default=0.0, ge=0, le=10, description="hold-to-confirm seconds; 0 sends on the first press"
+    )
+
+
+class OutputConfig(_Section):
+    pin: int | str = Field(description="GPIO driving the output")
+    active_high: bool = Field(default=True, description="output is on when the pin is high")
+
+
+class BuzzerConfig(OutputConfig):
+    silent_panic: bool = Field(default=False, description="do not sound the buzzer on a panic press")
+    alarm_seconds: float = Field(default=5.0, ge=0, le=600, description="how long the buzzer sounds on a press")
+
+
+class EdgeConfig(_Section):
+    device_id: str = Field(pattern=DEVICE_ID_PATTERN, description="this device's id, as provisioned at the hub")
+    mqtt: MqttConfig
+    panic_button: ButtonConfig = Field(description="the panic button input")
+    tamper_switch: ButtonConfig | None = Field(default=None, description="optional enclosure tamper switch")
+    status_led: OutputConfig | None = Field(default=None, description="status LED: connection and alert state")
+    buzzer: BuzzerConfig | None = Field(default=None, description="local buzzer or siren")
+    data_dir: Path = Field(default=Path("/var/lib/poskamling"), description="outbox and state folder")
+    outbox_max_mb: float = Field(default=64.0, gt=0, description="disk budget of the event outbox")
+    ack_timeout: float = Field(default=5.0, gt=0, description="resend an event not acked within this many seconds")
+    health_interval: float = Field(default=60.0, gt=0, description="seconds between health telemetry messages")
+
+    @property
+    def mqtt_username(self) -> str:
+        return self.mqtt.username or self.device_id
+
+
+def load_edge_config(path: Path) -> EdgeConfig:
+    return load_model(EdgeConfig, path)

@@ -1,0 +1,96 @@
+"""User-facing message texts for notifications: Bahasa Indonesia by default, English available."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from hub.alerts import Alert, AlertKind
+
+TZ_ABBREVIATION = {"Asia/Jakarta": "WIB", "Asia/Pontianak": "WIB", "Asia/Makassar": "WITA", "Asia/Jayapura": "WIT"}
+
+KIND_LABEL = {
+    "id": {
+        AlertKind.PANIC: "PANIK",
+        AlertKind.TAMPER: "SABOTASE",
+        AlertKind.OFFLINE: "POS TERPUTUS",
+        AlertKind.CAMERA: "KAMERA HILANG",
+        AlertKind.MOTION: "GERAKAN",
+    },
+    "en": {
+        AlertKind.PANIC: "PANIC",
+        AlertKind.TAMPER: "TAMPER",
+        AlertKind.OFFLINE: "POST OFFLINE",
+        AlertKind.CAMERA: "CAMERA LOST",
+        AlertKind.MOTION: "MOTION",
+    },
+}
+
+TEMPLATES = {
+    "id": {
+        "title": "{test}[{label}] {post}",
+        "body": (
+            "{test}{label} di {post}, {village}.\n"
+            "Waktu: {time} {tz}\n"
+            "{map}"
+            "Buka & konfirmasi: {link}"
+        ),
+        "test_prefix": "UJI COBA - ",
+        "map": "Peta: {url}\n",
+    },
+    "en": {
+        "title": "{test}[{label}] {post}",
+        "body": (
+            "{test}{label} at {post}, {village}.\n"
+            "Time: {time} {tz}\n"
+            "{map}"
+            "Open & acknowledge: {link}"
+        ),
+        "test_prefix": "TEST - ",
+        "map": "Map: {url}\n",
+    },
+}
+
+
+@dataclass(frozen=True)
+class PostInfo:
+    name: str
+    village: str
+    lat: float | None = None
+    lon: float | None = None
+
+
+@dataclass(frozen=True)
+class Message:
+    title: str
+    body: str
+
+
+def local_time(moment: datetime, zone: str) -> tuple[str, str]:
+    local = moment.astimezone(ZoneInfo(zone))
+    return local.strftime("%d-%m-%Y %H:%M:%S"), TZ_ABBREVIATION.get(zone, local.tzname() or zone)
+
+
+def map_url(lat: float | None, lon: float | None) -> str | None:
+    if lat is None or lon is None:
+        return None
+    return f"https://www.openstreetmap.org/?mlat={lat:.6f}&mlon={lon:.6f}#map=18/{lat:.6f}/{lon:.6f}"
+
+
+def alert_message(alert: Alert, post: PostInfo, link: str, zone: str, language: str = "id") -> Message:
+    texts = TEMPLATES.get(language, TEMPLATES["id"])
+    label = KIND_LABEL.get(language, KIND_LABEL["id"])[alert.kind]
+    when, tz = local_time(alert.opened_at, zone)
+    url = map_url(post.lat, post.lon)
+    fields = {
+        "test": texts["test_prefix"] if alert.test else "",
+        "label": label,
+        "post": post.name,
+        "village": post.village or "-",
+        "time": when,
+        "tz": tz,
+        "map": texts["map"].format(url=url) if url else "",
+        "link": link,
+    }
+    return Message(texts["title"].format(**fields), texts["body"].format(**fields))

@@ -1,0 +1,80 @@
+"""The hub's MQTT session: persistent, subscribed to every device; messages go to a queue."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import paho.mqtt.client as mqtt
+
+from hub.settings import HubSettings
+from kamling.mqtt import BrokerEndpoint, make_client, reason_ok, session_properties
+from kamling.protocol import EDGE_PUBLISHES, subscription
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One received MQTT message, as handed from paho's thread to the ingest worker."""
+
+    topic: str
+    payload: bytes
+    received: float  # time.monotonic() at receipt
+    retained: bool = False
+
+
+class HubMqtt:
+    """Never blocks paho's network loop: on_message only enqueues."""
+
+    def __init__(self, settings: HubSettings, inbox: queue.Queue[Inbound]) -> None:
+        self.settings = settings
+        self.inbox = inbox
+        self.client: mqtt.Client | None = None
+        self.connected = False
+        self.connects = 0
+
+    def start(self) -> None:
+        s = self.settings
+        endpoint = BrokerEndpoint(s.mqtt_host, s.mqtt_port, s.mqtt_username, s.mqtt_password.get_secret_value(), s.mqtt_tls_ca)
+        client = make_client(endpoint, s.mqtt_client_id, reconnect_min=0.5, reconnect_max=10)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        client.max_inflight_messages_set(1000)
+        self.client = client
+        client.connect_async(
+            s.mqtt_host, s.mqtt_port, keepalive=10, clean_start=False,
+            properties=session_properties(s.mqtt_session_expiry),
+        )
+        client.loop_start()
+
+    def stop(self) -> None:
+        if self.client is not None:
+            self.client.disconnect()
+            self.client.loop_stop()
+            self.client = None
+        self.connected = False
+
+    def publish(self, topic: str, payload: bytes | str, qos: int = 1, retain: bool = False) -> None:
+        if self.client is not None:
+            self.client.publish(topic, payload, qos=qos, retain=retain)
+
+    def _on_connect(self, client: mqtt.Client, _u: Any, flags: Any, reason_code: Any, _p: Any) -> None:
+        if not reason_ok(reason_code):
+            log.error("hub: broker refused connection: %s", reason_code)
+            return
+        self.connected = True
+        self.connects += 1
+        client.subscribe([(subscription(channel), 1) for channel in EDGE_PUBLISHES])
+        log.info("hub connected to broker (session present: %s)", getattr(flags, "session_present", "?"))
+
+    def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason_code: Any, _p: Any) -> None:
+        self.connected = False
+        log.warning("hub disconnected from broker: %s", reason_code)
+
+    def _on_message(self, _c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
+        self.inbox.put(Inbound(message.topic, bytes(message.payload), time.monotonic(), bool(message.retain)))

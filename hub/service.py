@@ -1,0 +1,81 @@
+"""HubService: builds the hub's parts from settings and runs them (start/stop)."""
+
+from __future__ import annotations
+
+import logging
+import queue
+from importlib.metadata import PackageNotFoundError, version
+
+from hub.alert_service import AlertRepository, AlertService, RecipientResolver
+from hub.eventlog import EventLogWriter
+from hub.ingest import Ingest
+from hub.mqtt_adapter import HubMqtt, Inbound
+from hub.notify import AppriseNotifier, Notifier
+from hub.registry import PostRegistry
+from hub.settings import HubSettings
+from hub.snapshots import SnapshotStore
+from hub.store import EventStore, TinyEventStore
+from kamling.protocol import AlertUpdate, Channel, topic
+
+log = logging.getLogger(__name__)
+
+
+def software_version() -> str:
+    try:
+        return version("poskamling")
+    except PackageNotFoundError:
+        return "dev"
+
+
+class HubService:
+    """Everything of the hub except the web server."""
+
+    def __init__(
+        self,
+        settings: HubSettings,
+        notifier: Notifier | None = None,
+        store: EventStore | None = None,
+        resolver: RecipientResolver | None = None,
+    ) -> None:
+        self.settings = settings
+        self.inbox: queue.Queue[Inbound] = queue.Queue()
+        self.registry = PostRegistry(settings.posts)
+        self.store: EventStore = store or TinyEventStore(settings.data_dir / "events")
+        self.snapshots = SnapshotStore(settings.data_dir / "snapshots")
+        self.mqtt = HubMqtt(settings, self.inbox)
+        self.alerts = AlertService(
+            settings,
+            posts=self.registry.get,
+            notifier=notifier or AppriseNotifier(),
+            publish=self._publish_alert,
+            repository=AlertRepository(settings.data_dir / "alerts.json"),
+            resolver=resolver,
+        )
+        self.ingest = Ingest(
+            self.inbox,
+            self.registry,
+            self.store,
+            EventLogWriter,
+            self.alerts,
+            publish=lambda t, p: self.mqtt.publish(t, p, qos=1),
+            snapshots=self.snapshots,
+            max_batch=settings.max_batch,
+        )
+        self.version = software_version()
+
+    def start(self) -> None:
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.store.open()
+        self.alerts.start()
+        self.ingest.start()
+        self.mqtt.start()
+        log.info("hub started: %d posts, data in %s", len(self.settings.posts), self.settings.data_dir)
+
+    def stop(self) -> None:
+        self.mqtt.stop()
+        self.ingest.stop()
+        self.alerts.stop()
+        self.store.close()
+
+    def _publish_alert(self, device: str, update: AlertUpdate) -> None:
+        self.mqtt.publish(topic(device, Channel.ALERT), update.model_dump_json().encode(), qos=1)

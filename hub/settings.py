@@ -1,0 +1,97 @@
+"""Hub settings: one validated object from a YAML/TOML file, overridable by environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from kamling.configfile import ConfigError, format_validation_error, read_mapping
+from kamling.protocol import DEVICE_ID_PATTERN
+
+Language = Literal["id", "en"]
+Role = Literal["viewer", "operator", "technician", "admin"]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PostSettings(_Section):
+    device_id: str = Field(pattern=DEVICE_ID_PATTERN, description="the device id of the post's edge agent")
+    name: str = Field(min_length=1, description="post name shown to people, e.g. 'Pos Kamling RW 05'")
+    village: str = Field(default="", description="desa/kelurahan the post belongs to")
+    lat: float | None = Field(default=None, ge=-90, le=90, description="latitude, WGS84")
+    lon: float | None = Field(default=None, ge=-180, le=180, description="longitude, WGS84")
+
+
+class OfficerSettings(_Section):
+    name: str = Field(min_length=1, description="officer name, e.g. 'Aiptu Budi'")
+    urls: list[SecretStr] = Field(min_length=1, description="apprise URLs: tgram://, whatsapp://, mailto://, json://")
+    villages: list[str] = Field(default_factory=list, description="villages covered; empty means all")
+    language: Language = Field(default="id", description="language of this officer's messages")
+
+
+class ApiTokenSettings(_Section):
+    name: str = Field(description="who or what uses the token")
+    role: Role = Field(description="what the token may do")
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="SHA-256 hex digest of the token (never the token)")
+
+
+class HubSettings(BaseSettings):
+    """Everything the hub needs; env vars POSKAMLING_HUB_<FIELD> override the file."""
+
+    model_config = SettingsConfigDict(env_prefix="POSKAMLING_HUB_", env_nested_delimiter="__", extra="forbid")
+
+    mqtt_host: str = Field(default="127.0.0.1", description="broker host")
+    mqtt_port: int = Field(default=1883, ge=1, le=65535, description="broker port")
+    mqtt_username: str = Field(default="poskamling-hub", description="the hub's broker user")
+    mqtt_password: SecretStr = Field(description="the hub's broker password (no default)")
+    mqtt_client_id: str = Field(default="poskamling-hub", description="stable id: keeps the persistent session")
+    mqtt_session_expiry: int = Field(default=7 * 24 * 3600, ge=60, description="seconds the broker keeps our session")
+    mqtt_tls_ca: Path | None = Field(default=None, description="CA certificate of the broker; enables TLS")
+    data_dir: Path = Field(default=Path("/var/lib/poskamling/hub"), description="event log, alerts, snapshots")
+    http_host: str = Field(default="127.0.0.1", description="address the web server binds")
+    http_port: int = Field(default=8000, ge=1, le=65535, description="web server port")
+    public_url: str = Field(default="http://127.0.0.1:8000", description="base URL people reach the hub at")
+    language: Language = Field(default="id", description="default language of messages and dashboard")
+    timezone: str = Field(default="Asia/Jakarta", description="IANA zone for local times (WIB/WITA/WIT)")
+    posts: list[PostSettings] = Field(default_factory=list, description="the posts (devices) this hub serves")
+    officers: list[OfficerSettings] = Field(default_factory=list, description="who is paged for which villages")
+    fallback_urls: list[SecretStr] = Field(default_factory=list, description="duty desk, paged when no officer matches")
+    api_tokens: list[ApiTokenSettings] = Field(default_factory=list, description="API bearer tokens (hashed)")
+    max_batch: int = Field(default=500, ge=1, description="most events per event-log commit")
+    offline_grace: float = Field(default=0.0, ge=0, description="seconds an offline post may stay offline before an alert")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}; use e.g. Asia/Jakarta, Asia/Makassar, Asia/Jayapura") from None
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (env_settings, init_settings)  # the environment overrides the file
+
+
+def load_hub_settings(path: Path | None, **overrides: Any) -> HubSettings:
+    """Settings from a file (optional) and the environment; ConfigError names file and field."""
+    data: dict[str, Any] = read_mapping(path) if path else {}
+    data.update(overrides)
+    try:
+        return HubSettings(**data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(path or "environment", exc)) from None

@@ -1,0 +1,237 @@
+"""Event store: a small interface, and its TinyDB implementation (partitioned, crash-safe).
+
+TinyDB rewrites its whole file on every write and overwrites in place. So this store keeps
+one file per UTC day of receipt (no write rewrites history), writes each file atomically
+(temp file, fsync, rename, fsync of the folder) and expects one writer that batches.
+A damaged partition found at open is set aside (renamed) and reported; the rest loads.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Protocol
+
+from tinydb import TinyDB
+from tinydb.storages import Storage
+
+log = logging.getLogger(__name__)
+
+Record = dict[str, Any]
+"""A stored event: the wire Event's JSON fields plus `received_at` (hub clock, ISO-8601)."""
+
+
+@dataclass(frozen=True)
+class EventQuery:
+    device: str | None = None
+    kind: str | None = None
+    since: datetime | None = None  # on the event's `ts`
+    until: datetime | None = None
+    include_tests: bool = True
+    limit: int = 100
+    offset: int = 0
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Record]
+    total: int
+
+
+class EventStore(Protocol):
+    """What the hub needs from an event log; a PostgreSQL backend can implement it later."""
+
+    def open(self) -> None: ...
+    def close(self) -> None: ...
+    def append(self, records: Sequence[Record]) -> list[Record]:
+        """Store durably; return the records actually added (ids already stored are skipped)."""
+        ...
+    def contains(self, event_id: str) -> bool: ...
+    def get(self, event_id: str) -> Record | None: ...
+    def query(self, query: EventQuery) -> Page: ...
+    def last_seqs(self) -> dict[str, int]: ...
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Replace `path` with `data` so that a crash leaves either the old or the new file."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
+class AtomicJSONStorage(Storage):
+    """TinyDB storage that keeps the data in memory and replaces the file atomically on write."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._data: dict[str, Any] | None = None
+
+    def read(self) -> dict[str, Any] | None:
+        if self._data is None and self.path.exists():
+            with open(self.path, "rb") as handle:
+                raw = handle.read()
+            self._data = json.loads(raw) if raw.strip() else None
+            if self._data is not None and not isinstance(self._data, dict):
+                raise ValueError(f"{self.path}: not a TinyDB document (top level is not an object)")
+        return self._data
+
+    def write(self, data: dict[str, Any]) -> None:
+        try:
+            atomic_write_bytes(self.path, json.dumps(data, separators=(",", ":")).encode())
+        except BaseException:
+            self._data = None  # memory may hold unsaved changes: reload from disk next time
+            raise
+        self._data = data
+
+    def close(self) -> None:
+        self._data = None
+
+
+def open_tinydb(path: Path) -> TinyDB:
+    return TinyDB(path, storage=AtomicJSONStorage)
+
+
+@dataclass
+class _Partition:
+    path: Path
+    db: TinyDB
+
+
+@dataclass
+class TinyEventStore:
+    """Events in `<root>/events-YYYY-MM-DD.json`, one TinyDB file per UTC day of receipt."""
+
+    root: Path
+    damaged: list[str] = field(default_factory=list)
+    _ids: dict[str, str] = field(default_factory=dict)  # event id -> partition key
+    _last_seq: dict[str, int] = field(default_factory=dict)
+    _partitions: dict[str, _Partition] = field(default_factory=dict)
+    _lock: threading.RLock = field(default_factory=threading.RLock)
+
+    PREFIX = "events-"
+
+    def open(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        for stale in self.root.glob(f".{self.PREFIX}*.tmp"):
+            stale.unlink()  # an interrupted atomic write: the real file is intact
+        for path in sorted(self.root.glob(f"{self.PREFIX}*.json")):
+            key = path.stem[len(self.PREFIX) :]
+            try:
+                partition = self._load(key)
+            except (ValueError, UnicodeDecodeError, OSError) as exc:
+                self._set_aside(path, exc)
+                continue
+            for record in partition.db.all():
+                self._remember(record, key)
+
+    def _set_aside(self, path: Path, exc: Exception) -> None:
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+        target = path.with_name(f"{path.name}.damaged-{stamp}")
+        os.replace(path, target)
+        message = f"{path.name}: damaged ({exc.__class__.__name__}: {str(exc)[:120]}); moved to {target.name}"
+        self.damaged.append(message)
+        log.error("event store: %s", message)
+
+    def _load(self, key: str) -> _Partition:
+        partition = self._partitions.get(key)
+        if partition is None:
+            path = self.root / f"{self.PREFIX}{key}.json"
+            db = open_tinydb(path)
+            db.storage.read()  # parse now, so damage is found here
+            partition = _Partition(path, db)
+            self._partitions[key] = partition
+        return partition
+
+    def _remember(self, record: Record, key: str) -> None:
+        self._ids[record["id"]] = key
+        device, seq = record["device"], int(record["seq"])
+        if seq > self._last_seq.get(device, 0):
+            self._last_seq[device] = seq
+
+    def close(self) -> None:
+        with self._lock:
+            for partition in self._partitions.values():
+                partition.db.close()
+            self._partitions.clear()
+
+    def append(self, records: Sequence[Record]) -> list[Record]:
+        with self._lock:
+            fresh: dict[str, list[Record]] = {}
+            seen: set[str] = set()
+            for record in records:
+                if record["id"] in self._ids or record["id"] in seen:
+                    continue
+                seen.add(record["id"])
+                key = str(record["received_at"])[:10]
+                fresh.setdefault(key, []).append(record)
+            added: list[Record] = []
+            for key, batch in fresh.items():
+                self._load(key).db.insert_multiple(batch)  # one atomic file write per partition
+                for record in batch:
+                    self._remember(record, key)
+                added.extend(batch)
+            return added
+
+    def contains(self, event_id: str) -> bool:
+        return event_id in self._ids
+
+    def get(self, event_id: str) -> Record | None:
+        with self._lock:
+            key = self._ids.get(event_id)
+            if key is None:
+                return None
+            for record in self._load(key).db.all():
+                if record["id"] == event_id:
+                    return dict(record)
+            return None
+
+    def last_seqs(self) -> dict[str, int]:
+        return dict(self._last_seq)
+
+    def query(self, query: EventQuery) -> Page:
+        with self._lock:
+            matches: list[Record] = []
+            for key in sorted(self._partitions_on_disk(), reverse=True):
+                for record in self._load(key).db.all():
+                    if _matches(record, query):
+                        matches.append(dict(record))
+        matches.sort(key=lambda r: (r["ts"], r["id"]), reverse=True)
+        return Page(matches[query.offset : query.offset + query.limit], len(matches))
+
+    def _partitions_on_disk(self) -> set[str]:
+        keys = {p.stem[len(self.PREFIX) :] for p in self.root.glob(f"{self.PREFIX}*.json")}
+        return keys | set(self._partitions)
+
+
+def _matches(record: Record, query: EventQuery) -> bool:
+    if query.device and record["device"] != query.device:
+        return False
+    if query.kind and record["kind"] != query.kind:
+        return False
+    if not query.include_tests and record.get("test"):
+        return False
+    if query.since or query.until:
+        ts = datetime.fromisoformat(record["ts"])
+        if query.since and ts < query.since:
+            return False
+        if query.until and ts >= query.until:
+            return False
+    return True

@@ -1,0 +1,194 @@
+"""The `poskamling` command: demo, hub, edge agent, simulated posts, tokens."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from kamling.configfile import ConfigError
+
+app = typer.Typer(help="Pos Kamling: connected neighbourhood security posts.", no_args_is_help=True)
+sim_app = typer.Typer(help="Simulated posts (mock GPIO pins) for demos and tests.", no_args_is_help=True)
+edge_app = typer.Typer(help="The edge agent that runs on a post's Raspberry Pi.")
+token_app = typer.Typer(help="API bearer tokens.", no_args_is_help=True)
+app.add_typer(sim_app, name="sim")
+app.add_typer(edge_app, name="edge")
+app.add_typer(token_app, name="token")
+
+DEMO_DIR = Path(".demo")
+ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="YAML or TOML config file", exists=False)]
+
+
+def _logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.secho(message, fg=typer.colors.RED, err=True)
+    return typer.Exit(code=2)
+
+
+def _wait_for_signal() -> None:
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    stop.wait()
+
+
+@app.command()
+def demo(
+    posts: Annotated[int, typer.Option(help="how many simulated posts (1-5)")] = 3,
+    http_port: Annotated[int, typer.Option(help="port of the hub's web server")] = 8000,
+    workdir: Annotated[Path, typer.Option("--dir", help="demo state folder (recreated)")] = DEMO_DIR,
+    verbose: bool = False,
+) -> None:
+    """Run everything on this machine: private broker, hub on http://127.0.0.1:8000, simulated posts."""
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from kamling.broker import BrokerError
+    from kamling.demo import DemoOptions, run_demo
+
+    try:
+        run_demo(DemoOptions(workdir=workdir.resolve(), posts=posts, http_port=http_port))
+    except (BrokerError, RuntimeError, OSError) as exc:
+        raise _fail(f"demo could not start: {exc}") from None
+
+
+@app.command()
+def hub(config: ConfigOption = Path("/etc/poskamling/hub.yaml"), verbose: bool = False) -> None:
+    """Run the hub: MQTT ingest, event log, alerts and the web API."""
+    _logging(verbose)
+    from hub.api import create_app
+    from hub.server import WebServer
+    from hub.service import HubService
+    from hub.settings import load_hub_settings
+
+    try:
+        settings = load_hub_settings(config)
+    except ConfigError as exc:
+        raise _fail(str(exc)) from None
+    service = HubService(settings)
+    service.start()
+    web = WebServer(create_app(service), settings.http_host, settings.http_port, log_level="info")
+    try:
+        web.start()
+        typer.echo(f"hub running: {web.url} (API docs at {web.url}/docs)")
+        _wait_for_signal()
+    finally:
+        web.stop()
+        service.stop()
+
+
+@edge_app.callback(invoke_without_command=True)
+def edge(ctx: typer.Context, config: ConfigOption = Path("/etc/poskamling/edge.yaml"), verbose: bool = False) -> None:
+    """Run the edge agent (GPIOZERO_PIN_FACTORY=mock runs it on a laptop)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    _logging(verbose)
+    from edge.agent import EdgeAgent
+    from edge.config import load_edge_config
+    from edge.hardware import PostHardware
+    from edge.outbox import Outbox
+    from hub.service import software_version
+
+    try:
+        cfg = load_edge_config(config)
+    except ConfigError as exc:
+        raise _fail(str(exc)) from None
+    outbox = Outbox(cfg.data_dir / "outbox.sqlite", cfg.device_id, int(cfg.outbox_max_mb * 1024 * 1024))
+    agent = EdgeAgent(cfg, PostHardware(cfg), outbox, version=software_version())
+    agent.start()
+    typer.echo(f"edge agent {cfg.device_id} running, broker {cfg.mqtt.host}:{cfg.mqtt.port}")
+    try:
+        _wait_for_signal()
+    finally:
+        agent.stop()
+
+
+@sim_app.command("press")
+def sim_press(
+    device: Annotated[str, typer.Argument(help="device id of the simulated post, e.g. pos-rw01")],
+    workdir: Annotated[Path, typer.Option("--dir", help="the running demo's folder")] = DEMO_DIR,
+) -> None:
+    """Press the panic button of a simulated post in the running demo."""
+    from edge.sim import send_control
+
+    sock = workdir / "sim.sock"
+    if not sock.exists():
+        raise _fail(f"no running demo found ({sock} missing): start one with `poskamling demo`")
+    reply = send_control(sock, f"press {device}")
+    typer.echo(reply)
+    if reply.startswith("error"):
+        raise typer.Exit(1)
+
+
+@sim_app.command("leds")
+def sim_leds(workdir: Annotated[Path, typer.Option("--dir", help="the running demo's folder")] = DEMO_DIR) -> None:
+    """Show the status LED of every simulated post in the running demo."""
+    from edge.sim import send_control
+
+    sock = workdir / "sim.sock"
+    if not sock.exists():
+        raise _fail(f"no running demo found ({sock} missing): start one with `poskamling demo`")
+    typer.echo(send_control(sock, "leds"))
+
+
+@sim_app.command("run")
+def sim_run(
+    configs: Annotated[list[Path], typer.Argument(help="edge config files, one per simulated post")],
+    control: Annotated[Optional[Path], typer.Option(help="UNIX socket for `press` commands")] = None,
+    verbose: bool = False,
+) -> None:
+    """Run real edge agents on mock GPIO pins from edge config files."""
+    _logging(verbose)
+    from edge.config import load_edge_config
+    from edge.sim import SimControl, SimulatedPost
+
+    try:
+        posts = {cfg.device_id: SimulatedPost(cfg) for cfg in (load_edge_config(p) for p in configs)}
+    except ConfigError as exc:
+        raise _fail(str(exc)) from None
+    for post in posts.values():
+        post.start()
+    ctl = SimControl(control, posts) if control else None
+    if ctl:
+        ctl.start()
+    try:
+        _wait_for_signal()
+    finally:
+        if ctl:
+            ctl.stop()
+        for post in posts.values():
+            post.stop()
+
+
+@token_app.command("new")
+def token_new(
+    name: Annotated[str, typer.Option(help="who uses the token")],
+    role: Annotated[str, typer.Option(help="viewer, operator, technician or admin")] = "operator",
+) -> None:
+    """Create an API token; prints the token once and the line to add to the hub config."""
+    from hub.auth import ROLES, new_token
+
+    if role not in ROLES:
+        raise _fail(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
+    token, digest = new_token()
+    typer.echo(f"token (shown once): {token}")
+    typer.echo("add to hub config under api_tokens:")
+    typer.echo(f"  - {{name: {name}, role: {role}, sha256: {digest}}}")
+
+
+def main() -> None:
+    app(prog_name="poskamling")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
