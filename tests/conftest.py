@@ -1,0 +1,71 @@
+"""Fixtures: a real Mosquitto on a free port, the real hub, a notification sink, simulated posts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from edge.sim import SimulatedPost, sim_edge_config
+from kamling.broker import MosquittoBroker
+from kamling.broker_files import new_secret
+from kamling.httpsink import NotificationSink
+from tests.support import HUB_USER, HubHarness, add_device
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[MosquittoBroker]:
+    """A fresh Mosquitto with generated config, credentials and ACL; accounts added by tests."""
+    instance = MosquittoBroker(tmp_path / "broker", accounts={HUB_USER: new_secret()})
+    instance.start()
+    yield instance
+    instance.stop()
+
+
+@pytest.fixture
+def sink() -> Iterator[NotificationSink]:
+    instance = NotificationSink()
+    instance.start()
+    yield instance
+    instance.stop()
+
+
+@pytest.fixture
+def make_hub(broker: MosquittoBroker, sink: NotificationSink, tmp_path: Path) -> Iterator[Callable[..., HubHarness]]:
+    """Build and start a hub for the given posts; every officer gets a sink URL of their own name."""
+    started: list[HubHarness] = []
+
+    def build(posts: list[dict[str, Any]], officers: list[dict[str, Any]] | None = None, **extra: Any) -> HubHarness:
+        officers = officers if officers is not None else [{"name": "officer", "urls": [sink.url("officer")]}]
+        harness = HubHarness(broker, sink, tmp_path / "hub", posts, officers, extra=extra)
+        harness.start()
+        started.append(harness)
+        return harness
+
+    yield build
+    for harness in started:
+        harness.stop()
+
+
+@pytest.fixture
+def make_post(broker: MosquittoBroker, tmp_path: Path) -> Iterator[Callable[..., SimulatedPost]]:
+    """A real edge agent on MockFactory pins, provisioned on the test broker."""
+    started: list[SimulatedPost] = []
+
+    def build(device_id: str, start: bool = True, **overrides: Any) -> SimulatedPost:
+        password = broker.accounts.get(device_id) or add_device(broker, device_id)
+        config = sim_edge_config(device_id, broker.host, broker.port, password, tmp_path / "posts" / device_id)
+        if overrides:
+            config = config.model_copy(update=overrides)
+        post = SimulatedPost(config)
+        if start:
+            post.start()
+            started.append(post)
+        return post
+
+    yield build
+    for post in started:
+        post.stop()
+
+

@@ -1,0 +1,101 @@
+"""Helpers shared by the tests: waiting on conditions, never on bare sleeps."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+
+from hub.api import create_app
+from hub.auth import new_token
+from hub.server import WebServer
+from hub.service import HubService
+from hub.settings import HubSettings
+from kamling.broker import MosquittoBroker
+from kamling.broker_files import new_secret
+from kamling.httpsink import NotificationSink
+from kamling.net import free_port
+
+HUB_USER = "poskamling-hub"
+
+T = TypeVar("T")
+
+
+def wait_for(condition: Callable[[], T], timeout: float = 10.0, interval: float = 0.02, what: str = "") -> T:
+    """Poll `condition` until it returns something truthy; fail the test after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    last: T = condition()
+    while not last:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what or condition}: last value {last!r}")
+        time.sleep(interval)
+        last = condition()
+    return last
+
+
+@dataclass
+class HubHarness:
+    """The real hub (service + web server) wired to a test broker."""
+
+    broker: MosquittoBroker
+    sink: NotificationSink
+    data_dir: Path
+    posts: list[dict[str, Any]]
+    officers: list[dict[str, Any]]
+    tokens: dict[str, str] = field(default_factory=dict)
+    service: HubService | None = None
+    web: WebServer | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def settings(self) -> HubSettings:
+        api_tokens = []
+        for role in ("viewer", "operator", "technician", "admin"):
+            token, digest = new_token()
+            self.tokens[role] = token
+            api_tokens.append({"name": f"test-{role}", "role": role, "sha256": digest})
+        return HubSettings(
+            mqtt_host=self.broker.host,
+            mqtt_port=self.broker.port,
+            mqtt_password=self.broker.accounts[HUB_USER],
+            data_dir=self.data_dir,
+            http_port=free_port(),
+            posts=self.posts,
+            officers=self.officers,
+            api_tokens=api_tokens,
+            **self.extra,
+        )
+
+    def start(self) -> None:
+        settings = self.settings()
+        self.service = HubService(settings)
+        self.service.start()
+        self.web = WebServer(create_app(self.service), "127.0.0.1", settings.http_port)
+        self.web.start()
+
+    def stop(self) -> None:
+        if self.web:
+            self.web.stop()
+        if self.service:
+            self.service.stop()
+        self.web = self.service = None
+
+    def client(self, role: str | None = "operator") -> httpx.Client:
+        assert self.web is not None
+        headers = {"Authorization": f"Bearer {self.tokens[role]}"} if role else {}
+        return httpx.Client(base_url=self.web.url, headers=headers, timeout=10)
+
+
+def add_device(broker: MosquittoBroker, device_id: str) -> str:
+    """Give a device a fresh broker credential and reload the broker."""
+    password = new_secret()
+    broker.accounts[device_id] = password
+    broker.reload()
+    return password
+
+
+def post_entry(device_id: str, name: str | None = None, village: str = "Sukamaju") -> dict[str, Any]:
+    return {"device_id": device_id, "name": name or f"Pos {device_id}", "village": village, "lat": -7.8, "lon": 110.37}
