@@ -1,0 +1,362 @@
+"""Frame sources: the only module that touches `cv2.VideoCapture`.
+
+Every source follows the small `FrameSource` protocol. `grab()` advances to the next frame
+without decoding it where the backend allows (FFmpeg, V4L2, files: the demuxer only), and
+`retrieve()` decodes the frame last grabbed; the worker calls `retrieve()` only for the frames
+it analyses, so skipped frames cost almost nothing.
+
+`ReconnectingSource` wraps any source and re-opens it with exponential back-off after a
+failure; its clock and sleep are injected so tests run in virtual time. File and synthetic
+sources can be paced at their frame rate with the same injected clock and sleep.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import cv2
+import numpy as np
+
+from edge.camera.synthetic import Clip
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], object]
+
+OPEN_TIMEOUT_MS = 8000
+READ_TIMEOUT_MS = 5000
+
+
+class SourceError(OSError):
+    """A source could not be opened."""
+
+
+@runtime_checkable
+class FrameSource(Protocol):
+    """Where frames come from. `open` raises SourceError; `grab` returns False on failure/end."""
+
+    def open(self) -> None: ...
+
+    def grab(self) -> bool: ...
+
+    def retrieve(self) -> np.ndarray | None: ...
+
+    def close(self) -> None: ...
+
+
+class Pacer:
+    """Waits so that successive calls to `wait` happen at most `fps` times per second."""
+
+    def __init__(self, fps: float, clock: Clock, sleep: Sleep) -> None:
+        self._interval = 1.0 / fps
+        self._clock = clock
+        self._sleep = sleep
+        self._next_at: float | None = None
+
+    def wait(self) -> None:
+        now = self._clock()
+        if self._next_at is None:
+            self._next_at = now
+        elif now < self._next_at:
+            self._sleep(self._next_at - now)
+        # Never build up more than one interval of backlog after a stall.
+        self._next_at = max(self._next_at + self._interval, self._clock() - self._interval)
+
+    def reset(self) -> None:
+        self._next_at = None
+
+
+class CaptureSource:
+    """A `cv2.VideoCapture` behind the FrameSource protocol."""
+
+    def __init__(self, target: str | int, api: int = cv2.CAP_ANY, params: tuple[int, ...] = ()) -> None:
+        self.target = target
+        self._api = api
+        self._params = params
+        self._capture: cv2.VideoCapture | None = None
+
+    def open(self) -> None:
+        self.close()
+        capture = cv2.VideoCapture(self.target, self._api, list(self._params))
+        if not capture.isOpened():
+            capture.release()
+            raise SourceError(f"cannot open {self.describe()}")
+        self._capture = capture
+        self._after_open(capture)
+
+    def _after_open(self, capture: cv2.VideoCapture) -> None:
+        """Hook for backend-specific properties."""
+
+    def grab(self) -> bool:
+        return self._capture is not None and bool(self._capture.grab())
+
+    def retrieve(self) -> np.ndarray | None:
+        if self._capture is None:
+            return None
+        ok, frame = self._capture.retrieve()
+        return frame if ok and frame is not None and frame.size else None
+
+    def close(self) -> None:
+        if self._capture is not None:
+            self._capture.release()
+            self._capture = None
+
+    @property
+    def capture(self) -> cv2.VideoCapture | None:
+        return self._capture
+
+    def describe(self) -> str:
+        target = self.target
+        if isinstance(target, str) and "@" in target:  # do not log credentials in URLs
+            scheme, _, rest = target.partition("://")
+            target = f"{scheme}://***@{rest.split('@', 1)[1]}"
+        return f"{type(self).__name__}({target})"
+
+
+class StreamSource(CaptureSource):
+    """RTSP or HTTP(S) stream through OpenCV's FFmpeg backend, with open/read timeouts."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(
+            url,
+            cv2.CAP_FFMPEG,
+            (cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, OPEN_TIMEOUT_MS, cv2.CAP_PROP_READ_TIMEOUT_MSEC, READ_TIMEOUT_MS),
+        )
+
+    def open(self) -> None:
+        if isinstance(self.target, str) and self.target.startswith("rtsp"):
+            # RTSP over TCP: UDP loses packets on busy Wi-Fi and smears the picture.
+            os.environ.setdefault("OPENCV_FFMPEG_CAPTURE_OPTIONS", "rtsp_transport;tcp")
+        super().open()
+
+
+class V4l2Source(CaptureSource):
+    """A local camera (USB / CSI via V4L2) by device path or number."""
+
+    def __init__(self, device: str | int) -> None:
+        target: str | int = int(device) if isinstance(device, str) and device.isdigit() else device
+        super().__init__(target, cv2.CAP_V4L2)
+
+    def _after_open(self, capture: cv2.VideoCapture) -> None:
+        capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # latest frame, not a stale queue
+
+
+class FileSource(CaptureSource):
+    """A video file, looped (seek to 0 at the end), optionally paced at the file's frame rate."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        loop: bool = True,
+        realtime: bool = True,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = time.sleep,
+    ) -> None:
+        super().__init__(str(path), cv2.CAP_ANY)
+        self._loop = loop
+        self._realtime = realtime
+        self._clock = clock
+        self._sleep = sleep
+        self._pacer: Pacer | None = None
+        self.fps = 0.0
+        self.loops = 0
+
+    def open(self) -> None:
+        if not Path(str(self.target)).is_file():
+            raise SourceError(f"video file not found: {self.target}")
+        super().open()
+        assert self.capture is not None
+        fps = float(self.capture.get(cv2.CAP_PROP_FPS) or 0.0)
+        self.fps = fps if math.isfinite(fps) and 0 < fps <= 240 else 25.0
+        self._pacer = Pacer(self.fps, self._clock, self._sleep) if self._realtime else None
+
+    def grab(self) -> bool:
+        capture = self.capture
+        if capture is None:
+            return False
+        if self._pacer is not None:
+            self._pacer.wait()
+        if capture.grab():
+            return True
+        if not self._loop:
+            return False
+        self.loops += 1
+        capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
+        if capture.grab():
+            return True
+        try:  # some containers cannot seek: reopen instead
+            super().open()
+        except SourceError:
+            return False
+        return self.capture is not None and bool(self.capture.grab())
+
+
+class SyntheticSource:
+    """Frames rendered from a synthetic `Clip`; `grab` only advances, `retrieve` renders."""
+
+    def __init__(
+        self,
+        clip: Clip,
+        *,
+        loop: bool = True,
+        realtime: bool = True,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = time.sleep,
+    ) -> None:
+        self.clip = clip
+        self._loop = loop
+        self._pacer = Pacer(clip.fps, clock, sleep) if realtime else None
+        self._index = -1
+        self._open = False
+
+    @property
+    def index(self) -> int:
+        """Index of the frame last grabbed."""
+        return self._index
+
+    def open(self) -> None:
+        self._open = True
+        self._index = -1
+        if self._pacer is not None:
+            self._pacer.reset()
+
+    def grab(self) -> bool:
+        if not self._open:
+            return False
+        if self._pacer is not None:
+            self._pacer.wait()
+        if self._index + 1 >= self.clip.length:
+            if not self._loop:
+                return False
+            self._index = -1
+        self._index += 1
+        return True
+
+    def retrieve(self) -> np.ndarray | None:
+        if not self._open or self._index < 0:
+            return None
+        return self.clip.frame(self._index)
+
+    def close(self) -> None:
+        self._open = False
+
+
+class Backoff:
+    """Exponential back-off: initial, initial*factor, ... capped at maximum."""
+
+    def __init__(self, initial_s: float = 0.5, maximum_s: float = 30.0, factor: float = 2.0) -> None:
+        if initial_s <= 0 or maximum_s < initial_s or factor < 1:
+            raise ValueError("need 0 < initial_s <= maximum_s and factor >= 1")
+        self._initial = initial_s
+        self._maximum = maximum_s
+        self._factor = factor
+        self._next = initial_s
+
+    def next(self) -> float:
+        delay = self._next
+        self._next = min(self._maximum, self._next * self._factor)
+        return delay
+
+    def reset(self) -> None:
+        self._next = self._initial
+
+
+class ReconnectingSource:
+    """Wraps a source; after a failed open or grab it re-opens with exponential back-off.
+
+    `grab` never raises and never blocks longer than `poll_s` while disconnected: it returns
+    False, so the caller can keep its health clock running (and notice `lost`).
+    """
+
+    def __init__(
+        self,
+        inner: FrameSource,
+        *,
+        backoff: Backoff | None = None,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = time.sleep,
+        poll_s: float = 0.5,
+    ) -> None:
+        self.inner = inner
+        self._backoff = backoff or Backoff()
+        self._clock = clock
+        self._sleep = sleep
+        self._poll_s = poll_s
+        self._connected = False
+        self._confirmed = False
+        self._next_attempt = 0.0
+        self.attempts = 0
+        self.failures = 0
+
+    @property
+    def connected(self) -> bool:
+        return self._connected
+
+    def open(self) -> None:
+        self._next_attempt = self._clock()
+        self._try_open()
+
+    def grab(self) -> bool:
+        if not self._connected:
+            wait = self._next_attempt - self._clock()
+            if wait > 0:
+                self._sleep(min(wait, self._poll_s))
+                return False
+            if not self._try_open():
+                return False
+        try:
+            ok = self.inner.grab()
+        except Exception:  # a backend error is a lost stream, not a dead worker
+            log.exception("grab failed")
+            ok = False
+        if ok:
+            if not self._confirmed:
+                self._confirmed = True
+                self._backoff.reset()
+            return True
+        self._disconnect("no frame")
+        return False
+
+    def retrieve(self) -> np.ndarray | None:
+        if not self._connected:
+            return None
+        try:
+            return self.inner.retrieve()
+        except Exception:
+            log.exception("retrieve failed")
+            return None
+
+    def close(self) -> None:
+        self._connected = False
+        self.inner.close()
+
+    def _try_open(self) -> bool:
+        self.attempts += 1
+        try:
+            self.inner.open()
+        except Exception as exc:  # SourceError, or anything a backend throws
+            self._disconnect(str(exc))
+            return False
+        self._connected = True
+        self._confirmed = False
+        return True
+
+    def _disconnect(self, why: str) -> None:
+        self.failures += 1
+        self._connected = False
+        self._confirmed = False
+        try:
+            self.inner.close()
+        except Exception:
+            log.exception("close failed")
+        delay = self._backoff.next()
+        self._next_attempt = self._clock() + delay
+        log.warning("camera source unavailable (%s); retrying in %.1f s", why, delay)
