@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, status
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, status
 from fastapi.responses import FileResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 from hub.alerts import Alert, Outcome, TransitionError
 from hub.auth import Principal, TokenAuthenticator, allowed
 from hub.service import HubService
+from hub.sessions import CSRF_HEADER, SESSION_COOKIE
 from hub.settings import Role
 from hub.store import EventQuery
 
@@ -26,17 +27,33 @@ def get_hub() -> HubService:  # replaced by create_app through dependency_overri
 HubDep = Annotated[HubService, Depends(get_hub)]
 
 
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def authenticate(request: Request, hub: HubService, credentials: HTTPAuthorizationCredentials | None) -> Principal:
+    """Who is calling: a bearer token (API clients) or a dashboard session cookie (+ CSRF)."""
+    if credentials is not None:
+        principal = TokenAuthenticator(hub.settings.api_tokens).authenticate(credentials.credentials)
+        if principal is None:
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "invalid token", {"WWW-Authenticate": "Bearer"})
+        return principal
+    session = hub.sessions.get(request.cookies.get(SESSION_COOKIE))
+    if session is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "authentication required", {"WWW-Authenticate": "Bearer"})
+    if request.method in UNSAFE_METHODS and not hub.sessions.csrf_ok(session, request.headers.get(CSRF_HEADER)):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "missing or wrong CSRF token")
+    return session.principal
+
+
 def require(*roles: Role) -> Any:
     """Dependency: the caller must hold one of `roles` (admins hold all)."""
 
     def check(
-        hub: HubDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+        request: Request,
+        hub: HubDep,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     ) -> Principal:
-        if credentials is None:
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "authentication required", {"WWW-Authenticate": "Bearer"})
-        principal = TokenAuthenticator(hub.settings.api_tokens).authenticate(credentials.credentials)
-        if principal is None:
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "invalid token", {"WWW-Authenticate": "Bearer"})
+        principal = authenticate(request, hub, credentials)
         if not allowed(principal, roles):
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"needs role {' or '.join(roles)}")
         return principal
@@ -169,5 +186,8 @@ def create_app(hub: HubService) -> FastAPI:
     app = FastAPI(title="poskamling hub", version=hub.version, description="Pos Kamling hub API")
     app.dependency_overrides[get_hub] = lambda: hub
     app.include_router(router)
+    from hub.api_auth import router as auth_router
+
+    app.include_router(auth_router)
     app.state.hub = hub
     return app

@@ -12,9 +12,11 @@ from hub.ingest import Ingest
 from hub.mqtt_adapter import HubMqtt, Inbound
 from hub.notify import AppriseNotifier, Notifier
 from hub.registry import PostRegistry
+from hub.sessions import SessionManager
 from hub.settings import HubSettings
 from hub.snapshots import SnapshotStore
 from hub.store import EventStore, TinyEventStore
+from hub.users import UserStore
 from kamling.protocol import AlertUpdate, Channel, topic
 
 log = logging.getLogger(__name__)
@@ -61,11 +63,14 @@ class HubService:
             snapshots=self.snapshots,
             max_batch=settings.max_batch,
         )
+        self.users = UserStore(settings.data_dir / "users.json")
+        self.sessions = SessionManager(idle_seconds=settings.session_idle_minutes * 60)
         self.version = software_version()
 
     def start(self) -> None:
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.store.open()
+        self.users.open()
         self.alerts.start()
         self.ingest.start()
         self.mqtt.start()
@@ -76,6 +81,7 @@ class HubService:
         self.ingest.stop()
         self.alerts.stop()
         self.store.close()
+        self.users.close()
 
     def _publish_alert(self, device: str, update: AlertUpdate) -> None:
         self.mqtt.publish(topic(device, Channel.ALERT), update.model_dump_json().encode(), qos=1)

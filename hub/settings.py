@@ -63,6 +63,7 @@ class HubSettings(BaseSettings):
     officers: list[OfficerSettings] = Field(default_factory=list, description="who is paged for which villages")
     fallback_urls: list[SecretStr] = Field(default_factory=list, description="duty desk, paged when no officer matches")
     api_tokens: list[ApiTokenSettings] = Field(default_factory=list, description="API bearer tokens (hashed)")
+    session_idle_minutes: int = Field(default=12 * 60, ge=5, description="dashboard logins expire after this idle time")
     max_batch: int = Field(default=500, ge=1, description="most events per event-log commit")
     offline_grace: float = Field(default=0.0, ge=0, description="seconds an offline post may stay offline before an alert")
 

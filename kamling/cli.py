@@ -21,6 +21,10 @@ app.add_typer(sim_app, name="sim")
 app.add_typer(edge_app, name="edge")
 app.add_typer(token_app, name="token")
 
+from kamling.cli_users import app as user_app  # noqa: E402
+
+app.add_typer(user_app, name="user")
+
 DEMO_DIR = Path(".demo")
 ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="YAML or TOML config file", exists=False)]
 
