@@ -47,6 +47,7 @@ class Demo:
         self.posts: dict[str, SimulatedPost] = {}
         self.control: SimControl | None = None
         self.operator_token = ""
+        self.operator_password = ""
 
     def start(self) -> None:
         opts = self.options
@@ -81,6 +82,8 @@ class Demo:
         )
         self.hub = HubService(settings)
         self.hub.start()
+        self.operator_password = new_secret(12)
+        self.hub.users.create("operator", self.operator_password, "operator")
         self.web = WebServer(create_app(self.hub), "127.0.0.1", opts.http_port)
         self.web.start()
 
@@ -113,6 +116,7 @@ class Demo:
 poskamling demo is running (Ctrl-C stops everything)
 
   Hub API + docs   {self.web.url}/docs      (OpenAPI; health at {self.web.url}/api/health)
+  Dashboard login  user "operator", password {self.operator_password}   (random, this run only)
   Operator token   {self.operator_token}
                    e.g. curl -H 'Authorization: Bearer {self.operator_token}' {self.web.url}/api/alerts
   Broker           mosquitto on {self.broker.host}:{self.broker.port} (private config, random credentials)
