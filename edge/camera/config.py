@@ -50,7 +50,10 @@ def _parse_hhmm(value: Any) -> time:
         return value
     if isinstance(value, int):
         # YAML 1.1 reads an unquoted 22:00 as the base-60 number 1320.
-        raise ValueError("write times as quoted strings like \"22:00\" (an unquoted 22:00 is read by YAML as a number)")
+        # pydantic turns ValueError (not TypeError) into a ValidationError naming the field
+        raise ValueError(  # noqa: TRY004
+            "write times as quoted strings like \"22:00\" (an unquoted 22:00 is read by YAML as a number)"
+        )
     if not isinstance(value, str) or not _HHMM_RE.match(value.strip()):
         raise ValueError(f"time must be \"HH:MM\" on a 24-hour clock, got {value!r}")
     hours, minutes = value.strip().split(":")
@@ -140,7 +143,7 @@ class SourceSpec:
 def parse_source(source: str | int) -> SourceSpec:
     """Parse a `CameraConfig.source` value; ValueError says what forms are accepted."""
     if isinstance(source, bool):
-        raise ValueError("source must be a string or a device number")
+        raise ValueError("source must be a string or a device number")  # noqa: TRY004 (pydantic)
     if isinstance(source, int):
         if source < 0:
             raise ValueError("a device number must be 0 or more")

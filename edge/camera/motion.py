@@ -194,8 +194,8 @@ def _scale_box(box: Sequence[int], scale_x: float, scale_y: float, limit: tuple[
     x, y, w, h = box
     left = max(0, int(x * scale_x))
     top = max(0, int(y * scale_y))
-    right = min(limit[0], int(round((x + w) * scale_x)))
-    bottom = min(limit[1], int(round((y + h) * scale_y)))
+    right = min(limit[0], round((x + w) * scale_x))
+    bottom = min(limit[1], round((y + h) * scale_y))
     return (left, top, max(1, right - left), max(1, bottom - top))
 
 

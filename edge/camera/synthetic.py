@@ -28,7 +28,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-
 Polygon = tuple[tuple[int, int], ...]
 
 _NOISE_MARGIN = 97

@@ -94,7 +94,7 @@ def test_stream_lost_then_restored() -> None:
 
 def test_a_camera_that_never_delivers_is_lost() -> None:
     monitor = CameraHealthMonitor(HealthConfig(lost_after_s=10))
-    changes = [c for t in range(0, 12) for c in monitor.update(float(t), None)]
+    changes = [c for t in range(12) for c in monitor.update(float(t), None)]
     assert [(c.kind, c.state) for c in changes] == [(EventKind.CAMERA, "lost")]
 
 

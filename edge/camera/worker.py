@@ -1,0 +1,328 @@
+"""One thread per camera: read frames, analyse at most `detect_fps`, emit events.
+
+The worker wires the pure parts (MotionDetector, EpisodeTracker, CameraHealthMonitor,
+schedule) to a FrameSource and to `emit(kind, data, snapshot)`; it does no MQTT itself. The
+caller's emit must be quick and thread-safe (it runs on the camera thread), typically an
+append to the edge outbox.
+
+Events emitted (data always carries "camera" and "state"/"phase"):
+
+* motion start: kind motion, {"phase": "start", "episode": id, "area", "boxes", "armed",
+  "severity", "profile"} + snapshot (best confirming frame, boxes drawn). Severity is
+  "warning" in armed hours; outside them "low" when outside_armed=log_low, and nothing at
+  all (neither start nor end) when outside_armed=ignore. The armed decision is taken at the
+  start and kept for the end.
+* motion end: kind motion, {"phase": "end", "episode", "duration_s", "peak_area", "frames",
+  "reason", "armed", "severity"} + snapshot of the peak frame.
+* camera lost/restored: kind camera, {"state": "lost"|"restored", "reason": "lost",
+  "duration_s", "severity"}.
+* tamper: kind tamper, {"state": "detected"|"restored", "reason": "frozen"|"covered",
+  "duration_s", "severity"} (+ snapshot of the current picture on "detected").
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from edge.camera.config import CameraConfig
+from edge.camera.episodes import EpisodeEvent, EpisodeTracker
+from edge.camera.health import CameraHealthMonitor, HealthChange
+from edge.camera.motion import MotionDetector, MotionResult, MotionSettings
+from edge.camera.schedule import Sensitivity, is_armed, sensitivity_at
+from edge.camera.snapshot import SnapshotError, snapshot_from_config
+from edge.camera.sources import (
+    Clock,
+    FileSource,
+    FrameSource,
+    ReconnectingSource,
+    Sleep,
+    StreamSource,
+    SyntheticSource,
+    V4l2Source,
+)
+from edge.camera.synthetic import make_clip
+from kamling.protocol import EventKind, new_event_id
+
+log = logging.getLogger(__name__)
+
+Emit = Callable[[EventKind, dict[str, Any], bytes | None], None]
+"""emit(kind, data, snapshot_jpeg_or_None): called on the camera thread."""
+
+WallClock = Callable[[], datetime]
+
+SCHEDULE_CHECK_S = 10.0
+_TIMING_WINDOW = 100
+
+
+def local_now() -> datetime:
+    return datetime.now().astimezone()
+
+
+def open_source(
+    config: CameraConfig, *, clock: Clock = time.monotonic, sleep: Sleep = time.sleep, realtime: bool = True
+) -> FrameSource:
+    """The FrameSource for `config.source` (not yet opened)."""
+    spec = config.source_spec
+    if spec.kind == "url":
+        return StreamSource(spec.target)
+    if spec.kind == "v4l2":
+        return V4l2Source(spec.target)
+    if spec.kind == "file":
+        return FileSource(spec.target, loop=True, realtime=realtime, clock=clock, sleep=sleep)
+    width, height = spec.size or (640, 480)
+    return SyntheticSource(
+        make_clip(spec.target, width, height, fps=config.detect_fps * 2), realtime=realtime, clock=clock, sleep=sleep
+    )
+
+
+@dataclass(frozen=True)
+class WorkerStats:
+    """Telemetry for the health channel. Times are means over the last 100 analysed frames."""
+
+    frames_read: int
+    frames_analysed: int
+    fps_analysed: float
+    decode_ms: float
+    detect_ms: float
+    connected: bool
+    reconnect_attempts: int
+    episodes: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class CameraWorker:
+    """Runs one camera on its own thread between `start()` and `stop()`."""
+
+    def __init__(
+        self,
+        config: CameraConfig,
+        source: FrameSource,
+        emit: Emit,
+        clock: Clock = time.monotonic,
+        wallclock: WallClock = local_now,
+        sleep: Sleep | None = None,
+    ) -> None:
+        self._config = config
+        self._source = source
+        self._emit = emit
+        self._clock = clock
+        self._wallclock = wallclock
+        self._sleep = sleep
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._frames_read = 0
+        self._frames_analysed = 0
+        self._episodes = 0
+        self._decode_ms: deque[float] = deque(maxlen=_TIMING_WINDOW)
+        self._detect_ms: deque[float] = deque(maxlen=_TIMING_WINDOW)
+        self._analysed_at: deque[float] = deque(maxlen=_TIMING_WINDOW)
+        self._reader: ReconnectingSource | None = None
+
+    # lifecycle -----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._thread is not None:
+            raise RuntimeError("camera worker already started")
+        self._stop.clear()
+        sleep = self._sleep if self._sleep is not None else self._interruptible_sleep
+        self._reader = ReconnectingSource(self._source, clock=self._clock, sleep=sleep)
+        self._thread = threading.Thread(target=self._run, name=f"camera-{self._config.name}", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            thread.join(timeout)
+            if thread.is_alive():
+                log.warning("camera %s: worker thread did not stop within %.0f s", self._config.name, timeout)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def stats(self) -> WorkerStats:
+        with self._lock:
+            analysed = list(self._analysed_at)
+            decode = list(self._decode_ms)
+            detect = list(self._detect_ms)
+            frames_read, frames_analysed, episodes = self._frames_read, self._frames_analysed, self._episodes
+        span = analysed[-1] - analysed[0] if len(analysed) > 1 else 0.0
+        reader = self._reader
+        return WorkerStats(
+            frames_read=frames_read,
+            frames_analysed=frames_analysed,
+            fps_analysed=round((len(analysed) - 1) / span, 2) if span > 0 else 0.0,
+            decode_ms=round(sum(decode) / len(decode), 3) if decode else 0.0,
+            detect_ms=round(sum(detect) / len(detect), 3) if detect else 0.0,
+            connected=reader.connected if reader else False,
+            reconnect_attempts=reader.attempts if reader else 0,
+            episodes=episodes,
+        )
+
+    # the loop ------------------------------------------------------------------------------
+
+    def _interruptible_sleep(self, seconds: float) -> None:
+        self._stop.wait(seconds)
+
+    def _run(self) -> None:
+        config = self._config
+        reader = self._reader
+        assert reader is not None
+        detector = MotionDetector(MotionSettings.from_config(config))
+        tracker: EpisodeTracker[np.ndarray] = EpisodeTracker(config.cooldown_s, config.max_episode_s)
+        health = CameraHealthMonitor(config.health)
+        interval = 1.0 / config.detect_fps
+        next_due = float("-inf")
+        sensitivity: Sensitivity | None = None
+        next_schedule_check = float("-inf")
+        episode: _Episode | None = None
+        was_connected = False
+
+        reader.open()
+        try:
+            while not self._stop.is_set():
+                now = self._clock()
+                if now >= next_schedule_check:
+                    next_schedule_check = now + SCHEDULE_CHECK_S
+                    current = sensitivity_at(config, self._wallclock())
+                    if current != sensitivity:
+                        sensitivity = current
+                        detector.set_sensitivity(current.threshold, current.min_area)
+                if not reader.grab():
+                    if was_connected:
+                        detector.reset()  # a new stream may show a different picture
+                        was_connected = False
+                    now = self._clock()
+                    self._health(health.update(now, None), None)
+                    episode = self._episodes_out(tracker.tick(now), episode, sensitivity)
+                    continue
+                was_connected = True
+                with self._lock:
+                    self._frames_read += 1
+                if now < next_due:
+                    continue  # skipped: grabbed but never decoded
+                next_due = max(next_due + interval, now + interval / 2)
+
+                started = time.perf_counter()
+                frame = reader.retrieve()
+                decoded = time.perf_counter()
+                if frame is None:
+                    self._health(health.update(now, None), None)
+                    continue
+                result = self._detect(detector, frame)
+                finished = time.perf_counter()
+                with self._lock:
+                    self._frames_analysed += 1
+                    self._analysed_at.append(now)
+                    self._decode_ms.append((decoded - started) * 1000)
+                    self._detect_ms.append((finished - decoded) * 1000)
+
+                self._health(health.update(now, frame), frame)
+                if result is not None:
+                    episode = self._episodes_out(tracker.update(result, now, frame), episode, sensitivity)
+        except Exception:
+            log.exception("camera %s: worker crashed", config.name)
+            raise
+        finally:
+            try:
+                self._episodes_out(tracker.finish(), episode, sensitivity)
+            finally:
+                reader.close()
+
+    def _detect(self, detector: MotionDetector, frame: np.ndarray) -> MotionResult | None:
+        try:
+            return detector.process(frame)
+        except Exception:
+            log.exception("camera %s: motion detection failed on a %s frame", self._config.name, frame.shape)
+            return None
+
+    # emitting ------------------------------------------------------------------------------
+
+    def _send(self, kind: EventKind, data: dict[str, Any], snapshot: bytes | None) -> None:
+        try:
+            self._emit(kind, data, snapshot)
+        except Exception:
+            log.exception("camera %s: emit failed for %s", self._config.name, kind)
+
+    def _snapshot(self, frame: np.ndarray | None, boxes: tuple[tuple[int, int, int, int], ...]) -> bytes | None:
+        if frame is None:
+            return None
+        try:
+            return snapshot_from_config(frame, boxes, self._config.snapshot)
+        except SnapshotError:
+            log.exception("camera %s: snapshot failed", self._config.name)
+            return None
+
+    def _health(self, changes: list[HealthChange], frame: np.ndarray | None) -> None:
+        for change in changes:
+            data: dict[str, Any] = {
+                "camera": self._config.name,
+                "state": change.state,
+                "reason": change.reason,
+                "duration_s": round(change.duration_s, 1),
+                "severity": "info" if change.state == "restored" else "warning",
+            }
+            snapshot = self._snapshot(frame, ()) if change.kind is EventKind.TAMPER and change.state == "detected" else None
+            self._send(change.kind, data, snapshot)
+
+    def _episodes_out(
+        self, events: list[EpisodeEvent[np.ndarray]], episode: _Episode | None, sensitivity: Sensitivity | None
+    ) -> _Episode | None:
+        for event in events:
+            if event.phase == "start":
+                armed = is_armed(self._wallclock(), self._config.armed)
+                report = armed or self._config.outside_armed == "log_low"
+                episode = _Episode(new_event_id(), armed, "warning" if armed else "low", report)
+                with self._lock:
+                    self._episodes += 1
+                if not report:
+                    continue
+                data: dict[str, Any] = {
+                    "camera": self._config.name,
+                    "phase": "start",
+                    "episode": episode.id,
+                    "area": round(event.area, 4),
+                    "boxes": [list(box) for box in event.boxes],
+                    "armed": armed,
+                    "severity": episode.severity,
+                    "profile": sensitivity.profile if sensitivity else None,
+                }
+                self._send(EventKind.MOTION, data, self._snapshot(event.frame_ref, event.boxes))
+            else:
+                current, episode = episode, None
+                if current is None or not current.report:
+                    continue
+                data = {
+                    "camera": self._config.name,
+                    "phase": "end",
+                    "episode": current.id,
+                    "duration_s": round(event.duration_s, 1),
+                    "peak_area": round(event.peak_area, 4),
+                    "frames": event.frames,
+                    "reason": event.reason,
+                    "armed": current.armed,
+                    "severity": current.severity,
+                }
+                self._send(EventKind.MOTION, data, self._snapshot(event.frame_ref, event.boxes))
+        return episode
+
+
+@dataclass(frozen=True)
+class _Episode:
+    id: str
+    armed: bool
+    severity: str
+    report: bool
