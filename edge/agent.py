@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import queue
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +17,7 @@ from edge.core import PostView, feedback_chirps, led_pattern
 from edge.hardware import PostHardware
 from edge.link import EdgeLink
 from edge.outbox import Outbox
+from edge.telemetry import build_health
 from kamling.protocol import (
     AlertState,
     Channel,
@@ -80,10 +83,13 @@ class EdgeAgent:
         self.alert_id: str | None = None
         self.connected = False
         self._inbox: queue.Queue[object] = queue.Queue()
-        self._sent_at: dict[str, float] = {}
+        self._sent_at: OrderedDict[str, float] = OrderedDict()  # in flight: id -> sent at, seq order
+        self._sent_upto = 0  # highest seq published since the last (re)connect or replay
+        self._last_health: float | None = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
-        self.stats = {"published": 0, "acked": 0, "resent": 0, "bad_messages": 0}
+        self.stats = {"published": 0, "acked": 0, "resent": 0, "bad_messages": 0, "replays": 0}
+        self._ever_sent: set[str] = set()  # ids published at least once (for the `resent` count)
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
@@ -143,6 +149,7 @@ class EdgeAgent:
                 elif isinstance(item, _Connection):
                     self._handle_connection(item.up)
                 self._send_due()
+                self._health_due()
                 if self.on_tick:
                     self.on_tick()
             except Exception:  # the agent must keep running whatever one message does
@@ -155,8 +162,14 @@ class EdgeAgent:
 
     def _handle_connection(self, up: bool) -> None:
         self.connected = up
-        self._sent_at.clear()  # after a reconnect, replay everything not acked, in order
+        self._replay_from_oldest()  # after a reconnect, replay everything not acked, in order
+        if up:
+            self._last_health = None  # tell the hub our outbox state at once
         self._refresh_led()
+
+    def _replay_from_oldest(self) -> None:
+        self._sent_at.clear()
+        self._sent_upto = 0
 
     def _handle_incoming(self, item: _Incoming) -> None:
         try:
@@ -165,6 +178,7 @@ class EdgeAgent:
                 removed = self.outbox.remove(ack.ids)
                 for event_id in ack.ids:
                     self._sent_at.pop(event_id, None)
+                    self._ever_sent.discard(event_id)
                 self.stats["acked"] += removed
                 self._refresh_led()
             elif item.channel is Channel.ALERT:
@@ -186,22 +200,50 @@ class EdgeAgent:
             log.warning("ignoring bad %s message from hub: %s", item.channel, exc)
 
     def _send_due(self) -> None:
-        """Publish outbox events that are not in flight, oldest first; resend after ack_timeout."""
+        """Publish outbox events not yet in flight, oldest first; at most MAX_IN_FLIGHT unacked.
+
+        When the oldest event in flight has waited ack_timeout, everything unacked is replayed
+        from the oldest, so the hub receives each post's events in seq order.
+        """
         link = self.link
         if link is None or not self.connected:
             return
         now = self.clock()
-        timeout = self.config.ack_timeout
-        for pending in self.outbox.pending(limit=MAX_IN_FLIGHT):
-            sent = self._sent_at.get(pending.event.id)
-            if sent is not None and now - sent < timeout:
-                continue
+        if self._sent_at:
+            oldest = next(iter(self._sent_at.values()))
+            if now - oldest >= self.config.ack_timeout:
+                self.stats["replays"] += 1
+                self._replay_from_oldest()
+        room = MAX_IN_FLIGHT - len(self._sent_at)
+        if room <= 0:
+            return
+        for pending in self.outbox.pending(limit=room, after_seq=self._sent_upto):
             if not link.publish(Channel.EVENT, pending.payload):
                 return
             if pending.attachment is not None:
                 link.publish(Channel.SNAPSHOT, pending.attachment, suffix=pending.event.id)
-            self.stats["resent" if sent is not None else "published"] += 1
-            self._sent_at[pending.event.id] = now
+            event_id = pending.event.id
+            self.stats["resent" if event_id in self._ever_sent else "published"] += 1
+            self._ever_sent.add(event_id)
+            self._sent_at[event_id] = now
+            self._sent_upto = pending.event.seq
+
+    def _health_due(self) -> None:
+        """Publish health telemetry (with outbox depth and drops) every health_interval."""
+        link = self.link
+        if link is None or not self.connected or not self.outbox.is_open:
+            return
+        now = self.clock()
+        if self._last_health is not None and now - self._last_health < self.config.health_interval:
+            return
+        self._last_health = now
+        depth, drops, data_dir = self.outbox.depth(), self.outbox.dropped(), self.config.data_dir
+
+        def send() -> None:  # host probes may run commands: never on the event thread
+            payload = build_health(data_dir=data_dir, outbox_depth=depth, outbox_drops=drops)
+            link.publish(Channel.HEALTH, json.dumps(payload).encode(), qos=0)
+
+        threading.Thread(target=send, name="edge-health", daemon=True).start()
 
     def _refresh_led(self) -> None:
         view = PostView(

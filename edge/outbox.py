@@ -29,6 +29,10 @@ CREATE TABLE IF NOT EXISTS outbox (
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT OR IGNORE INTO meta (key, value) VALUES ('last_seq', 0), ('dropped', 0);
+CREATE TRIGGER IF NOT EXISTS outbox_bytes_add AFTER INSERT ON outbox
+    BEGIN UPDATE meta SET value = value + NEW.size WHERE key = 'bytes'; END;
+CREATE TRIGGER IF NOT EXISTS outbox_bytes_del AFTER DELETE ON outbox
+    BEGIN UPDATE meta SET value = value - OLD.size WHERE key = 'bytes'; END;
 """
 
 
@@ -54,6 +58,10 @@ class Outbox:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=FULL")  # durable at commit, even on power loss
         db.executescript(_SCHEMA)
+        # Bytes held, kept by triggers so the budget check is O(1); recomputed at every open.
+        db.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('bytes', (SELECT COALESCE(SUM(size), 0) FROM outbox))"
+        )
         self._db = db
 
     def close(self) -> None:
@@ -110,7 +118,9 @@ class Outbox:
 
     def _enforce_budget(self, db: sqlite3.Connection) -> None:
         """Drop the oldest low-priority events while over budget; panic and tamper never go."""
-        (total,) = db.execute("SELECT COALESCE(SUM(size), 0) FROM outbox").fetchone()
+        total = self.bytes_held()
+        if total <= self.max_bytes:
+            return
         for kind in DROP_ORDER:
             while total > self.max_bytes:
                 row = db.execute(
@@ -132,8 +142,22 @@ class Outbox:
         """Forget acked events; returns how many were still here."""
         if not ids:
             return 0
-        cur = self.db.executemany("DELETE FROM outbox WHERE id=?", [(i,) for i in ids])
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")  # one transaction (one fsync) per ack, not one per id
+        try:
+            cur = db.executemany("DELETE FROM outbox WHERE id=?", [(i,) for i in ids])
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
         return cur.rowcount
+
+    def stats(self) -> dict[str, int]:
+        """Depth, drops and last seq, e.g. for health telemetry."""
+        return {"depth": self.depth(), "dropped": self.dropped(), "last_seq": self.last_seq()}
+
+    def bytes_held(self) -> int:
+        return int(self.db.execute("SELECT value FROM meta WHERE key='bytes'").fetchone()[0])
 
     def depth(self) -> int:
         return int(self.db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])

@@ -2,6 +2,10 @@
 
 Runs on its own thread, fed by the MQTT adapter's queue. Bad input is logged, counted
 and dropped; the worker keeps running.
+
+Delivery: an event is acked to its post (and PUBACKed to the broker, `Inbound.done`) only
+after the event log committed it; ingest is idempotent by event id, and gaps in a post's
+`seq` are counted per device (`seq_gaps`).
 """
 
 from __future__ import annotations
@@ -67,7 +71,8 @@ class Ingest:
         self.rejected: Counter[str] = Counter()
         self.accepted = 0
         self.duplicates = 0
-        self._pending: set[str] = set()
+        self._pending: dict[str, list[Inbound]] = {}  # event id -> messages to settle at commit
+        self.seq_gaps: Counter[str] = Counter()
         self._alerted: OrderedDict[str, None] = OrderedDict()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -103,12 +108,14 @@ class Ingest:
         log.warning("ingest: rejected message on %r: %s (%s)", topic_name[:200], reason, detail[:300])
 
     def handle(self, item: Inbound) -> None:
+        """Validate and route one message; settles it now unless an event awaits its commit."""
+        deferred = False
         try:
             parts = parse_topic(item.topic)
             if self.registry.get(parts.device) is None:
                 raise ProtocolError("unknown_device", parts.device)
             if parts.channel is Channel.EVENT:
-                self._handle_event(decode_event(parts.device, item.payload))
+                deferred = self._handle_event(decode_event(parts.device, item.payload), item)
             elif parts.channel is Channel.STATUS:
                 self._handle_status(parts.device, item.payload)
             elif parts.channel is Channel.HEALTH:
@@ -120,6 +127,9 @@ class Ingest:
                 raise ProtocolError("unexpected_channel", parts.channel.value)
         except ProtocolError as exc:
             self._reject(exc.reason, item.topic, exc.detail)
+        finally:
+            if not deferred:
+                item.done()
 
     def _handle_status(self, device: str, payload: bytes) -> None:
         status = decode_status(payload)
@@ -135,23 +145,28 @@ class Ingest:
             log.warning("post %s went OFFLINE", device)
             self.alerts.post_offline(device)
 
-    def _handle_event(self, event: Event) -> None:
+    def _handle_event(self, event: Event, item: Inbound | None = None) -> bool:
+        """Returns True when settling `item` waits for the commit."""
         now = self.clock()
-        gap = self.registry.seen(event.device, now, event.seq)
-        if gap:
-            log.warning("ingest: %s skipped %d seq number(s) before %d", event.device, gap, event.seq)
         with self._lock:
-            duplicate_pending = event.id in self._pending
+            waiting = self._pending.get(event.id)
+            duplicate_pending = waiting is not None
             stored = self.store.contains(event.id)
+            if duplicate_pending and item is not None:
+                waiting.append(item)
             if not duplicate_pending and not stored:
-                self._pending.add(event.id)
+                self._pending[event.id] = [item] if item is not None else []
         if stored:  # already durable: the edge missed our ack, so ack again
             self.duplicates += 1
             self._ack(event.device, [event.id])
-            return
+            return False
         if duplicate_pending:
             self.duplicates += 1
-            return
+            return item is not None
+        gap = self.registry.seen(event.device, now, event.seq)
+        if gap:
+            self.seq_gaps[event.device] += gap
+            log.warning("ingest: %s skipped %d seq number(s) before %d", event.device, gap, event.seq)
         self.accepted += 1
         # Alert path first: it must never wait for the log commit.
         if event.id not in self._alerted:
@@ -162,16 +177,20 @@ class Ingest:
         record: Record = event.model_dump(mode="json")
         record["received_at"] = now.isoformat()
         self.writer.submit(record)
+        return item is not None
 
     def _on_committed(self, batch: list[Record], _added: list[Record]) -> None:
         by_device: dict[str, list[str]] = {}
         for record in batch:
             by_device.setdefault(record["device"], []).append(record["id"])
+        settled: list[Inbound] = []
         with self._lock:
             for record in batch:
-                self._pending.discard(record["id"])
+                settled.extend(self._pending.pop(record["id"], ()))
         for device, ids in by_device.items():
             self._ack(device, ids)
+        for item in settled:
+            item.done()
 
     def _ack(self, device: str, ids: list[str]) -> None:
         for start in range(0, len(ids), 1000):

@@ -1,11 +1,17 @@
-"""The hub's MQTT session: persistent, subscribed to every device; messages go to a queue."""
+"""The hub's MQTT session: persistent, subscribed to every device; messages go to a queue.
+
+Inbound QoS 1 messages are acknowledged to the broker (PUBACK) only when ingest settles
+them: an event after its durable commit, anything else once handled. A hub killed between
+receipt and commit therefore gets the message again from its persistent session, in order.
+"""
 
 from __future__ import annotations
 
 import logging
 import queue
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -25,6 +31,12 @@ class Inbound:
     payload: bytes
     received: float  # time.monotonic() at receipt
     retained: bool = False
+    settle: Callable[[], None] | None = field(default=None, compare=False, repr=False)
+    """Acknowledge the message to the broker; call once it is durably handled (or rejected)."""
+
+    def done(self) -> None:
+        if self.settle is not None:
+            self.settle()
 
 
 class HubMqtt:
@@ -44,7 +56,9 @@ class HubMqtt:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.manual_ack_set(True)  # PUBACK only after the event is committed (see settle)
         client.max_inflight_messages_set(1000)
+        client.max_queued_messages_set(0)  # acks to posts: never drop (0 = unbounded)
         self.client = client
         client.connect_async(
             s.mqtt_host, s.mqtt_port, keepalive=10, clean_start=False,
@@ -77,4 +91,18 @@ class HubMqtt:
         log.warning("hub disconnected from broker: %s", reason_code)
 
     def _on_message(self, _c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
-        self.inbox.put(Inbound(message.topic, bytes(message.payload), time.monotonic(), bool(message.retain)))
+        settle = None
+        if message.qos > 0:
+            mid, qos, generation = message.mid, message.qos, self.connects
+
+            def settle() -> None:
+                self._ack(mid, qos, generation)
+
+        self.inbox.put(Inbound(message.topic, bytes(message.payload), time.monotonic(), bool(message.retain), settle))
+
+    def _ack(self, mid: int, qos: int, generation: int) -> None:
+        """PUBACK a message of the current connection; after a reconnect the broker resends it."""
+        client = self.client
+        if client is None or generation != self.connects or not self.connected:
+            return
+        client.ack(mid, qos)

@@ -1,9 +1,11 @@
 """Event store: a small interface, and its TinyDB implementation (partitioned, crash-safe).
 
 TinyDB rewrites its whole file on every write and overwrites in place. So this store keeps
-one file per UTC day of receipt (no write rewrites history), writes each file atomically
-(temp file, fsync, rename, fsync of the folder) and expects one writer that batches.
-A damaged partition found at open is set aside (renamed) and reported; the rest loads.
+one file per UTC hour of receipt, split further into chunks of at most `max_records` events
+(no write rewrites history, and a commit costs O(chunk), not O(day)); it writes each file
+atomically (temp file, fsync, rename, fsync of the folder) and expects one writer that
+batches. A damaged partition found at open is set aside (renamed) and reported; the rest
+loads. Partition keys sort in commit order, so `scan()` returns events as committed.
 """
 
 from __future__ import annotations
@@ -125,6 +127,10 @@ class TinyEventStore:
     _last_seq: dict[str, int] = field(default_factory=dict)
     _partitions: dict[str, _Partition] = field(default_factory=dict)
     _lock: threading.RLock = field(default_factory=threading.RLock)
+    max_records: int = 5000
+    """Events per partition file before a new chunk starts (bounds the cost of one commit)."""
+    _counts: dict[str, int] = field(default_factory=dict)  # partition key -> records
+    _current: dict[str, str] = field(default_factory=dict)  # hour -> partition key being filled
 
     PREFIX = "events-"
 
@@ -139,8 +145,33 @@ class TinyEventStore:
             except (ValueError, UnicodeDecodeError, OSError) as exc:
                 self._set_aside(path, exc)
                 continue
-            for record in partition.db.all():
+            try:
+                records = partition.db.all()
+                for record in records:
+                    _check_record(record)
+            except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                partition.db.close()
+                self._partitions.pop(key, None)
+                self._set_aside(path, exc)
+                continue
+            for record in records:
                 self._remember(record, key)
+            self._counts[key] = len(records)
+            hour = key.split(".")[0]
+            if key >= self._current.get(hour, ""):
+                self._current[hour] = key
+
+    def _partition_for(self, received_at: str) -> str:
+        """The partition that takes the next record received at `received_at` (ISO-8601)."""
+        hour = received_at[:13]
+        key = self._current.get(hour)
+        if key is None:
+            key = f"{hour}.000"
+        elif self._counts.get(key, 0) >= self.max_records:
+            chunk = int(key.rsplit(".", 1)[1]) + 1 if "." in key else 0
+            key = f"{hour}.{chunk:03d}"
+        self._current[hour] = key
+        return key
 
     def _set_aside(self, path: Path, exc: Exception) -> None:
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
@@ -180,15 +211,31 @@ class TinyEventStore:
                 if record["id"] in self._ids or record["id"] in seen:
                     continue
                 seen.add(record["id"])
-                key = str(record["received_at"])[:10]
+                key = self._partition_for(str(record["received_at"]))
                 fresh.setdefault(key, []).append(record)
+                self._counts[key] = self._counts.get(key, 0) + 1
             added: list[Record] = []
-            for key, batch in fresh.items():
-                self._load(key).db.insert_multiple(batch)  # one atomic file write per partition
-                for record in batch:
-                    self._remember(record, key)
-                added.extend(batch)
+            try:
+                for key, batch in fresh.items():
+                    self._load(key).db.insert_multiple(batch)  # one atomic file write per partition
+                    for record in batch:
+                        self._remember(record, key)
+                    added.extend(batch)
+            except BaseException:
+                self._recount()
+                raise
             return added
+
+    def _recount(self) -> None:
+        """After a failed write: counts from what the partitions really hold."""
+        for key in list(self._counts):
+            partition = self._partitions.get(key)
+            self._counts[key] = len(partition.db.all()) if partition is not None and partition.path.exists() else 0
+
+    def scan(self) -> list[Record]:
+        """Every stored event in commit order (oldest partition first, insertion order within)."""
+        with self._lock:
+            return [dict(r) for key in sorted(self._partitions_on_disk()) for r in self._load(key).db.all()]
 
     def contains(self, event_id: str) -> bool:
         return event_id in self._ids
@@ -219,6 +266,13 @@ class TinyEventStore:
     def _partitions_on_disk(self) -> set[str]:
         keys = {p.stem[len(self.PREFIX) :] for p in self.root.glob(f"{self.PREFIX}*.json")}
         return keys | set(self._partitions)
+
+
+def _check_record(record: Any) -> None:
+    """A stored event needs at least an id, a device and an integer seq."""
+    if not isinstance(record.get("id"), str) or not isinstance(record.get("device"), str):
+        raise ValueError("record without id or device")
+    int(record["seq"])
 
 
 def _matches(record: Record, query: EventQuery) -> bool:

@@ -65,7 +65,7 @@ def render_config(
     log_dest: str,
     autosave_interval: int = 1,
     max_queued_messages: int = 200_000,
-    max_inflight_messages: int = 100,
+    max_inflight_messages: int = 1000,
     tls: TlsListener | None = None,
     run_as: str | None = None,
 ) -> str:
@@ -140,6 +140,18 @@ class MosquittoBroker:
             self.kill()
             raise BrokerError(f"mosquitto did not listen on {self.bind}:{self.port}: {self.recent_log()}")
         log.info("mosquitto listening on %s:%s (pid %s)", self.bind, self.port, self._process.pid)
+
+    def restart(self, timeout: float = 10.0) -> None:
+        """Start again on the same port with the same persistence folder (after stop() or kill())."""
+        if self.running:
+            raise BrokerError("broker is still running: stop() or kill() it first")
+        if not self.port:
+            raise BrokerError("restart() needs a broker that was started before (no port yet)")
+        self.start(timeout)
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
 
     def recent_log(self, lines: int = 20) -> str:
         text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
