@@ -97,5 +97,18 @@ def add_device(broker: MosquittoBroker, device_id: str) -> str:
     return password
 
 
+MONITOR_USER = "monitor"
+
+
+def add_monitor(broker: MosquittoBroker) -> tuple[str, str]:
+    """A read-only broker account that sees every poskamling topic (the hub user cannot read acks)."""
+    password = broker.accounts.get(MONITOR_USER) or new_secret()
+    broker.accounts[MONITOR_USER] = password
+    if MONITOR_USER not in broker.monitor_users:
+        broker.monitor_users.append(MONITOR_USER)
+    broker.reload()
+    return MONITOR_USER, password
+
+
 def post_entry(device_id: str, name: str | None = None, village: str = "Sukamaju") -> dict[str, Any]:
     return {"device_id": device_id, "name": name or f"Pos {device_id}", "village": village, "lat": -7.8, "lon": 110.37}

@@ -8,7 +8,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from tests.support import HUB_USER, post_entry, wait_for
+from tests.support import add_monitor, post_entry, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -62,7 +62,7 @@ def test_post_receives_ack_and_alert_messages_on_its_topics(make_hub, make_post,
     make_hub([post_entry("pos-rw02")])
     seen: list[tuple[str, dict]] = []
     watcher = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="watcher", protocol=mqtt.MQTTv5)
-    watcher.username_pw_set(HUB_USER, broker.accounts[HUB_USER])
+    watcher.username_pw_set(*add_monitor(broker))  # the hub user may not read acks
     watcher.on_message = lambda _c, _u, m: seen.append((m.topic, json.loads(m.payload)))
     watcher.connect(broker.host, broker.port)
     watcher.subscribe("kamling/v1/pos-rw02/#", qos=1)
