@@ -1,7 +1,10 @@
-"""Alert service: applies the pure alert rules, pages people, tells the post, persists.
+"""Alert service: applies the pure alert rules, pages people, escalates, tells the post, persists.
 
 The alert path never waits on disk or on a notifier: paging runs on a thread pool and
-alerts are saved by a background writer.
+alerts are saved by a background writer. Who is paged comes from the duty roster
+(hub/roster.py, stored by hub/officers.py); officers listed in the settings seed it.
+Escalation (hub/escalation.py) is driven by each alert's stored `escalation_level` and
+`next_due`, so a restarted hub picks up where it stopped.
 """
 
 from __future__ import annotations
@@ -17,12 +20,16 @@ from pathlib import Path
 from typing import Protocol
 
 from hub import alerts as rules
+from hub.ack_links import AckLinks, load_or_create_secret
 from hub.alerts import Alert, AlertKind, Outcome
+from hub.escalation import DueTimer, Step, due_alerts, first_step, next_step, rule_for
 from hub.messages import PostInfo, alert_message
 from hub.notify import Notifier
+from hub.officers import OfficerStore
+from hub.roster import Officer, Roster, duty_chain
 from hub.settings import HubSettings, PostSettings
 from hub.store import open_tinydb
-from kamling.protocol import AlertUpdate, Event, EventKind, utc_now
+from kamling.protocol import AlertState, AlertUpdate, Event, EventKind, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +42,69 @@ class Recipient:
 
 
 class RecipientResolver(Protocol):
+    """Who to page first. A resolver may also offer `chain_for` (levels of recipients) to escalate."""
+
     def recipients_for(self, post: PostSettings, alert: Alert, now: datetime) -> list[Recipient]: ...
+
+
+Chain = list[list[Recipient]]
+
+
+def _recipient(officer: Officer) -> Recipient:
+    return Recipient(officer.name, officer.urls, officer.language)
+
+
+def seed_roster(settings: HubSettings) -> Roster:
+    """Officers from the settings, always on duty for their villages; the settings' duty desk."""
+    officers = tuple(
+        Officer(
+            id=f"settings-{index}",
+            name=o.name,
+            rank=o.rank,
+            villages=tuple(o.villages),
+            urls=tuple(u.get_secret_value() for u in o.urls),
+            language=o.language,
+            level=o.level,
+            always_on_duty=True,
+        )
+        for index, o in enumerate(settings.officers, start=1)
+    )
+    return Roster(officers=officers, fallback=settings_fallback(settings))
+
+
+def settings_fallback(settings: HubSettings) -> Officer | None:
+    if not settings.fallback_urls:
+        return None
+    urls = tuple(u.get_secret_value() for u in settings.fallback_urls)
+    return Officer(id="piket", name="Piket Polsek", rank="SPKT", urls=urls, language=settings.language, always_on_duty=True)
+
+
+class RosterResolver:
+    """The escalation chain from the stored roster; from the settings' officers while none is stored."""
+
+    def __init__(self, settings: HubSettings, store: OfficerStore) -> None:
+        self.settings = settings
+        self.store = store
+
+    def roster(self) -> Roster:
+        try:
+            stored = self.store.roster()
+        except Exception:  # a damaged roster file must not stop a page
+            log.exception("roster %s unreadable; paging the officers from the settings", self.store.path)
+            return seed_roster(self.settings)
+        if not stored.officers and stored.fallback is None:
+            return seed_roster(self.settings)
+        if stored.fallback is None:
+            return stored.model_copy(update={"fallback": settings_fallback(self.settings)})
+        return stored
+
+    def chain_for(self, post: PostSettings, alert: Alert, now: datetime) -> Chain:
+        chain = duty_chain(self.roster(), post.village, now, self.settings.timezone)
+        return [[_recipient(o) for o in level] for level in chain]
+
+    def recipients_for(self, post: PostSettings, alert: Alert, now: datetime) -> list[Recipient]:
+        chain = self.chain_for(post, alert, now)
+        return chain[0] if chain else []
 
 
 class VillageOfficers:
@@ -117,14 +186,21 @@ class AlertService:
         repository: AlertRepository,
         resolver: RecipientResolver | None = None,
         clock: Callable[[], datetime] = utc_now,
+        officers: OfficerStore | None = None,
+        links: AckLinks | None = None,
+        run_timer: bool = True,
     ) -> None:
         self.settings = settings
         self.posts = posts
         self.notifier = notifier
         self.publish = publish
         self.repository = repository
-        self.resolver = resolver or VillageOfficers(settings)
+        self.officers = officers or OfficerStore(settings.data_dir / "roster.json")
+        self.resolver: RecipientResolver = resolver or RosterResolver(settings, self.officers)
         self.clock = clock
+        self.links = links
+        self.run_timer = run_timer  # False: tests drive escalate_due() with their own clock
+        self.timer = DueTimer(self.escalate_due, clock)
         self.listeners: list[Listener] = []
         self._alerts: dict[str, Alert] = {}
         self._open: dict[tuple[str, AlertKind], str] = {}
@@ -136,10 +212,35 @@ class AlertService:
             self._alerts[alert.id] = alert
             if alert.is_open:
                 self._open[(alert.device, alert.kind)] = alert.id
+        if self.links is None:
+            secret = self.settings.ack_link_secret
+            key = secret.get_secret_value().encode() if secret else load_or_create_secret(self._key_path())
+            self.links = AckLinks(key, self.settings.ack_link_ttl)
         self.repository.start()
         self._pager = ThreadPoolExecutor(max_workers=16, thread_name_prefix="pager")
+        self._resume()
+        if self.run_timer:
+            self.timer.start()
+
+    def _key_path(self) -> Path:
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        return self.settings.data_dir / "ack_link.key"
+
+    def _resume(self) -> None:
+        """After a restart: re-arm pending escalations; page alerts the last run opened but never paged."""
+        for alert in list(self._alerts.values()):
+            if not alert.awaiting_ack or alert.test:
+                continue
+            if alert.next_due is not None:
+                self.timer.arm(alert.next_due)
+            elif alert.escalation_level == 0 and not any(
+                e.action in ("paging", "not_paged", "page_failed", "notified") for e in alert.timeline
+            ):
+                log.warning("alert %s was never paged (hub stopped first); paging now", alert.id)
+                self._page(alert)
 
     def stop(self) -> None:
+        self.timer.stop()
         if self._pager is not None:
             self._pager.shutdown(wait=True, cancel_futures=False)
             self._pager = None
@@ -205,6 +306,12 @@ class AlertService:
         with self._lock:
             return self._update(rules.en_route(self._require(alert_id), actor, self.clock()))
 
+    def ack_url(self, alert_id: str, recipient: Recipient) -> str:
+        """The signed one-tap acknowledgement link for one recipient of one alert."""
+        assert self.links is not None, "AlertService.start() was not called"
+        token = self.links.issue(alert_id, recipient.name, recipient.language)
+        return f"{self.settings.public_url.rstrip('/')}/ack/{token}"
+
     def resolve(self, alert_id: str, actor: str, outcome: Outcome, note: str | None) -> Alert:
         with self._lock:
             return self._update(rules.resolve(self._require(alert_id), actor, outcome, note, self.clock()))
@@ -243,6 +350,7 @@ class AlertService:
             kind=EventKind(alert.kind.value),
             ts=alert.updated_at,
             by=alert.acknowledged_by,
+            message=POST_TEXT.get(alert.state),
         )
         try:
             self.publish(alert.device, update)
@@ -250,28 +358,92 @@ class AlertService:
             log.exception("could not publish alert %s state to %s", alert.id, alert.device)
 
     def _page(self, alert: Alert) -> None:
+        """First page of a new alert: level 1 of the duty chain (tests and unpaged kinds: nobody)."""
         post = self.posts(alert.device)
         if post is None:
             return
-        if alert.test:
+        now = self.clock()
+        rule = rule_for(self.settings.alert_rules, alert.kind)
+        reason = "test event" if alert.test else None if rule.page else f"{alert.kind.value} is not paged (alert_rules)"
+        if reason:
             with self._lock:
-                self._update(rules.record_note(self._alerts[alert.id], self.clock(), "not_paged", None, "test event"))
+                self._update(rules.mark_not_paged(self._alerts[alert.id], now, reason))
             return
-        recipients = self.resolver.recipients_for(post, alert, self.clock())
-        if not recipients:
+        chain = self._chain(post, alert, now)
+        step = first_step(rule, len(chain), now)
+        if step is None:
             with self._lock:
-                self._update(rules.record_note(self._alerts[alert.id], self.clock(), "page_failed", None, "nobody configured"))
+                self._update(rules.record_note(self._alerts[alert.id], now, "page_failed", None, "nobody configured"))
             log.error("alert %s: nobody to page for post %s", alert.id, post.device_id)
             return
-        assert self._pager is not None, "AlertService.start() was not called"
-        for recipient in recipients:
-            self._pager.submit(self._send, alert, post, recipient)
+        with self._lock:
+            current = self._alerts[alert.id]
+            if not current.awaiting_ack:
+                return  # answered on the dashboard before we got here
+            current = self._update(rules.escalation_step(current, step.level, step.next_due, now, _describe(step, chain)))
+        self._arm(step)
+        self._dispatch(current, post, chain, step)
 
-    def _send(self, alert: Alert, post: PostSettings, recipient: Recipient) -> None:
+    def escalate_due(self, now: datetime | None = None) -> list[Alert]:
+        """Take every escalation step that is due at `now` (the timer calls this); returns the alerts moved."""
+        now = now or self.clock()
+        with self._lock:
+            candidates = due_alerts(self._alerts.values(), now)
+        moved: list[Alert] = []
+        for candidate in candidates:
+            post = self.posts(candidate.device)
+            if post is None:
+                continue
+            chain = self._chain(post, candidate, now)
+            rule = rule_for(self.settings.alert_rules, candidate.kind)
+            with self._lock:
+                current = self._alerts[candidate.id]
+                step = next_step(current, rule, len(chain), now)
+                if step is None:
+                    continue
+                current = self._update(rules.escalation_step(current, step.level, step.next_due, now, _describe(step, chain)))
+            moved.append(current)
+            self._arm(step)
+            self._dispatch(current, post, chain, step)
+        return moved
+
+    def _chain(self, post: PostSettings, alert: Alert, now: datetime) -> Chain:
+        chain_for = getattr(self.resolver, "chain_for", None)
+        try:
+            if chain_for is not None:
+                return [level for level in chain_for(post, alert, now) if level]
+            first = self.resolver.recipients_for(post, alert, now)
+        except Exception:
+            log.exception("alert %s: resolving recipients failed", alert.id)
+            return []
+        return [first] if first else []
+
+    def _arm(self, step: Step) -> None:
+        if step.next_due is not None and self.run_timer:
+            self.timer.arm(step.next_due)
+
+    def _dispatch(self, alert: Alert, post: PostSettings, chain: Chain, step: Step) -> None:
+        assert self._pager is not None, "AlertService.start() was not called"
+        sent: set[str] = set()
+        plan = [(pos, "escalated" if pos > 1 else None) for pos in step.page]
+        plan += [(pos, "reminder") for pos in step.remind]
+        for position, repeat in plan:
+            if position > len(chain):
+                continue
+            for recipient in chain[position - 1]:
+                if recipient.name in sent:
+                    continue
+                sent.add(recipient.name)
+                self._pager.submit(self._send, alert, post, recipient, repeat)
+
+    def _send(self, alert: Alert, post: PostSettings, recipient: Recipient, repeat: str | None = None) -> None:
         link = f"{self.settings.public_url.rstrip('/')}/alerts/{alert.id}"
         info = PostInfo(post.name, post.village, post.lat, post.lon)
-        message = alert_message(alert, info, link, self.settings.timezone, recipient.language)
         try:
+            ack_link = self.ack_url(alert.id, recipient)
+            message = alert_message(
+                alert, info, link, self.settings.timezone, recipient.language, ack_link=ack_link, repeat=repeat
+            )
             ok = self.notifier.send(list(recipient.urls), message.title, message.body)
         except Exception as exc:  # a broken notifier must not kill the pager
             log.exception("paging %s failed", recipient.name)
@@ -281,6 +453,31 @@ class AlertService:
         with self._lock:
             current = self._alerts[alert.id]
             if ok:
-                self._update(rules.mark_notified(current, [recipient.name], self.clock()))
+                detail = f"{recipient.name} ({repeat})" if repeat else recipient.name
+                self._update(rules.mark_notified(current, [recipient.name], self.clock(), detail))
             else:
                 self._update(rules.record_note(current, self.clock(), "page_failed", recipient.name, error))
+
+
+POST_TEXT = {
+    AlertState.NEW: "Diterima hub",
+    AlertState.NOTIFIED: "Petugas dihubungi",
+    AlertState.ACKNOWLEDGED: "Petugas merespons",
+    AlertState.EN_ROUTE: "Petugas menuju lokasi",
+    AlertState.RESOLVED: "Selesai",
+}
+"""Short text for a post display (the guard reads Bahasa Indonesia)."""
+
+
+def _describe(step: Step, chain: Chain) -> str:
+    def who(positions: tuple[int, ...]) -> str:
+        return ", ".join(r.name for p in positions if p <= len(chain) for r in chain[p - 1])
+
+    parts = [f"level {step.level}"]
+    if step.page:
+        parts.append(f"page: {who(step.page)}")
+    if step.remind:
+        parts.append(f"remind: {who(step.remind)}")
+    if step.next_due is None:
+        parts.append("no further steps")
+    return "; ".join(parts)

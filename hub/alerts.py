@@ -78,6 +78,8 @@ class Alert:
     outcome: Outcome | None = None
     note: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    escalation_level: int = 0  # how many steps of the duty chain have been paged
+    next_due: datetime | None = None  # when the next escalation step or reminder is due
 
     @property
     def is_open(self) -> bool:
@@ -85,7 +87,7 @@ class Alert:
 
     def to_record(self) -> dict[str, Any]:
         record = asdict(self)
-        for key in ("opened_at", "updated_at", "acknowledged_at", "resolved_at"):
+        for key in ("opened_at", "updated_at", "acknowledged_at", "resolved_at", "next_due"):
             record[key] = record[key].isoformat() if record[key] else None
         record["timeline"] = [
             {**entry, "ts": entry["ts"].isoformat()} for entry in record["timeline"]
@@ -121,7 +123,14 @@ class Alert:
             outcome=Outcome(record["outcome"]) if record.get("outcome") else None,
             note=record.get("note"),
             details=dict(record.get("details") or {}),
+            escalation_level=int(record.get("escalation_level") or 0),
+            next_due=when(record.get("next_due")),
         )
+
+    @property
+    def awaiting_ack(self) -> bool:
+        """Open and nobody has answered yet: escalation keeps running."""
+        return self.state in (AlertState.NEW, AlertState.NOTIFIED)
 
 
 def alert_kind_for(event: Event) -> AlertKind | None:
@@ -187,7 +196,7 @@ def acknowledge(alert: Alert, actor: str, channel: str, now: datetime) -> Alert:
         return alert  # the first acknowledgement stands; pressing again changes nothing
     return _step(
         alert, now, "acknowledged", actor, f"via {channel}",
-        state=AlertState.ACKNOWLEDGED, acknowledged_by=actor, acknowledged_at=now, ack_channel=channel,
+        state=AlertState.ACKNOWLEDGED, acknowledged_by=actor, acknowledged_at=now, ack_channel=channel, next_due=None,
     )
 
 
@@ -195,7 +204,9 @@ def en_route(alert: Alert, actor: str, now: datetime) -> Alert:
     if not alert.is_open:
         raise TransitionError(f"alert {alert.id} is {alert.state}; nobody can be en route")
     acked = alert if alert.acknowledged_by else acknowledge(alert, actor, "en_route", now)
-    return _step(acked, now, "en_route", actor, None, state=AlertState.EN_ROUTE)
+    if alert.state is AlertState.EN_ROUTE:
+        return alert  # already on the way; a second tap changes nothing
+    return _step(acked, now, "en_route", actor, None, state=AlertState.EN_ROUTE, next_due=None)
 
 
 def resolve(alert: Alert, actor: str, outcome: Outcome, note: str | None, now: datetime) -> Alert:
@@ -203,5 +214,21 @@ def resolve(alert: Alert, actor: str, outcome: Outcome, note: str | None, now: d
         raise TransitionError(f"alert {alert.id} is already {alert.state}")
     return _step(
         alert, now, "resolved", actor, f"{outcome.value}: {note}" if note else outcome.value,
-        state=AlertState.RESOLVED, resolved_at=now, outcome=outcome, note=note,
+        state=AlertState.RESOLVED, resolved_at=now, outcome=outcome, note=note, next_due=None,
     )
+
+
+def escalation_step(alert: Alert, level: int, next_due: datetime | None, now: datetime, detail: str | None) -> Alert:
+    """Record an escalation step (a new level paged, or reminders) and when the next one is due."""
+    if alert.escalation_level == 0:
+        action = "paging"
+    elif level > alert.escalation_level:
+        action = "escalated"
+    else:
+        action = "reminder"
+    return _step(alert, now, action, "system", detail, escalation_level=level, next_due=next_due)
+
+
+def mark_not_paged(alert: Alert, now: datetime, reason: str) -> Alert:
+    """Nobody is paged for this alert (a walk test, or a kind the rules do not page)."""
+    return _step(alert, now, "not_paged", None, reason, next_due=None)

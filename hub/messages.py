@@ -31,24 +31,32 @@ TEMPLATES = {
     "id": {
         "title": "{test}[{label}] {post}",
         "body": (
-            "{test}{label} di {post}, {village}.\n"
+            "{test}{repeat}{label} di {post}, {village}.\n"
             "Waktu: {time} {tz}\n"
             "{map}"
+            "{ack}"
             "Buka & konfirmasi: {link}"
         ),
         "test_prefix": "UJI COBA - ",
         "map": "Peta: {url}\n",
+        "ack": "KONFIRMASI (1 ketuk): {url}\n",
+        "reminder": "PENGINGAT: belum ada yang merespons. ",
+        "escalated": "ESKALASI: petugas piket belum merespons. ",
     },
     "en": {
         "title": "{test}[{label}] {post}",
         "body": (
-            "{test}{label} at {post}, {village}.\n"
+            "{test}{repeat}{label} at {post}, {village}.\n"
             "Time: {time} {tz}\n"
             "{map}"
+            "{ack}"
             "Open & acknowledge: {link}"
         ),
         "test_prefix": "TEST - ",
         "map": "Map: {url}\n",
+        "ack": "ACKNOWLEDGE (one tap): {url}\n",
+        "reminder": "REMINDER: nobody has answered yet. ",
+        "escalated": "ESCALATED: the officer on duty has not answered. ",
     },
 }
 
@@ -78,7 +86,17 @@ def map_url(lat: float | None, lon: float | None) -> str | None:
     return f"https://www.openstreetmap.org/?mlat={lat:.6f}&mlon={lon:.6f}#map=18/{lat:.6f}/{lon:.6f}"
 
 
-def alert_message(alert: Alert, post: PostInfo, link: str, zone: str, language: str = "id") -> Message:
+def alert_message(
+    alert: Alert,
+    post: PostInfo,
+    link: str,
+    zone: str,
+    language: str = "id",
+    *,
+    ack_link: str | None = None,
+    repeat: str | None = None,
+) -> Message:
+    """The page for one officer. `ack_link`: their signed one-tap link; `repeat`: reminder/escalated."""
     texts = TEMPLATES.get(language, TEMPLATES["id"])
     label = KIND_LABEL.get(language, KIND_LABEL["id"])[alert.kind]
     when, tz = local_time(alert.opened_at, zone)
@@ -91,6 +109,8 @@ def alert_message(alert: Alert, post: PostInfo, link: str, zone: str, language: 
         "time": when,
         "tz": tz,
         "map": texts["map"].format(url=url) if url else "",
+        "ack": texts["ack"].format(url=ack_link) if ack_link else "",
+        "repeat": texts[repeat] if repeat in ("reminder", "escalated") else "",
         "link": link,
     }
     return Message(texts["title"].format(**fields), texts["body"].format(**fields))

@@ -10,7 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from kamling.configfile import ConfigError, format_validation_error, read_mapping
+from hub.escalation import EscalationRule
 from kamling.protocol import DEVICE_ID_PATTERN
+from hub.ratelimit import RateLimitSettings
 
 Language = Literal["id", "en"]
 Role = Literal["viewer", "operator", "technician", "admin"]
@@ -33,12 +35,35 @@ class OfficerSettings(_Section):
     urls: list[SecretStr] = Field(min_length=1, description="apprise URLs: tgram://, whatsapp://, mailto://, json://")
     villages: list[str] = Field(default_factory=list, description="villages covered; empty means all")
     language: Language = Field(default="id", description="language of this officer's messages")
+    rank: str = Field(default="", description="rank or role, e.g. 'Bhabinkamtibmas', 'Kanit Binmas', 'Kapolsek'")
+    level: int = Field(default=1, ge=1, le=9, description="escalation level: 1 first paged, 2 next, ...")
 
 
 class ApiTokenSettings(_Section):
     name: str = Field(description="who or what uses the token")
     role: Role = Field(description="what the token may do")
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="SHA-256 hex digest of the token (never the token)")
+
+
+class ProvisioningSettings(_Section):
+    """Where `poskamling device ...` writes broker credentials and how it reloads the broker."""
+
+    broker_dir: Path = Field(
+        default=Path("/etc/mosquitto/poskamling"), description="folder of the broker's passwd and acl files"
+    )
+    reload_command: list[str] = Field(
+        default_factory=list,
+        description="command that reloads the broker, e.g. [systemctl, reload, mosquitto]; empty: SIGHUP to pid_file",
+    )
+    pid_file: Path = Field(default=Path("/run/mosquitto/mosquitto.pid"), description="the broker's pid file")
+    edge_mqtt_host: str = Field(default="", description="broker host name posts connect to; empty: the hub's mqtt_host")
+    edge_mqtt_port: int = Field(default=8883, ge=1, le=65535, description="broker port posts connect to (8883: TLS)")
+    edge_tls_ca: Path | None = Field(
+        default=Path("/etc/poskamling/ca.crt"), description="CA path on the post, written into edge configs; null: no TLS"
+    )
+    output_dir: Path | None = Field(default=None, description="where edge configs are written; default <data_dir>/provisioned")
+    ca_dir: Path | None = Field(default=None, description="the hub's certificate authority; default <data_dir>/pki")
+    monitor_users: list[str] = Field(default_factory=list, description="read-only broker users (diagnostics)")
 
 
 class HubSettings(BaseSettings):
@@ -63,9 +88,25 @@ class HubSettings(BaseSettings):
     officers: list[OfficerSettings] = Field(default_factory=list, description="who is paged for which villages")
     fallback_urls: list[SecretStr] = Field(default_factory=list, description="duty desk, paged when no officer matches")
     api_tokens: list[ApiTokenSettings] = Field(default_factory=list, description="API bearer tokens (hashed)")
+    rate_limit: RateLimitSettings = Field(
+        default_factory=RateLimitSettings, description="per-device ingest rate limits (token buckets)"
+    )
+    login_max_failures: int = Field(default=5, ge=1, description="failed logins per user or client address before a lockout")
+    login_lockout_seconds: float = Field(default=60.0, gt=0, description="first lockout; doubles each time, up to an hour")
+    audit_file: Path | None = Field(default=None, description="append-only audit log (JSON lines); default <data_dir>/audit.jsonl")
+    provisioning: ProvisioningSettings = Field(
+        default_factory=ProvisioningSettings, description="device provisioning: broker files, reload, edge configs"
+    )
     session_idle_minutes: int = Field(default=12 * 60, ge=5, description="dashboard logins expire after this idle time")
     max_batch: int = Field(default=500, ge=1, description="most events per event-log commit")
     offline_grace: float = Field(default=0.0, ge=0, description="seconds an offline post may stay offline before an alert")
+    alert_rules: dict[Literal["panic", "tamper", "offline", "camera", "motion"], EscalationRule] = Field(
+        default_factory=dict, description="per alert kind: who is paged and the escalation timing (defaults in hub/escalation.py)"
+    )
+    ack_link_secret: SecretStr | None = Field(
+        default=None, description="HMAC secret of acknowledgement links; unset: generated in data_dir/ack_link.key (0600)"
+    )
+    ack_link_ttl: float = Field(default=12 * 3600, gt=0, description="seconds an acknowledgement link stays valid")
 
     @field_validator("timezone")
     @classmethod
