@@ -1,9 +1,13 @@
 """Frame sources: the only module that touches `cv2.VideoCapture`.
 
 Every source follows the small `FrameSource` protocol. `grab()` advances to the next frame
-without decoding it where the backend allows (FFmpeg, V4L2, files: the demuxer only), and
-`retrieve()` decodes the frame last grabbed; the worker calls `retrieve()` only for the frames
-it analyses, so skipped frames cost almost nothing.
+and `retrieve()` hands out the frame last grabbed as a BGR array; the worker calls
+`retrieve()` only for the frames it analyses. What a skipped frame saves depends on the
+backend: OpenCV's FFmpeg backend decodes the packet inside `grab()` (an H.264/H.265 stream
+must decode every frame anyway, later frames depend on it) and `retrieve()` does the colour
+conversion and copy; V4L2 dequeues in `grab()` and converts in `retrieve()`; the synthetic
+source renders only in `retrieve()`. In every case the skipped frame costs no conversion, no
+copy and no analysis. The cheapest decode is a small stream: use the camera's sub-stream.
 
 `ReconnectingSource` wraps any source and re-opens it with exponential back-off after a
 failure; its clock and sleep are injected so tests run in virtual time. File and synthetic

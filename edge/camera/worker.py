@@ -86,7 +86,12 @@ def open_source(
 
 @dataclass(frozen=True)
 class WorkerStats:
-    """Telemetry for the health channel. Times are means over the last 100 analysed frames."""
+    """Telemetry for the health channel. Times are means over the last 100 analysed frames.
+
+    decode_ms is the time of `retrieve()` for an analysed frame (decode and/or colour
+    conversion, depending on the backend; see edge.camera.sources); detect_ms is the motion
+    detector alone.
+    """
 
     frames_read: int
     frames_analysed: int
@@ -213,7 +218,7 @@ class CameraWorker:
                 with self._lock:
                     self._frames_read += 1
                 if now < next_due:
-                    continue  # skipped: grabbed but never decoded
+                    continue  # skipped: grabbed, never retrieved (no conversion, no analysis)
                 next_due = max(next_due + interval, now + interval / 2)
 
                 started = time.perf_counter()
