@@ -189,5 +189,8 @@ def create_app(hub: HubService) -> FastAPI:
     from hub.api_auth import router as auth_router
 
     app.include_router(auth_router)
+    from hub.api_alerting import router as alerting_router
+
+    app.include_router(alerting_router)
     app.state.hub = hub
     return app
