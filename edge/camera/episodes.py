@@ -23,9 +23,10 @@ whether to encode and send both.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Generic, Literal, TypeVar
 
-from edge.camera.motion import Box, MotionResult
+if TYPE_CHECKING:  # types only: the tracker stays free of OpenCV
+    from edge.camera.motion import Box, MotionResult
 
 FrameT = TypeVar("FrameT")
 

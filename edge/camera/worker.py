@@ -190,6 +190,7 @@ class CameraWorker:
         tracker: EpisodeTracker[np.ndarray] = EpisodeTracker(config.cooldown_s, config.max_episode_s)
         health = CameraHealthMonitor(config.health)
         interval = 1.0 / config.detect_fps
+        slack = interval / 4
         next_due = float("-inf")
         sensitivity: Sensitivity | None = None
         next_schedule_check = float("-inf")
@@ -215,11 +216,14 @@ class CameraWorker:
                     episode = self._episodes_out(tracker.tick(now), episode, sensitivity)
                     continue
                 was_connected = True
+                now = self._clock()  # grab() may have waited for the frame
                 with self._lock:
                     self._frames_read += 1
-                if now < next_due:
+                if now < next_due - slack:
                     continue  # skipped: grabbed, never retrieved (no conversion, no analysis)
-                next_due = max(next_due + interval, now + interval / 2)
+                # Due times advance by exactly one interval, so the long-run rate never exceeds
+                # detect_fps; the slack absorbs frame-arrival jitter; after a stall no burst.
+                next_due = now + interval if next_due == float("-inf") else max(next_due + interval, now + interval - slack)
 
                 started = time.perf_counter()
                 frame = reader.retrieve()

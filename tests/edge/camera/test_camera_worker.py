@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from edge.camera.config import CameraConfig
-from edge.camera.sources import SourceError
+from edge.camera.sources import SourceError, SyntheticSource
 from edge.camera.synthetic import Clip, make_clip, write_clip
 from edge.camera.worker import CameraWorker, open_source
 from kamling.protocol import EventKind, check_snapshot
@@ -238,3 +238,19 @@ def test_start_twice_is_an_error() -> None:
             worker.start()
     finally:
         worker.stop()
+
+
+@pytest.mark.parametrize(("source_fps", "ratio"), [(25.0, 5.0), (6.0, 1.2), (3.0, 1.0)])
+def test_analysis_is_capped_at_detect_fps(source_fps: float, ratio: float) -> None:
+    config = CameraConfig(name="gate", source="synthetic:static", detect_fps=5)
+    clock, recorder = VirtualClock(), Recorder()
+    clip = make_clip("static", 160, 120, length=50, fps=source_fps)
+    worker = run_worker(config, SyntheticSource(clip, clock=clock, sleep=clock.sleep), clock, recorder)
+    try:
+        wait_until(lambda: worker.stats().frames_analysed >= 200)
+        stats = worker.stats()
+    finally:
+        worker.stop()
+    # never more than detect_fps, and not much less (a 6 fps source cannot be split evenly)
+    assert ratio * 0.99 <= stats.frames_read / stats.frames_analysed <= ratio * 1.1
+    assert stats.fps_analysed <= 5.0 * 1.01
