@@ -22,6 +22,7 @@ from hub.alert_service import AlertService
 from hub.alerts import AlertKind
 from hub.eventlog import EventLogWriter
 from hub.mqtt_adapter import Inbound
+from hub.ratelimit import DeviceRateLimiter, message_kind
 from hub.registry import PostRegistry
 from hub.store import EventStore, Record
 from kamling.protocol import (
@@ -57,6 +58,7 @@ class Ingest:
         alerts: AlertService,
         publish: Callable[[str, bytes], None],
         snapshots: SnapshotSink | None = None,
+        limiter: DeviceRateLimiter | None = None,
         clock: Callable[[], datetime] = utc_now,
         max_batch: int = 500,
     ) -> None:
@@ -66,6 +68,7 @@ class Ingest:
         self.alerts = alerts
         self.publish = publish
         self.snapshots = snapshots
+        self.limiter = limiter or DeviceRateLimiter()  # per-device token buckets (hub/ratelimit.py)
         self.clock = clock
         self.writer = writer_factory(store, self._on_committed, max_batch=max_batch)
         self.rejected: Counter[str] = Counter()
@@ -114,6 +117,8 @@ class Ingest:
             parts = parse_topic(item.topic)
             if self.registry.get(parts.device) is None:
                 raise ProtocolError("unknown_device", parts.device)
+            if not self.limiter.allow(parts.device, message_kind(parts.channel.value, item.payload)):
+                raise ProtocolError("rate_limited", parts.device)
             if parts.channel is Channel.EVENT:
                 deferred = self._handle_event(decode_event(parts.device, item.payload), item)
             elif parts.channel is Channel.STATUS:

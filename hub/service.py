@@ -11,6 +11,7 @@ from hub.eventlog import EventLogWriter
 from hub.ingest import Ingest
 from hub.mqtt_adapter import HubMqtt, Inbound
 from hub.notify import AppriseNotifier, Notifier
+from hub.ratelimit import DeviceRateLimiter
 from hub.registry import PostRegistry
 from hub.sessions import SessionManager
 from hub.settings import HubSettings
@@ -61,6 +62,7 @@ class HubService:
             self.alerts,
             publish=lambda t, p: self.mqtt.publish(t, p, qos=1),
             snapshots=self.snapshots,
+            limiter=DeviceRateLimiter(settings.rate_limit),
             max_batch=settings.max_batch,
         )
         self.users = UserStore(settings.data_dir / "users.json")
