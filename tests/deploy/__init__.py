@@ -1,0 +1,1 @@
+"""Deployment tests: systemd units, installers, example configs."""
