@@ -26,7 +26,7 @@ import shutil
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any, TypeVar
@@ -193,7 +193,7 @@ def _fps(value: float | None) -> float | None:
 
 
 def _utc_iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def build_health(
@@ -208,7 +208,7 @@ def build_health(
     """The health payload; the caller supplies what only the agent knows (outbox, cameras)."""
     host = probe or HostProbe()
     return {
-        "ts": _utc_iso(now or datetime.now(timezone.utc)),
+        "ts": _utc_iso(now or datetime.now(UTC)),
         "version": _safely(host.version),
         "uptime_s": _safely(read_uptime_s, host.uptime_path),
         "load": _safely(read_load, host.loadavg_path),

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from edge.homeassistant import DiscoveryMessage, discovery_messages, object_id_for_camera, removal_topics
+from edge.homeassistant import (
+    DiscoveryMessage,
+    discovery_messages,
+    object_id_for_camera,
+    removal_topics,
+)
 from kamling.protocol import OFFLINE_WILL, Event, EventKind, Status, new_event_id
 
 DEVICE = "pos-rw05-sukamaju"
@@ -44,7 +49,7 @@ def event(kind: EventKind, data: dict[str, Any] | None = None, test: bool = Fals
         device=DEVICE,
         seq=1,
         kind=kind,
-        ts=datetime(2026, 11, 22, 22, 10, tzinfo=timezone.utc),
+        ts=datetime(2026, 11, 22, 22, 10, tzinfo=UTC),
         data=data or {},
         test=test,
     ).to_payload()
@@ -109,7 +114,7 @@ def test_connectivity_from_retained_status(messages: dict[str, DiscoveryMessage]
     assert conn["device_class"] == "connectivity"
     assert conn["entity_category"] == "diagnostic"
     assert (conn["payload_on"], conn["payload_off"]) == ("online", "offline")
-    online = Status(state="online", ts=datetime(2026, 11, 22, tzinfo=timezone.utc), version="0.1.0")
+    online = Status(state="online", ts=datetime(2026, 11, 22, tzinfo=UTC), version="0.1.0")
     assert render(conn["value_template"], online.model_dump_json().encode()) == conn["payload_on"]
     assert render(conn["value_template"], OFFLINE_WILL) == conn["payload_off"]
     assert "availability" not in conn, "must show 'offline', not 'unavailable'"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -25,7 +25,7 @@ from edge.telemetry import (
     run_command,
 )
 
-NOW = datetime(2026, 11, 22, 22, 10, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 22, 22, 10, 0, tzinfo=UTC)
 
 
 class FakeVcgencmd:
