@@ -192,5 +192,10 @@ def create_app(hub: HubService) -> FastAPI:
     from hub.api_alerting import router as alerting_router
 
     app.include_router(alerting_router)
+    from hub import dashboard, live
+
+    app.include_router(live.create_live_router(hub))
+    app.include_router(dashboard.router)
+    app.mount("/static", dashboard.StaticFiles(directory=dashboard.STATIC_DIR), name="static")
     app.state.hub = hub
     return app

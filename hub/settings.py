@@ -99,6 +99,10 @@ class HubSettings(BaseSettings):
     )
     session_idle_minutes: int = Field(default=12 * 60, ge=5, description="dashboard logins expire after this idle time")
     max_batch: int = Field(default=500, ge=1, description="most events per event-log commit")
+    map_tile_url: str | None = Field(
+        default=None,
+        description="optional raster tile URL for the dashboard map, e.g. http://tiles.lan/{z}/{x}/{y}.png; none: no tiles",
+    )
     offline_grace: float = Field(default=0.0, ge=0, description="seconds an offline post may stay offline before an alert")
     alert_rules: dict[Literal["panic", "tamper", "offline", "camera", "motion"], EscalationRule] = Field(
         default_factory=dict, description="per alert kind: who is paged and the escalation timing (defaults in hub/escalation.py)"
