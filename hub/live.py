@@ -23,6 +23,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Header, Request
+from sse_starlette import EventSourceResponse
+
+from hub.api import Viewer
 
 if TYPE_CHECKING:
     from hub.alerts import Alert
@@ -188,10 +191,6 @@ def post_snapshot(hub: HubService) -> dict[str, tuple[Any, ...]]:
 
 def create_live_router(hub: HubService, feed: LiveFeed | None = None) -> APIRouter:
     """GET /api/stream for this hub; subscribes the feed to the hub's alert changes."""
-    from sse_starlette import EventSourceResponse
-
-    from hub.api import Viewer
-
     live = feed or LiveFeed()
     hub.alerts.listeners.append(lambda alert: live.publish("alert", alert_payload(hub, alert)))
     router = APIRouter(tags=["live"])
