@@ -24,6 +24,7 @@ app.add_typer(token_app, name="token")
 from kamling.cli_users import app as user_app  # noqa: E402
 
 app.add_typer(user_app, name="user")
+app.add_typer(__import__("kamling.cli_officers", fromlist=["app"]).app, name="officers")
 
 DEMO_DIR = Path(".demo")
 ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="YAML or TOML config file", exists=False)]
