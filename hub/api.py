@@ -189,6 +189,9 @@ def create_app(hub: HubService) -> FastAPI:
     from hub.api_auth import router as auth_router
 
     app.include_router(auth_router)
+    from hub.api_admin import router as admin_router  # audit log, users, devices
+
+    app.include_router(admin_router)
     from hub.api_alerting import router as alerting_router
 
     app.include_router(alerting_router)

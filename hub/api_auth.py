@@ -24,9 +24,22 @@ def set_session_cookie(response: Response, session_id: str, secure: bool) -> Non
     )
 
 
-@router.post("/login", summary="Log in with user name and password; sets an HTTP-only session cookie")
-def login(body: LoginRequest, response: Response, hub: HubDep) -> dict[str, Any]:
-    principal = hub.users.verify(body.username, body.password)
+def client_address(request: Request) -> str:
+    """The peer address (a proxy in front of the hub must be trusted explicitly: not yet)."""
+    return request.client.host if request.client else ""
+
+
+@router.post(
+    "/login",
+    summary="Log in with user name and password; sets an HTTP-only session cookie",
+    responses={401: {"description": "wrong user name or password"}, 429: {"description": "locked out for a while"}},
+)
+def login(body: LoginRequest, request: Request, response: Response, hub: HubDep) -> dict[str, Any]:
+    outcome = hub.login_guard.login(body.username, body.password, client_address(request))
+    if outcome.locked:
+        retry = str(max(1, int(outcome.retry_after + 0.999)))
+        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, "too many failed logins; try again later", {"Retry-After": retry})
+    principal = outcome.principal
     if principal is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong user name or password")
     session = hub.sessions.create(principal)
@@ -35,7 +48,8 @@ def login(body: LoginRequest, response: Response, hub: HubDep) -> dict[str, Any]
 
 
 @router.post("/logout", summary="End the dashboard session")
-def logout(request: Request, response: Response, hub: HubDep, _: Viewer) -> dict[str, str]:
+def logout(request: Request, response: Response, hub: HubDep, who: Viewer) -> dict[str, str]:
+    hub.audit.record(who.name, "logout", client=client_address(request))
     hub.sessions.destroy(request.cookies.get(SESSION_COOKIE))
     response.delete_cookie(SESSION_COOKIE, path="/")
     return {"status": "logged out"}

@@ -13,6 +13,8 @@ from hub.mqtt_adapter import HubMqtt, Inbound
 from hub.notify import AppriseNotifier, Notifier
 from hub.ratelimit import DeviceRateLimiter
 from hub.registry import PostRegistry
+from hub.audit import AlertAuditor, AuditLog
+from hub.auth import LoginGuard, LoginThrottle
 from hub.sessions import SessionManager
 from hub.settings import HubSettings
 from hub.snapshots import SnapshotStore
@@ -67,6 +69,11 @@ class HubService:
         )
         self.users = UserStore(settings.data_dir / "users.json")
         self.sessions = SessionManager(idle_seconds=settings.session_idle_minutes * 60)
+        self.audit = AuditLog(settings.audit_file or settings.data_dir / "audit.jsonl")
+        self.alerts.listeners.append(AlertAuditor(self.audit))
+        self.login_guard = LoginGuard(  # the one login check (API and dashboard): throttling, lockout, audit
+            self.users, LoginThrottle(settings.login_max_failures, settings.login_lockout_seconds), self.audit
+        )
         self.version = software_version()
 
     def start(self) -> None:
