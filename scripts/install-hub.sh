@@ -31,8 +31,8 @@ Options:
   --root DIR       install below DIR instead of / (default: \$DESTDIR, else /).
                    A venv is not relocatable: build SD-card images by running this
                    script inside the image (chroot), not with --root.
-  --no-user        do not create the 'poskamling' user or change file ownership
-                   (required with --root)
+  --no-user        do not create the 'poskamling' user (required with --root);
+                   on / its directories are still given to it if it exists
   --no-systemctl   do not call systemctl (no daemon-reload, enable or restart)
   --skip-pip       create the venv but do not pip-install poskamling into it
   --python PATH    Python 3.11+ for the venv (default: \$PYTHON, else python3)
@@ -112,12 +112,12 @@ install_file() {
     changed=1
 }
 
-# ensure_dir DIR MODE [OWNER:GROUP]
+# ensure_dir DIR MODE [OWNER:GROUP]; ownership only on / and once the user exists.
 ensure_dir() {
     local dir=$1 mode=$2 owner=${3:-}
     [ -d "$dir" ] || say "created ${dir#"$prefix"}"
     install -d -m "$mode" "$dir"
-    if [ -n "$owner" ] && [ "$make_user" = 1 ]; then
+    if [ -n "$owner" ] && [ "$staged" = 0 ] && getent passwd poskamling >/dev/null; then
         chown "$owner" "$dir"
     fi
 }
@@ -134,6 +134,10 @@ if [ "$make_user" = 1 ]; then
             --shell /usr/sbin/nologin --comment "poskamling $ROLE" poskamling
         say "created user poskamling"
     fi
+fi
+
+if [ "$staged" = 0 ] && ! getent passwd poskamling >/dev/null; then
+    warn "user 'poskamling' does not exist (--no-user): create it before starting the service, then re-run this script to fix ownership"
 fi
 
 # ---- directories --------------------------------------------------------------------------

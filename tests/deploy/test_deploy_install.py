@@ -196,18 +196,23 @@ def _can_use_mount_namespace() -> bool:
     return probe.returncode == 0
 
 
-@pytest.mark.skipif(not _can_use_mount_namespace(), reason="needs root and `unshare --mount` (user creation is tested in a private mount namespace)")
-def test_install_into_slash_creates_user_and_owns_dirs(tmp_path: Path) -> None:
-    """Run install-edge.sh without --root/--no-user, with /etc, /opt and /var/lib replaced by
-    temporary copies in a private mount namespace, so useradd and chown act for real but the
-    host is untouched."""
+@pytest.mark.skipif(
+    not _can_use_mount_namespace(),
+    reason="needs root and `unshare --mount` (user creation is tested in a private mount namespace)",
+)
+@pytest.mark.parametrize(("script", "extra_groups"), [("install-edge.sh", ("gpio", "video")), ("install-hub.sh", ())])
+def test_install_into_slash_creates_user_and_owns_dirs(tmp_path: Path, script: str, extra_groups: tuple[str, ...]) -> None:
+    """Install into / for real, with /etc, /opt and /var/lib replaced by temporary copies in a
+    private mount namespace: useradd, usermod and chown act for real, the host is untouched.
+
+    First with --no-user (no user yet: a warning), then normally (creates the user, fixes
+    ownership), then again (changes nothing)."""
     base = Path(sys.base_prefix)
     if any(base.is_relative_to(p) for p in (Path("/opt"), Path("/var/lib"), Path("/etc"))):
         pytest.skip(f"the test's Python lives under {base}, which the namespace replaces")
     fake_etc, fake_opt, fake_varlib = tmp_path / "etc", tmp_path / "opt", tmp_path / "varlib"
     shutil.copytree("/etc", fake_etc, symlinks=True, ignore_dangling_symlinks=True)
-    for stale in ("poskamling",):
-        shutil.rmtree(fake_etc / stale, ignore_errors=True)
+    shutil.rmtree(fake_etc / "poskamling", ignore_errors=True)
     for name in ("passwd", "group", "shadow", "gshadow"):
         path = fake_etc / name
         if path.exists():
@@ -215,9 +220,9 @@ def test_install_into_slash_creates_user_and_owns_dirs(tmp_path: Path) -> None:
             path.write_text("".join(f"{line}\n" for line in kept))
     fake_opt.mkdir()
     fake_varlib.mkdir()
-    sentinel = fake_etc / ".poskamling-test-sentinel"
-    sentinel.write_text("")
-    script = textwrap.dedent(
+    (fake_etc / ".poskamling-test-sentinel").write_text("")
+    host_passwd = Path("/etc/passwd").read_bytes()
+    shell = textwrap.dedent(
         """\
         set -euo pipefail
         mount --bind "$FAKE_ETC" /etc
@@ -225,11 +230,12 @@ def test_install_into_slash_creates_user_and_owns_dirs(tmp_path: Path) -> None:
         mount --bind "$FAKE_VARLIB" /var/lib
         # Refuse to go on unless /etc really is the copy.
         [ -f /etc/.poskamling-test-sentinel ] || { echo "bind mount of /etc did not take" >&2; exit 97; }
+        bash "$SCRIPT" --no-systemctl --skip-pip --python "$PYTHON" --no-user
+        echo "=== with user"
         bash "$SCRIPT" --no-systemctl --skip-pip --python "$PYTHON"
-        echo "=== second run"
+        echo "=== again"
         bash "$SCRIPT" --no-systemctl --skip-pip --python "$PYTHON"
-        echo "=== id"
-        id poskamling
+        echo "=== owners"
         stat -c '%U:%G %a %n' /etc/poskamling /var/lib/poskamling /opt/poskamling
         """
     )
@@ -238,36 +244,46 @@ def test_install_into_slash_creates_user_and_owns_dirs(tmp_path: Path) -> None:
         "FAKE_ETC": str(fake_etc),
         "FAKE_OPT": str(fake_opt),
         "FAKE_VARLIB": str(fake_varlib),
-        "SCRIPT": str(SCRIPTS_DIR / "install-edge.sh"),
+        "SCRIPT": str(SCRIPTS_DIR / script),
         "PYTHON": sys.executable,
     }
     env.pop("DESTDIR", None)
     proc = subprocess.run(
-        ["unshare", "--mount", "--propagation", "private", "bash", "-c", script],
-        capture_output=True, text=True, env=env, timeout=INSTALLER_TIMEOUT, check=False,
+        ["unshare", "--mount", "--propagation", "private", "bash", "-c", shell],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=INSTALLER_TIMEOUT,
+        check=False,
     )
     assert proc.returncode == 0, f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
-    first, rest = proc.stdout.split("=== second run\n")
-    second, ids = rest.split("=== id\n")
+    no_user, rest = proc.stdout.split("=== with user\n")
+    with_user, rest = rest.split("=== again\n")
+    again, owners = rest.split("=== owners\n")
 
-    assert "created user poskamling" in first
-    assert actions(second) == []
+    assert "user 'poskamling' does not exist (--no-user)" in proc.stderr
+    assert "created user poskamling" not in no_user
+    assert "created user poskamling" in with_user
+    assert actions(again) == []
     passwd = {line.split(":")[0]: line.split(":") for line in (fake_etc / "passwd").read_text().splitlines()}
     assert passwd["poskamling"][5] == "/var/lib/poskamling"
     assert passwd["poskamling"][6] == "/usr/sbin/nologin"
     assert int(passwd["poskamling"][2]) < 1000, "a system user"
     groups = {line.split(":")[0]: line.split(":") for line in (fake_etc / "group").read_text().splitlines()}
-    for extra in ("gpio", "video"):
-        if extra in groups:
-            assert "poskamling" in groups[extra][3].split(","), f"not in group {extra}"
-            assert f"added poskamling to group {extra}" in first
+    for group in ("gpio", "video"):
+        members = groups[group][3].split(",") if group in groups else []
+        if group not in extra_groups:
+            assert "poskamling" not in members
+        elif group in groups:
+            assert "poskamling" in members, f"not in group {group}"
+            assert f"added poskamling to group {group}" in with_user
         else:
-            assert f"group '{extra}' does not exist" in proc.stderr
-    assert "root:poskamling 750 /etc/poskamling" in ids
-    assert "poskamling:poskamling 750 /var/lib/poskamling" in ids
+            assert f"group '{group}' does not exist" in proc.stderr
+    assert "root:poskamling 750 /etc/poskamling" in owners
+    assert "poskamling:poskamling 750 /var/lib/poskamling" in owners
+    assert "root:root 755 /opt/poskamling" in owners
     assert (fake_opt / "poskamling/venv/bin/python").exists()
-    # And the host's real files were not touched.
-    assert "poskamling:" not in Path("/etc/passwd").read_text()
+    assert Path("/etc/passwd").read_bytes() == host_passwd, "the host's /etc was touched"
 
 
 # ---- the pip step, for real, offline, with a stand-in project ----------------------------
