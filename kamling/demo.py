@@ -76,6 +76,9 @@ class Demo:
             officers=[
                 {"name": "Bripka Agus (Bhabinkamtibmas Sukamaju)", "urls": [self.sink.url("agus")], "villages": ["Sukamaju"]},
                 {"name": "Aipda Sari (Bhabinkamtibmas Mekarsari)", "urls": [self.sink.url("sari")], "villages": ["Mekarsari"]},
+                # Escalation chain: unanswered after 60 s, the Kanit Binmas, then the Kapolsek.
+                {"name": "Iptu Hendra (Kanit Binmas)", "urls": [self.sink.url("kanit")], "level": 2, "rank": "Kanit Binmas"},
+                {"name": "AKP Wibowo (Kapolsek)", "urls": [self.sink.url("kapolsek")], "level": 3, "rank": "Kapolsek"},
             ],
             fallback_urls=[self.sink.url("piket")],
             api_tokens=[{"name": "demo-operator", "role": "operator", "sha256": digest}],
