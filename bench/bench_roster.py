@@ -1,0 +1,82 @@
+"""What the duty roster adds to each page: resolving the escalation chain from the stored
+TinyDB roster (re-read under a lock at every page, so CLI edits apply at once) against the
+baseline of the settings-seeded roster (in memory), plus signing and checking an ack link.
+
+Run: .venv/bin/python -m bench.bench_roster   (JSON to stdout and bench/results/roster.json)
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from bench.common import emit, percentiles
+from hub.ack_links import AckLinks
+from hub.alert_service import RosterResolver
+from hub.alerts import AlertKind, open_alert
+from hub.officers import OfficerStore
+from hub.roster import Officer
+from hub.settings import HubSettings
+
+VILLAGES = [f"Desa {i}" for i in range(20)]
+ROUNDS = 300
+
+
+def timed(action, rounds: int = ROUNDS) -> dict[str, float]:
+    samples = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        action()
+        samples.append((time.perf_counter() - start) * 1000)
+    return percentiles(samples)
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp)
+        officers = [
+            {"name": f"Officer {i}", "urls": [f"json://sink/o{i}"], "villages": [VILLAGES[i % 20]], "level": 1 + i // 40}
+            for i in range(50)
+        ]
+        settings = HubSettings(
+            mqtt_password="x", data_dir=data, officers=officers, fallback_urls=["json://sink/piket"],
+            posts=[{"device_id": "pos-a", "name": "Pos A", "village": "Desa 3"}],
+        )
+        post = settings.posts[0]
+        alert = open_alert("pos-a", AlertKind.PANIC, datetime.now(timezone.utc))
+        now = datetime.now(timezone.utc)
+
+        baseline = RosterResolver(settings, OfficerStore(data / "empty" / "roster.json"))  # no file: seeded roster
+        store = OfficerStore(data / "roster.json")
+        for i, o in enumerate(officers):
+            store.put_officer(Officer(id=f"o{i}", name=o["name"], urls=tuple(o["urls"]), villages=tuple(o["villages"]),
+                                      level=o["level"]))
+            for day in range(7):
+                store.add_shift(officer_id=f"o{i}", weekday=day, start="22:00", end="06:00")
+            store.add_override(officer_id=f"o{i}", kind="off", start=now - timedelta(days=30), end=now - timedelta(days=29))
+        stored = RosterResolver(settings, store)
+        assert stored.chain_for(post, alert, now) is not None
+
+        seeded = timed(lambda: baseline.chain_for(post, alert, now))
+        from_file = timed(lambda: stored.chain_for(post, alert, now))
+        links = AckLinks(b"k" * 32, ttl=3600)
+        token = links.issue(alert.id, "Officer 3")
+        sign = timed(lambda: links.issue(alert.id, "Officer 3"), 3000)
+        verify = timed(lambda: links.verify(token, alert.id), 3000)
+        size = (data / "roster.json").stat().st_size
+
+    emit("roster", {
+        "benchmark": "roster",
+        "roster": {"officers": 50, "shifts": 350, "overrides": 50, "file_bytes": size},
+        "baseline_seeded_chain": seeded,
+        "stored_chain": from_file,
+        "ratio_stored_to_seeded_p50": round(from_file["p50_ms"] / max(seeded["p50_ms"], 1e-6), 1),
+        "ack_link_issue": sign,
+        "ack_link_verify": verify,
+    })
+
+
+if __name__ == "__main__":
+    main()
