@@ -71,3 +71,15 @@ def enable_user(username: str, request: Request, hub: HubDep, who: Admin) -> dic
         raise HTTPException(404, str(exc)) from None
     hub.audit.record(who.name, "user.enable", username, client=client_address(request))
     return {"username": username, "disabled": False}
+
+
+@router.get("/devices", summary="Provisioned devices (active and decommissioned); no secrets")
+def devices(hub: HubDep, _: Technician) -> list[dict[str, Any]]:
+    return [d.model_dump(mode="json") for d in hub.devices.store.all()]
+
+
+@router.post("/devices/reload", summary="Re-read the devices file now (after `poskamling device ...`)")
+def reload_devices(request: Request, hub: HubDep, who: Technician) -> dict[str, Any]:
+    result = hub.devices.sync(force=True)
+    hub.audit.record(who.name, "devices.reload", client=client_address(request), added=len(result.added), removed=len(result.removed))
+    return {"added": result.added, "removed": result.removed}

@@ -14,6 +14,7 @@ from hub.notify import AppriseNotifier, Notifier
 from hub.ratelimit import DeviceRateLimiter
 from hub.registry import PostRegistry
 from hub.audit import AlertAuditor, AuditLog
+from hub.devices import DeviceStore, DeviceSync
 from hub.auth import LoginGuard, LoginThrottle
 from hub.sessions import SessionManager
 from hub.settings import HubSettings
@@ -45,6 +46,7 @@ class HubService:
         self.settings = settings
         self.inbox: queue.Queue[Inbound] = queue.Queue()
         self.registry = PostRegistry(settings.posts)
+        self.devices = DeviceSync(DeviceStore(settings.data_dir / "devices.json"), self.registry)  # `device add`
         self.store: EventStore = store or TinyEventStore(settings.data_dir / "events")
         self.snapshots = SnapshotStore(settings.data_dir / "snapshots")
         self.mqtt = HubMqtt(settings, self.inbox)
@@ -80,6 +82,7 @@ class HubService:
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.store.open()
         self.users.open()
+        self.devices.start()
         self.alerts.start()
         self.ingest.start()
         self.mqtt.start()
@@ -91,6 +94,7 @@ class HubService:
         self.alerts.stop()
         self.store.close()
         self.users.close()
+        self.devices.stop()
 
     def _publish_alert(self, device: str, update: AlertUpdate) -> None:
         self.mqtt.publish(topic(device, Channel.ALERT), update.model_dump_json().encode(), qos=1)

@@ -1,0 +1,239 @@
+"""Device provisioning: credentials in the broker's own files, the ACL, a broker reload, a
+forced disconnect on revocation, and the ready-to-copy edge config. Used by
+`poskamling device ...`; every change is audited.
+
+Files (all 0600, written atomically) in `provisioning.broker_dir`:
+  passwd   `user:$7$...` lines (mosquitto_passwd format); the source of truth for credentials
+  acl      generated from the hub user and monitor users (kamling.broker_files.render_acl)
+Mosquitto's config must point `password_file` and `acl_file` there
+(firmware-config/mosquitto/ shows how).
+
+Revocation: Mosquitto 2.0 re-reads passwd/acl on SIGHUP but keeps clients that are already
+connected. So after the reload we take over the device's MQTT client id (`edge-<id>`) with
+the hub's credential: the broker drops the device's connection at once, and its reconnect is
+refused because the credential is gone.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from edge.config import EdgeConfig
+from hub.audit import AuditLog
+from hub.devices import CameraEntry, DeviceRecord, DeviceStore
+from hub.settings import HubSettings
+from kamling.broker_files import hash_password, new_secret, render_acl, render_password_file, write_private
+from kamling.protocol import is_valid_device_id, utc_now
+
+
+class ProvisionError(RuntimeError):
+    """A provisioning step that cannot be done; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Issued:
+    device: DeviceRecord
+    password: str
+    edge_config: Path
+
+
+def read_password_file(path: Path) -> dict[str, str]:
+    if not path.exists():
+        return {}
+    entries: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        if line.strip() and not line.startswith("#") and ":" in line:
+            user, encoded = line.split(":", 1)
+            entries[user] = encoded
+    return entries
+
+
+class Provisioner:
+    def __init__(self, settings: HubSettings, actor: str = "cli") -> None:
+        self.settings = settings
+        self.p = settings.provisioning
+        self.actor = actor
+        self.devices = DeviceStore(settings.data_dir / "devices.json")
+        self.audit = AuditLog(settings.audit_file or settings.data_dir / "audit.jsonl")
+
+    @property
+    def passwd_path(self) -> Path:
+        return self.p.broker_dir / "passwd"
+
+    @property
+    def acl_path(self) -> Path:
+        return self.p.broker_dir / "acl"
+
+    @property
+    def output_dir(self) -> Path:
+        return self.p.output_dir or self.settings.data_dir / "provisioned"
+
+    @property
+    def reserved_users(self) -> set[str]:
+        return {self.settings.mqtt_username, *self.p.monitor_users}
+
+    # -- broker files ------------------------------------------------------------------------
+    def _write_broker_files(self, entries: dict[str, str]) -> None:
+        self.p.broker_dir.mkdir(parents=True, exist_ok=True)
+        write_private(self.passwd_path, render_password_file(entries))
+        write_private(self.acl_path, render_acl([self.settings.mqtt_username], self.p.monitor_users))
+
+    def _set_credential(self, user: str, password: str | None) -> None:
+        entries = read_password_file(self.passwd_path)
+        if password is None:
+            entries.pop(user, None)
+        else:
+            entries[user] = hash_password(password)
+        self._write_broker_files(entries)
+
+    def reload_broker(self) -> None:
+        if self.p.reload_command:
+            result = subprocess.run(self.p.reload_command, capture_output=True, text=True, timeout=30)
+            if result.returncode != 0:
+                raise ProvisionError(f"broker reload failed ({' '.join(self.p.reload_command)}): {result.stderr.strip()}")
+            return
+        try:
+            pid = int(self.p.pid_file.read_text().strip())
+            os.kill(pid, signal.SIGHUP)
+        except (OSError, ValueError) as exc:
+            raise ProvisionError(
+                f"cannot reload the broker via {self.p.pid_file}: {exc}; set provisioning.reload_command"
+            ) from None
+
+    def kick(self, device_id: str, timeout: float = 5.0) -> bool:
+        """Take over the device's client id so the broker drops its live connection."""
+        from kamling.mqtt import BrokerEndpoint, make_client, reason_ok
+
+        s = self.settings
+        endpoint = BrokerEndpoint(s.mqtt_host, s.mqtt_port, s.mqtt_username, s.mqtt_password.get_secret_value(), s.mqtt_tls_ca)
+        client = make_client(endpoint, f"edge-{device_id}")
+        result: dict[str, Any] = {}
+        client.on_connect = lambda _c, _u, _f, rc, _p: result.setdefault("ok", reason_ok(rc))
+        try:
+            client.connect(s.mqtt_host, s.mqtt_port, keepalive=10, clean_start=True)
+        except OSError:
+            return False
+        client.loop_start()
+        deadline = time.monotonic() + timeout
+        while "ok" not in result and time.monotonic() < deadline:
+            time.sleep(0.02)
+        client.disconnect()
+        client.loop_stop()
+        return bool(result.get("ok"))
+
+    # -- devices ---------------------------------------------------------------------------
+    def add(
+        self,
+        device_id: str,
+        name: str,
+        village: str = "",
+        lat: float | None = None,
+        lon: float | None = None,
+        cameras: list[str] | None = None,
+        reload: bool = True,
+    ) -> Issued:
+        if not is_valid_device_id(device_id):
+            raise ProvisionError(f"invalid device id {device_id!r}: lower-case letters, digits and '-', 2-63 characters")
+        if device_id in self.reserved_users:
+            raise ProvisionError(f"{device_id!r} is a reserved broker user name")
+        existing = self.devices.get(device_id)
+        if existing is not None and existing.status == "active":
+            raise ProvisionError(f"device {device_id} exists already: use `device rotate` for a new credential")
+        now = utc_now().isoformat()
+        record = DeviceRecord(
+            device_id=device_id, name=name, village=village, lat=lat, lon=lon,
+            cameras=[CameraEntry(name=c) for c in cameras or []], status="active",
+            created_at=existing.created_at if existing else now, credential_issued_at=now,
+        )
+        issued = self._issue(record, reload)
+        self.audit.record(self.actor, "device.add", device_id, name=name, village=village)
+        return issued
+
+    def rotate(self, device_id: str, reload: bool = True) -> Issued:
+        record = self._active(device_id)
+        record = record.model_copy(update={"credential_issued_at": utc_now().isoformat()})
+        issued = self._issue(record, reload)
+        if reload:
+            self.kick(device_id)  # the old credential must not stay connected
+        self.audit.record(self.actor, "device.rotate", device_id)
+        return issued
+
+    def revoke(self, device_id: str, reload: bool = True) -> DeviceRecord:
+        self._active(device_id)
+        self._set_credential(device_id, None)
+        record = self.devices.mark_decommissioned(device_id)
+        config = self.output_dir / f"{device_id}.yaml"
+        if config.exists():
+            config.unlink()
+        if reload:
+            self.reload_broker()
+            self.kick(device_id)
+        self.audit.record(self.actor, "device.revoke", device_id)
+        return record
+
+    def list(self) -> list[DeviceRecord]:
+        return self.devices.all()
+
+    def hub_credential(self, reload: bool = True) -> str:
+        """A new broker password for the hub itself (put it in the hub config)."""
+        password = new_secret()
+        self._set_credential(self.settings.mqtt_username, password)
+        if reload:
+            self.reload_broker()
+        self.audit.record(self.actor, "broker.hub_credential", self.settings.mqtt_username)
+        return password
+
+    def _active(self, device_id: str) -> DeviceRecord:
+        record = self.devices.get(device_id)
+        if record is None or record.status != "active":
+            raise ProvisionError(f"no active device {device_id!r}")
+        return record
+
+    def _issue(self, record: DeviceRecord, reload: bool) -> Issued:
+        password = new_secret()
+        config_path = self.write_edge_config(record.device_id, password)
+        self._set_credential(record.device_id, password)
+        self.devices.put(record)
+        if reload:
+            self.reload_broker()
+        return Issued(record, password, config_path)
+
+    def edge_config(self, device_id: str, password: str) -> dict[str, Any]:
+        mqtt: dict[str, Any] = {
+            "host": self.p.edge_mqtt_host or self.settings.mqtt_host,
+            "port": self.p.edge_mqtt_port,
+            "password": password,
+        }
+        if self.p.edge_tls_ca is not None:
+            mqtt["tls_ca"] = str(self.p.edge_tls_ca)
+        data = {
+            "device_id": device_id,
+            "mqtt": mqtt,
+            "panic_button": {"pin": 17, "hold_time": 0.0},
+            "tamper_switch": {"pin": 23},
+            "status_led": {"pin": 27},
+            "buzzer": {"pin": 22},
+            "data_dir": "/var/lib/poskamling",
+        }
+        EdgeConfig.model_validate(data)  # never hand out a config the edge would refuse
+        return data
+
+    def write_edge_config(self, device_id: str, password: str) -> Path:
+        data = self.edge_config(device_id, password)
+        self.output_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path = self.output_dir / f"{device_id}.yaml"
+        header = (
+            f"# poskamling edge config for {device_id}, written {utc_now().isoformat()} by `poskamling device`.\n"
+            "# Copy to the post as /etc/poskamling/edge.yaml (root:poskamling, mode 0640), then delete this copy.\n"
+            "# It holds the device's broker password: never mail it or commit it anywhere.\n"
+        )
+        write_private(path, header + yaml.safe_dump(data, sort_keys=False))
+        return path
