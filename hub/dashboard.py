@@ -27,7 +27,7 @@ from hub.auth import Principal, allowed
 from hub.i18n import LANG_COOKIE, Translator, choose_language
 from hub.live import camera_state
 from hub.mapview import build_map
-from hub.messages import local_time
+from hub.messages import TZ_ABBREVIATION, local_time
 from hub.service import HubService
 from hub.sessions import CSRF_FORM_FIELD, SESSION_COOKIE, Session
 from hub.store import EventQuery
@@ -103,6 +103,7 @@ def render(
         "client_config": {
             "lang": lang,
             "timezone": hub.settings.timezone,
+            "zone": TZ_ABBREVIATION.get(hub.settings.timezone, ""),
             "csrf": session.csrf_token if session else "",
             "canOperate": bool(principal and can_operate(principal)),
             "strings": t.all(),

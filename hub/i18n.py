@@ -116,6 +116,17 @@ STRINGS: dict[str, dict[str, str]] = {
         "back": "Kembali",
         "language": "Bahasa",
         "not_found": "Tidak ditemukan",
+        "tl_opened": "dibuka",
+        "tl_repeat": "ditekan lagi",
+        "tl_paging": "menghubungi petugas",
+        "tl_notified": "petugas menerima pesan",
+        "tl_escalated": "dinaikkan ke atasan",
+        "tl_reminder": "pengingat",
+        "tl_page_failed": "gagal menghubungi",
+        "tl_not_paged": "tidak ada yang dihubungi",
+        "tl_acknowledged": "dikonfirmasi",
+        "tl_en_route": "dalam perjalanan",
+        "tl_resolved": "selesai",
     },
     "en": {
         "app_name": "Pos Kamling",
@@ -220,6 +231,17 @@ STRINGS: dict[str, dict[str, str]] = {
         "back": "Back",
         "language": "Language",
         "not_found": "Not found",
+        "tl_opened": "opened",
+        "tl_repeat": "pressed again",
+        "tl_paging": "paging officers",
+        "tl_notified": "officer received the page",
+        "tl_escalated": "escalated",
+        "tl_reminder": "reminder",
+        "tl_page_failed": "paging failed",
+        "tl_not_paged": "nobody paged",
+        "tl_acknowledged": "acknowledged",
+        "tl_en_route": "en route",
+        "tl_resolved": "resolved",
     },
 }
 
@@ -234,6 +256,10 @@ class Translator:
     def __call__(self, key: str, **fields: object) -> str:
         text = self._strings.get(key) or STRINGS["id"].get(key) or key
         return text.format(**fields) if fields else text
+
+    def get(self, key: str, default: str) -> str:
+        """The string for `key`, or `default` (e.g. a timeline action added after this table)."""
+        return self._strings.get(key) or STRINGS["id"].get(key) or default
 
     def all(self) -> dict[str, str]:
         """Every string, for the page's JavaScript."""

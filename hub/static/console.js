@@ -15,7 +15,7 @@
     if (!Ctx) return;
     if (!audio) audio = new Ctx();
     audio.resume();
-    soundButton.textContent = "🔔 " + t("sound_on");
+    soundButton.textContent = t("sound_on");
     soundButton.classList.add("on");
     soundButton.setAttribute("aria-pressed", "true");
   }
@@ -55,7 +55,8 @@
     return el("td", {}, [el("strong", { text: a.post_name || a.device }), el("br"), el("small", { text: a.village || "" })]);
   }
   function actions(a) {
-    var cell = el("td", { className: "row-actions" });
+    var td = el("td", { className: "row-actions" });
+    var cell = td.appendChild(el("div"));
     cell.appendChild(el("a", { href: "/alerts/" + a.id, className: "button", "data-testid": "detail-link", text: t("details") }));
     if (K.config.canOperate) {
       if (AWAITING[a.state]) {
@@ -67,7 +68,7 @@
       resolve.addEventListener("click", function () { openResolve(a.id); });
       cell.appendChild(resolve);
     }
-    return cell;
+    return td;
   }
   function row(a, open) {
     var tr = el("tr", { "data-alert-id": a.id, "data-state": a.state, "data-kind": a.kind, "data-testid": "alert-row",

@@ -8,12 +8,16 @@
     return (config.strings && config.strings[key]) || key;
   };
 
-  var formatter = new Intl.DateTimeFormat(config.lang === "en" ? "en-GB" : "id-ID", {
+  var formatter = new Intl.DateTimeFormat("en-GB", {
     timeZone: config.timezone, day: "2-digit", month: "2-digit", year: "numeric",
-    hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false,
+    hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23",
   });
+  /* Same form as the server-rendered pages: 23-11-2026 22:10:05 WIB */
   K.time = function (iso) {
-    return iso ? formatter.format(new Date(iso)) : "-";
+    if (!iso) return "-";
+    var p = {};
+    formatter.formatToParts(new Date(iso)).forEach(function (part) { p[part.type] = part.value; });
+    return p.day + "-" + p.month + "-" + p.year + " " + p.hour + ":" + p.minute + ":" + p.second + " " + (config.zone || "");
   };
 
   K.el = function (tag, attrs, children) {

@@ -63,6 +63,7 @@ def test_panic_appears_live_and_acknowledgement_reaches_other_browsers_and_the_p
         expect(row).to_contain_text("Pos Kamling RW 05")
         expect(row.get_by_test_id("ack-button")).to_be_visible()
     wait_for(lambda: post.led_state() == "alert_open", what="post LED shows the open alert")
+    expect(first.locator("body.flash")).to_have_count(0)  # the new-panic flash is over
     screenshot(first, "console")
 
     rows[0].get_by_test_id("ack-button").click()
@@ -80,7 +81,8 @@ def test_panic_appears_live_and_acknowledgement_reaches_other_browsers_and_the_p
     expect(second).to_have_url(re.compile(f"/alerts/{alert.id}$"))
     expect(second.get_by_test_id("alert-acked-by")).to_contain_text("operator1")
     expect(second.get_by_test_id("alert-paged")).to_contain_text("officer", timeout=DEADLINE_MS)
-    expect(second.get_by_test_id("timeline")).to_contain_text("acknowledged")
+    expect(second.get_by_test_id("timeline").locator("[data-action=acknowledged]")).to_contain_text("dikonfirmasi")
+    expect(second.get_by_test_id("ack-button")).to_be_hidden()
     screenshot(second, "alert-detail")
 
     # Resolving from the console dialog: the alert leaves the open list in both browsers.
@@ -135,6 +137,7 @@ def test_phone_sized_alert_link_asks_for_login_then_opens_the_alert(make_hub, ma
     page = log_in(phone, hub.web.url, "operator1", password, path=f"/alerts/{alert.id}")
     page.get_by_test_id("ack-button").click()
     expect(page.get_by_test_id("alert-state")).to_have_text("Dikonfirmasi", timeout=DEADLINE_MS)
+    expect(page.get_by_test_id("ack-button")).to_be_hidden()
     wait_for(lambda: post.led_state() == "alert_acknowledged", what="post LED shows help is coming")
     page.goto(f"{hub.web.url}/alerts/{alert.id}?lang=en")
     expect(page.get_by_test_id("alert-state")).to_have_text("Acknowledged")

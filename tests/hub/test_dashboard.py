@@ -152,7 +152,7 @@ def test_alert_detail_shows_timeline_and_viewers_get_no_buttons(hub, make_post) 
     operator, csrf = login(hub, "operator1")
     page = operator.get(f"/alerts/{alert.id}")
     assert page.status_code == 200 and "Panik" in page.text and 'data-testid="ack-button"' in page.text
-    assert "opened" in page.text  # timeline entry
+    assert 'data-action="opened"' in page.text and "dibuka" in page.text  # timeline entry, translated
     viewer, _ = login(hub, "viewer1", "viewer")
     view = viewer.get(f"/alerts/{alert.id}").text
     assert 'data-testid="ack-button"' not in view and "Anda hanya dapat melihat" in view
