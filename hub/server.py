@@ -23,7 +23,10 @@ class WebServer:
         return f"http://{self.host}:{self.port}"
 
     def start(self, timeout: float = 15.0) -> None:
-        config = uvicorn.Config(self.app, host=self.host, port=self.port, log_level=self.log_level, lifespan="off")
+        config = uvicorn.Config(
+            self.app, host=self.host, port=self.port, log_level=self.log_level, lifespan="off",
+            timeout_graceful_shutdown=2,  # open dashboard streams (SSE) never finish by themselves
+        )
         self._server = uvicorn.Server(config)
         self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         self._thread = threading.Thread(target=self._server.run, name="web", daemon=True)
