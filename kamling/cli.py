@@ -113,12 +113,11 @@ def edge(ctx: typer.Context, config: ConfigOption = Path("/etc/poskamling/edge.y
         raise _fail(str(exc)) from None
     outbox = Outbox(cfg.data_dir / "outbox.sqlite", cfg.device_id, int(cfg.outbox_max_mb * 1024 * 1024))
     agent = EdgeAgent(cfg, PostHardware(cfg), outbox, version=software_version())
-    agent.start()
-    typer.echo(f"edge agent {cfg.device_id} running, broker {cfg.mqtt.host}:{cfg.mqtt.port}")
-    try:
-        _wait_for_signal()
-    finally:
-        agent.stop()
+    from edge.runtime import AgentRuntime, serve  # sd_notify: READY=1, WATCHDOG=1 from the agent loop, STOPPING=1
+    from edge.sdnotify import SdNotifier, watchdog_interval
+
+    runtime = AgentRuntime(agent, SdNotifier.from_env(), watchdog_interval(), status=f"post {cfg.device_id} running")
+    serve(runtime, on_started=lambda: typer.echo(f"edge agent {cfg.device_id} running, broker {cfg.mqtt.host}:{cfg.mqtt.port}"))
 
 
 @sim_app.command("press")
