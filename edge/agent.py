@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 
 MAX_IN_FLIGHT = 200
 """Events sent and not yet acked at once; the rest wait in the outbox, in order."""
+MAX_REPLAY_WAIT = 60.0
+"""Longest wait before replaying unacked events again while the hub stays silent."""
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,7 @@ class EdgeAgent:
         self._sent_at: OrderedDict[str, float] = OrderedDict()  # in flight: id -> sent at, seq order
         self._sent_upto = 0  # highest seq published since the last (re)connect or replay
         self._last_health: float | None = None
+        self._replay_wait: float = config.ack_timeout  # doubles while replays go unacked
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self.stats = {"published": 0, "acked": 0, "resent": 0, "bad_messages": 0, "replays": 0}
@@ -176,6 +179,8 @@ class EdgeAgent:
             if item.channel is Channel.ACK:
                 ack = decode_ack(item.payload)
                 removed = self.outbox.remove(ack.ids)
+                if removed:
+                    self._replay_wait = self.config.ack_timeout  # the hub is back: replay promptly
                 for event_id in ack.ids:
                     self._sent_at.pop(event_id, None)
                     self._ever_sent.discard(event_id)
@@ -203,7 +208,9 @@ class EdgeAgent:
         """Publish outbox events not yet in flight, oldest first; at most MAX_IN_FLIGHT unacked.
 
         When the oldest event in flight has waited ack_timeout, everything unacked is replayed
-        from the oldest, so the hub receives each post's events in seq order.
+        from the oldest, so the hub receives each post's events in seq order. While replays go
+        unacked (hub down) the wait doubles up to MAX_REPLAY_WAIT, so that posts do not bury a
+        returning hub in duplicates.
         """
         link = self.link
         if link is None or not self.connected:
@@ -211,8 +218,9 @@ class EdgeAgent:
         now = self.clock()
         if self._sent_at:
             oldest = next(iter(self._sent_at.values()))
-            if now - oldest >= self.config.ack_timeout:
+            if now - oldest >= self._replay_wait:
                 self.stats["replays"] += 1
+                self._replay_wait = min(self._replay_wait * 2, MAX_REPLAY_WAIT)
                 self._replay_from_oldest()
         room = MAX_IN_FLIGHT - len(self._sent_at)
         if room <= 0:

@@ -63,7 +63,7 @@ def render_config(
     acl_file: Path,
     persistence_dir: Path,
     log_dest: str,
-    autosave_interval: int = 1,
+    autosave_interval: int = 100,
     max_queued_messages: int = 200_000,
     max_inflight_messages: int = 1000,
     tls: TlsListener | None = None,

@@ -27,6 +27,9 @@ app.add_typer(user_app, name="user")
 from kamling.cli_devices import app as device_app  # noqa: E402
 
 app.add_typer(device_app, name="device")
+from kamling.cli_stream import stream_app  # noqa: E402
+
+sim_app.add_typer(stream_app)  # adds `sim stream`
 app.add_typer(__import__("kamling.cli_officers", fromlist=["app"]).app, name="officers")
 
 DEMO_DIR = Path(".demo")
