@@ -22,7 +22,7 @@ from fastapi.templating import Jinja2Templates
 
 from hub.alerts import Alert, AlertKind, Outcome
 from hub.api import HubDep
-from hub.api_auth import set_session_cookie
+from hub.api_auth import client_address, set_session_cookie
 from hub.auth import Principal, allowed
 from hub.i18n import LANG_COOKIE, Translator, choose_language
 from hub.live import camera_state
@@ -128,6 +128,15 @@ def login_form(request: Request, hub: HubDep, next: str = "/") -> Response:
     return render(request, hub, "dashboard/login.html", None, next=safe_next(next), error=None, no_users=hub.users.count() == 0)
 
 
+def check_login(request: Request, hub: HubService, username: str, password: str) -> tuple[Principal | None, float]:
+    """The hub's one login check (throttling, lockout, audit: hub.login_guard); (principal, retry_after)."""
+    guard = getattr(hub, "login_guard", None)
+    if guard is None:
+        return hub.users.verify(username, password), 0.0
+    outcome = guard.login(username, password, client_address(request))
+    return outcome.principal, outcome.retry_after
+
+
 @router.post("/login", response_class=HTMLResponse)
 def login_submit(
     request: Request,
@@ -136,12 +145,17 @@ def login_submit(
     password: Annotated[str, Form(max_length=256)],
     next: Annotated[str, Form(max_length=2000)] = "/",
 ) -> Response:
-    principal = hub.users.verify(username.strip(), password)
+    principal, retry_after = check_login(request, hub, username.strip(), password)
     if principal is None:
-        return render(
-            request, hub, "dashboard/login.html", None, status.HTTP_401_UNAUTHORIZED,
-            next=safe_next(next), error="login_failed", no_users=False, username=username,
+        locked = retry_after > 0
+        response = render(
+            request, hub, "dashboard/login.html", None,
+            status.HTTP_429_TOO_MANY_REQUESTS if locked else status.HTTP_401_UNAUTHORIZED,
+            next=safe_next(next), error="login_throttled" if locked else "login_failed", no_users=False, username=username,
         )
+        if locked:
+            response.headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
+        return response
     session = hub.sessions.create(principal)
     response = RedirectResponse(safe_next(next), status.HTTP_303_SEE_OTHER)
     set_session_cookie(response, session.id, hub.settings.public_url.startswith("https://"))
@@ -154,6 +168,9 @@ def logout(request: Request, hub: HubDep, csrf_token: Annotated[str, Form(alias=
     if session is not None:
         if not hub.sessions.csrf_ok(session, csrf_token):
             raise HTTPException(status.HTTP_403_FORBIDDEN, "missing or wrong CSRF token")
+        audit = getattr(hub, "audit", None)
+        if audit is not None:
+            audit.record(session.principal.name, "logout", client=client_address(request))
         hub.sessions.destroy(session.id)
     response = RedirectResponse("/login", status.HTTP_303_SEE_OTHER)
     response.delete_cookie(SESSION_COOKIE, path="/")
@@ -270,11 +287,11 @@ def events(
 
 
 def roster_source(hub: HubService) -> Any | None:
-    """The roster store if the hub has one (hub.officers), else None: settings.officers are shown."""
-    for name in ("officers", "officer_store", "roster_store"):
-        store = getattr(hub, name, None)
-        if store is not None and callable(getattr(store, "roster", None)):
-            return store
+    """What the alert service pages from: its resolver's roster (stored roster, or the settings'
+    officers while none is stored), else its officer store; None: settings.officers are shown."""
+    for source in (getattr(hub.alerts, "resolver", None), getattr(hub.alerts, "officers", None)):
+        if source is not None and callable(getattr(source, "roster", None)):
+            return source
     return None
 
 

@@ -12,8 +12,9 @@
   function syncActions() {
     if (!actions) return;
     var summary = box.querySelector(".alert-summary");
-    actions.hidden = summary.getAttribute("data-open") !== "true";
-    if (ackButton) ackButton.hidden = summary.getAttribute("data-acked") === "true";
+    var open = summary.getAttribute("data-open") === "true";
+    actions.hidden = !open;
+    if (ackButton) ackButton.hidden = !open || summary.getAttribute("data-acked") === "true";
   }
   function refresh() {
     return fetch("/alerts/" + encodeURIComponent(id) + "?fragment=1", { credentials: "same-origin" }).then(function (r) {

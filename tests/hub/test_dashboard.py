@@ -201,3 +201,36 @@ def test_static_assets_are_served_locally(hub) -> None:
         response = client.get(f"/static/{name}")
         assert response.status_code == 200, name
         assert "http://" not in response.text and "https://" not in response.text, name
+
+
+def test_login_form_uses_the_hub_throttle_and_says_so(make_hub) -> None:
+    hub = make_hub([post_entry("pos-a")], login_max_failures=2)
+    password = strong_password()
+    hub.service.users.create("operator1", password, "operator")
+    client = httpx.Client(base_url=hub.web.url, timeout=10)
+    assert client.post("/login", data={"username": "operator1", "password": "wrong-password-1"}).status_code == 401
+    assert client.post("/login", data={"username": "operator1", "password": "wrong-password-2"}).status_code == 429
+    locked = client.post("/login", data={"username": "operator1", "password": password})  # even the right one waits
+    assert locked.status_code == 429 and "Terlalu banyak percobaan" in locked.text
+    assert int(locked.headers["retry-after"]) >= 1 and "kamling_session" not in locked.cookies
+
+
+def test_event_log_pages_through_many_events(hub) -> None:
+    from datetime import timedelta
+
+    from kamling.protocol import new_event_id, utc_now
+
+    start = utc_now() - timedelta(hours=2)
+    records = [
+        {"id": new_event_id(), "device": "pos-a", "seq": n + 1, "kind": "checkin", "ts": (start + timedelta(seconds=n)).isoformat(),
+         "data": {}, "test": False, "received_at": utc_now().isoformat()}
+        for n in range(120)
+    ]
+    hub.service.store.append(records)
+    client, _ = login(hub, "viewer1", "viewer")
+    first = client.get("/events", params={"device": "pos-a"}).text
+    assert "Halaman 1 dari 3 (120 kejadian)" in first and first.count("<tr data-event-id=") == 50
+    older = re.search(r'<a href="([^"]+)" rel="next">', first).group(1).replace("&amp;", "&")
+    assert "device=pos-a" in older and "page=2" in older
+    last = client.get(older.replace("page=2", "page=3")).text
+    assert last.count("<tr data-event-id=") == 20 and 'rel="next"' not in last and 'rel="prev"' in last
