@@ -325,6 +325,7 @@ def officers(request: Request, hub: HubDep) -> Response:
     return render(
         request, hub, "dashboard/officers.html", session,
         people=people, shifts=shifts, overrides=overrides, fallback=fallback,
+        officer_names={p["id"]: p["name"] for p in people if p["id"]},
         fallback_channels=channels(fallback.urls) if fallback else [],
         weekdays=("Senin", "Selasa", "Rabu", "Kamis", "Jumat", "Sabtu", "Minggu")
         if language_of(request, hub) == "id" else ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),

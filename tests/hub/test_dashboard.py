@@ -234,3 +234,21 @@ def test_event_log_pages_through_many_events(hub) -> None:
     assert "device=pos-a" in older and "page=2" in older
     last = client.get(older.replace("page=2", "page=3")).text
     assert last.count("<tr data-event-id=") == 20 and 'rel="next"' not in last and 'rel="prev"' in last
+
+
+def test_officers_page_shows_the_stored_roster_and_who_is_on_duty(hub) -> None:
+    from hub.roster import Officer
+
+    store = hub.service.alerts.officers
+    store.put_officer(Officer(id="agus", name="Bripka Agus", rank="Bhabinkamtibmas", villages=("Sukamaju",),
+                              urls=("tgram://bot-token-secret/123",), always_on_duty=True))
+    store.put_officer(Officer(id="sari", name="Aipda Sari", urls=("mailto://user:pw@example.lan",), level=2))
+    store.add_shift(officer_id="sari", weekday=0, start="22:00", end="06:00")
+    client, _ = login(hub, "viewer1", "viewer")
+    page = client.get("/officers").text
+    assert "Bripka Agus" in page and "Aipda Sari" in page and "Bhabinkamtibmas" in page
+    agus = re.search(r"<tr[^>]*>\s*<td>Bripka Agus.*?</tr>", page, re.S).group(0)
+    assert "tgram" in agus and ">ya<" in agus
+    assert "bot-token-secret" not in page and "user:pw" not in page
+    shift = re.search(r"<tr><td>Aipda Sari</td><td>Senin</td><td>22:00–06:00</td></tr>", page)
+    assert shift is not None, page
