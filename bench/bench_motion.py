@@ -113,19 +113,22 @@ def cost(width: int, height: int, frames: int, passes: int, workdir: Path) -> di
         for pipeline in pipelines.values():
             pipeline(frame)
     detect_ms: list[float] = []
-    detect_cpu_s = 0.0
+    detect_cpu: list[float] = []
     baselines: dict[str, list[float]] = {name: [] for name in pipelines}
+    baselines_cpu: dict[str, list[float]] = {name: [] for name in pipelines}
     for _ in range(passes):
         for frame in decoded:
             cpu_start, start = time.process_time(), time.perf_counter()
             detector.process(frame)
             detect_ms.append((time.perf_counter() - start) * 1000)
-            detect_cpu_s += time.process_time() - cpu_start
+            detect_cpu.append((time.process_time() - cpu_start) * 1000)
             for name, pipeline in pipelines.items():
-                start = time.perf_counter()
+                cpu_start, start = time.process_time(), time.perf_counter()
                 pipeline(frame)
                 baselines[name].append((time.perf_counter() - start) * 1000)
-    detect_cpu_ms = detect_cpu_s * 1000 / len(detect_ms)
+                baselines_cpu[name].append((time.process_time() - cpu_start) * 1000)
+    detect_cpu_ms = statistics.fmean(detect_cpu)
+    mog2_cpu_ms = min(statistics.fmean(samples) for samples in baselines_cpu.values())
 
     detect = summarise(detect_ms)
     mog2 = {name: summarise(samples) for name, samples in baselines.items()}
@@ -143,7 +146,9 @@ def cost(width: int, height: int, frames: int, passes: int, workdir: Path) -> di
         "mog2_default_ms": mog2["mog2_default"],
         "mog2_no_shadows_ms": mog2["mog2_no_shadows"],
         "ratio_detect_vs_mog2": round(detect["mean"] / fastest_mog2, 4),
-        "ratio_detect_vs_mog2_note": "against the faster MOG2 variant (no shadows)",
+        "ratio_detect_vs_mog2_note": "wall-time means, against the faster MOG2 variant",
+        "mog2_cpu_ms_mean": round(mog2_cpu_ms, 4),
+        "ratio_detect_vs_mog2_cpu": round(detect_cpu_ms / mog2_cpu_ms, 4),
         "cpu_pct_one_core_at_5fps": {
             "detect": cpu_pct(detect["mean"]),
             "decode_jpeg_plus_detect": cpu_pct(jpeg["mean"] + detect["mean"]),
@@ -211,13 +216,14 @@ def accuracy() -> dict[str, Any]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--frames", type=int, default=100, help="frames per size")
+    parser.add_argument("--frames", type=int, default=80, help="frames per size")
     parser.add_argument("--passes", type=int, default=3, help="timing passes over the frames")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "motion.json")
     args = parser.parse_args()
 
     cv2.setNumThreads(1)  # per-core numbers, as on a busy Raspberry Pi
     began = time.perf_counter()
+    load_before = os.getloadavg()
     settings = MotionSettings()
     with tempfile.TemporaryDirectory() as tmp:
         costs = {f"{w}x{h}": cost(w, h, args.frames, args.passes, Path(tmp)) for w, h in SIZES}
@@ -233,6 +239,8 @@ def main() -> int:
             "opencv": cv2.__version__,
             "numpy": np.__version__,
             "opencv_threads": cv2.getNumThreads(),
+            "loadavg_1m_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
+            "note": "wall-time ms are inflated when the machine is shared; CPU-time figures and the interleaved ratios are less affected",
         },
         "settings": {
             "detect_height": settings.detect_height,
@@ -245,7 +253,9 @@ def main() -> int:
         "cost": costs,
         "targets": {
             "detect_ms_640x480_mean": costs["640x480"]["detect_ms"]["mean"],
+            "detect_cpu_ms_640x480_mean": costs["640x480"]["detect_cpu_ms_mean"],
             "detect_ms_640x480_lt_1ms": costs["640x480"]["detect_ms"]["mean"] < TARGET_DETECT_MS_640,
+            "detect_cpu_ms_640x480_lt_1ms": costs["640x480"]["detect_cpu_ms_mean"] < TARGET_DETECT_MS_640,
             "ratio_detect_vs_mog2_640x480": costs["640x480"]["ratio_detect_vs_mog2"],
             "ratio_detect_vs_mog2_1280x720": costs["1280x720"]["ratio_detect_vs_mog2"],
             "ratio_le_0.25": all(c["ratio_detect_vs_mog2"] <= TARGET_RATIO for c in costs.values()),
