@@ -17,7 +17,7 @@ from edge.core import PostView, feedback_chirps, led_pattern
 from edge.hardware import PostHardware
 from edge.link import EdgeLink
 from edge.outbox import Outbox
-from edge.telemetry import build_health
+from edge.telemetry import HostProbe, build_health
 from kamling.protocol import (
     AlertState,
     Channel,
@@ -72,6 +72,7 @@ class EdgeAgent:
         clock: Callable[[], float] = time.monotonic,
         version: str | None = None,
         on_tick: Callable[[], None] | None = None,
+        probe: HostProbe | None = None,
     ) -> None:
         self.config = config
         self.hardware = hardware
@@ -80,6 +81,7 @@ class EdgeAgent:
         self.clock = clock
         self.version = version
         self.on_tick = on_tick
+        self.probe = probe  # where health readings come from (tests inject a fake HostProbe)
         self.link: EdgeLink | None = None
         self.alert_state: AlertState | None = None
         self.alert_id: str | None = None
@@ -248,7 +250,7 @@ class EdgeAgent:
         depth, drops, data_dir = self.outbox.depth(), self.outbox.dropped(), self.config.data_dir
 
         def send() -> None:  # host probes may run commands: never on the event thread
-            payload = build_health(data_dir=data_dir, outbox_depth=depth, outbox_drops=drops)
+            payload = build_health(data_dir=data_dir, outbox_depth=depth, outbox_drops=drops, probe=self.probe)
             link.publish(Channel.HEALTH, json.dumps(payload).encode(), qos=0)
 
         threading.Thread(target=send, name="edge-health", daemon=True).start()

@@ -14,10 +14,10 @@ import queue
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from hub import alerts as rules
 from hub.ack_links import AckLinks, load_or_create_secret
@@ -290,6 +290,18 @@ class AlertService:
         self._page(alert)
         return alert
 
+    def raise_condition(self, device: str, kind: AlertKind, details: dict[str, Any]) -> Alert:
+        """A condition reported by a post (e.g. health warnings) stands: open its alert, or update its details."""
+        now = self.clock()
+        with self._lock:
+            current = self.open_for(device, kind)
+            if current is not None:
+                noted = rules.record_note(current, now, "updated", "system", "; ".join(details.get("messages", ())))
+                return self._update(replace(noted, details=details))
+            alert = self._update(replace(rules.open_alert(device, kind, now), details=details))
+        self._page(alert)
+        return alert
+
     def clear_condition(self, device: str, kind: AlertKind, detail: str) -> Alert | None:
         """The condition is gone (post online again, camera back): log a restore and resolve."""
         with self._lock:
@@ -342,8 +354,8 @@ class AlertService:
         return alert
 
     def _tell_post(self, alert: Alert) -> None:
-        if alert.kind is AlertKind.OFFLINE:
-            return  # the post is offline; it will see its other alerts on reconnect
+        if alert.kind in (AlertKind.OFFLINE, AlertKind.HEALTH):
+            return  # offline: it will see its other alerts on reconnect; health: for the Polsek only
         update = AlertUpdate(
             alert_id=alert.id,
             state=alert.state,

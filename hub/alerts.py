@@ -26,6 +26,7 @@ class AlertKind(StrEnum):
     CAMERA = "camera"
     MOTION = "motion"
     OFFLINE = "offline"
+    HEALTH = "health"  # a post's health telemetry crossed a threshold (hub/health_rules.py)
 
 
 SEVERITY = {
@@ -34,6 +35,7 @@ SEVERITY = {
     AlertKind.OFFLINE: Severity.MAJOR,
     AlertKind.CAMERA: Severity.MINOR,
     AlertKind.MOTION: Severity.WARNING,
+    AlertKind.HEALTH: Severity.WARNING,
 }
 
 OPEN_STATES = frozenset({AlertState.NEW, AlertState.NOTIFIED, AlertState.ACKNOWLEDGED, AlertState.EN_ROUTE})

@@ -195,6 +195,7 @@ def create_app(hub: HubService) -> FastAPI:
     from hub.api_alerting import router as alerting_router
 
     app.include_router(alerting_router)
+    app.include_router(__import__("hub.metrics", fromlist=["x"]).create_metrics_router())  # /metrics
     from hub import dashboard, live
 
     app.include_router(live.create_live_router(hub))

@@ -43,6 +43,7 @@ DEFAULT_RULES: dict[AlertKind, EscalationRule] = {
     AlertKind.OFFLINE: EscalationRule(levels=2, after=300.0),
     AlertKind.CAMERA: EscalationRule(levels=1, after=None),
     AlertKind.MOTION: EscalationRule(levels=1, after=None),
+    AlertKind.HEALTH: EscalationRule(page=False, levels=1, after=None),  # dashboard only unless configured
 }
 
 

@@ -70,6 +70,8 @@ class Ingest:
         self.snapshots = snapshots
         self.limiter = limiter or DeviceRateLimiter()  # per-device token buckets (hub/ratelimit.py)
         self.clock = clock
+        self.on_health: Callable[[str, dict], None] | None = None  # set by HubService
+        self.on_commit: Callable[[list[Record]], None] | None = None  # set by HubService
         self.writer = writer_factory(store, self._on_committed, max_batch=max_batch)
         self.rejected: Counter[str] = Counter()
         self.accepted = 0
@@ -124,7 +126,10 @@ class Ingest:
             elif parts.channel is Channel.STATUS:
                 self._handle_status(parts.device, item.payload)
             elif parts.channel is Channel.HEALTH:
-                self.registry.set_health(parts.device, decode_health(item.payload), self.clock())
+                health = decode_health(item.payload)
+                self.registry.set_health(parts.device, health, self.clock())
+                if self.on_health is not None:  # hub/health_watch.py: warning alerts
+                    self.on_health(parts.device, health)
             elif parts.channel is Channel.SNAPSHOT and self.snapshots is not None:
                 assert parts.suffix is not None
                 self.snapshots.save(parts.device, parts.suffix, check_snapshot(item.payload))
@@ -196,6 +201,8 @@ class Ingest:
             self._ack(device, ids)
         for item in settled:
             item.done()
+        if self.on_commit is not None:  # hub/metrics.py: events by kind, ingest latency
+            self.on_commit(batch)
 
     def _ack(self, device: str, ids: list[str]) -> None:
         for start in range(0, len(ids), 1000):

@@ -17,6 +17,7 @@ KIND_LABEL = {
         AlertKind.OFFLINE: "POS TERPUTUS",
         AlertKind.CAMERA: "KAMERA HILANG",
         AlertKind.MOTION: "GERAKAN",
+        AlertKind.HEALTH: "PERINGATAN KONDISI POS",
     },
     "en": {
         AlertKind.PANIC: "PANIC",
@@ -24,6 +25,7 @@ KIND_LABEL = {
         AlertKind.OFFLINE: "POST OFFLINE",
         AlertKind.CAMERA: "CAMERA LOST",
         AlertKind.MOTION: "MOTION",
+        AlertKind.HEALTH: "POST HEALTH WARNING",
     },
 }
 

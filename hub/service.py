@@ -77,6 +77,13 @@ class HubService:
             self.users, LoginThrottle(settings.login_max_failures, settings.login_lockout_seconds), self.audit
         )
         self.version = software_version()
+        from hub.health_watch import HealthWatch  # health telemetry -> warning alerts
+        from hub.metrics import HubMetrics  # /metrics (hub/metrics.py)
+
+        self.health_watch = HealthWatch(settings.health, self.alerts)
+        self.ingest.on_health = self.health_watch.observe
+        self.metrics = HubMetrics(self)
+        self.ingest.on_commit = self.metrics.observe_commit
 
     def start(self) -> None:
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)

@@ -13,6 +13,7 @@ from kamling.configfile import ConfigError, format_validation_error, read_mappin
 from hub.escalation import EscalationRule
 from kamling.protocol import DEVICE_ID_PATTERN
 from hub.ratelimit import RateLimitSettings
+from hub.health_rules import HealthThresholds
 
 Language = Literal["id", "en"]
 Role = Literal["viewer", "operator", "technician", "admin"]
@@ -104,13 +105,25 @@ class HubSettings(BaseSettings):
         description="optional raster tile URL for the dashboard map, e.g. http://tiles.lan/{z}/{x}/{y}.png; none: no tiles",
     )
     offline_grace: float = Field(default=0.0, ge=0, description="seconds an offline post may stay offline before an alert")
-    alert_rules: dict[Literal["panic", "tamper", "offline", "camera", "motion"], EscalationRule] = Field(
+    alert_rules: dict[Literal["panic", "tamper", "offline", "camera", "motion", "health"], EscalationRule] = Field(
         default_factory=dict, description="per alert kind: who is paged and the escalation timing (defaults in hub/escalation.py)"
     )
     ack_link_secret: SecretStr | None = Field(
         default=None, description="HMAC secret of acknowledgement links; unset: generated in data_dir/ack_link.key (0600)"
     )
     ack_link_ttl: float = Field(default=12 * 3600, gt=0, description="seconds an acknowledgement link stays valid")
+    health: HealthThresholds = Field(
+        default_factory=HealthThresholds, description="when posts' health telemetry raises a warning alert (hub/health_rules.py)"
+    )
+    metrics_token_sha256: str | None = Field(
+        default=None,
+        pattern=r"^[0-9a-f]{64}$",
+        description="SHA-256 hex of a bearer token that may read /metrics only (for Prometheus); unset: a viewer role is needed",
+    )
+    home_assistant_discovery: bool = Field(
+        default=False, description="publish Home Assistant MQTT discovery configs for every post (broker ACL must allow it)"
+    )
+    home_assistant_prefix: str = Field(default="homeassistant", description="Home Assistant's MQTT discovery prefix")
 
     @field_validator("timezone")
     @classmethod
