@@ -127,7 +127,7 @@ class TinyEventStore:
     _last_seq: dict[str, int] = field(default_factory=dict)
     _partitions: dict[str, _Partition] = field(default_factory=dict)
     _lock: threading.RLock = field(default_factory=threading.RLock)
-    max_records: int = 5000
+    max_records: int = 1000
     """Events per partition file before a new chunk starts (bounds the cost of one commit)."""
     _counts: dict[str, int] = field(default_factory=dict)  # partition key -> records
     _current: dict[str, str] = field(default_factory=dict)  # hour -> partition key being filled

@@ -1,0 +1,204 @@
+"""Durable ingest throughput vs raw paho QoS 1 through the same broker, and backlog drain.
+
+    .venv/bin/python bench/bench_ingest.py [--devices 10] [--events 50000] [--backlog 10000]
+
+Prints JSON to stdout and writes bench/results/ingest.json. The baseline (raw QoS 1 publish
+to one subscriber, no disk) runs in the same process and run, so the result is a ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import paho.mqtt.client as mqtt  # noqa: E402
+from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
+
+from edge.outbox import Outbox  # noqa: E402
+from edge.sim import SimulatedPost, sim_edge_config  # noqa: E402
+from hub.service import HubService  # noqa: E402
+from hub.settings import HubSettings  # noqa: E402
+from kamling.broker import MosquittoBroker  # noqa: E402
+from kamling.broker_files import new_secret  # noqa: E402
+from kamling.protocol import EventKind  # noqa: E402
+
+HUB_USER = "poskamling-hub"
+UNLIMITED = {"rate": 1e9, "burst": 1e9, "panic_rate": 1e9, "panic_burst": 1e9}
+
+
+def _wait(cond, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"timed out waiting for {what}")
+        time.sleep(0.01)
+
+
+def raw_qos1(broker: MosquittoBroker, devices: int, events: int, payload: bytes) -> float:
+    """Events/s of plain paho QoS 1 publishers -> one QoS 1 subscriber (no disk, no app logic)."""
+    got = 0
+    done = threading.Event()
+
+    def on_message(_c, _u, _m) -> None:  # type: ignore[no-untyped-def]
+        nonlocal got
+        got += 1
+        if got >= events:
+            done.set()
+
+    sub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="raw-sub", protocol=mqtt.MQTTv5)
+    sub.username_pw_set(HUB_USER, broker.accounts[HUB_USER])
+    sub.on_message = on_message
+    sub.connect(broker.host, broker.port)
+    sub.subscribe("kamling/v1/+/event", qos=1)
+    sub.loop_start()
+    pubs = []
+    names = [f"pos-r{n:02d}" for n in range(devices)]
+    for name in names:
+        broker.accounts.setdefault(name, new_secret())
+    broker.reload()
+    time.sleep(0.3)
+    for name in names:  # device accounts: each may publish only on its own topics (the ACL)
+        pub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=name, protocol=mqtt.MQTTv5)
+        pub.username_pw_set(name, broker.accounts[name])
+        pub.max_inflight_messages_set(200)
+        pub.connect(broker.host, broker.port)
+        pub.loop_start()
+        pubs.append(pub)
+    time.sleep(0.5)
+    per = events // devices
+    start = time.perf_counter()
+    threads = [
+        threading.Thread(target=lambda p=p, n=n: [p.publish(f"kamling/v1/{n}/event", payload, qos=1) for _ in range(per)])
+        for n, p in zip(names, pubs)
+    ]
+    for t in threads:
+        t.start()
+    done.wait(300)
+    elapsed = time.perf_counter() - start
+    for p in [*pubs, sub]:
+        p.loop_stop()
+        p.disconnect()
+    return got / elapsed
+
+
+def hub_settings(broker: MosquittoBroker, data_dir: Path, devices: list[str]) -> HubSettings:
+    return HubSettings(
+        mqtt_host=broker.host, mqtt_port=broker.port, mqtt_password=broker.accounts[HUB_USER],
+        data_dir=data_dir, posts=[{"device_id": d, "name": d} for d in devices], officers=[],
+        rate_limit=UNLIMITED,
+    )
+
+
+def make_posts(broker: MosquittoBroker, root: Path, devices: list[str], per_device: int) -> list[SimulatedPost]:
+    posts = []
+    for device in devices:
+        password = broker.accounts.setdefault(device, new_secret())
+        cfg = sim_edge_config(device, broker.host, broker.port, password, root / device)
+        box = Outbox(cfg.data_dir / "outbox.sqlite", device)
+        box.open()
+        for _ in range(per_device):  # prefill: written before the timed phase
+            box.add(EventKind.CHECKIN, {"bench": True})
+        box.close()
+        posts.append(SimulatedPost(cfg))
+    broker.reload()
+    return posts
+
+
+def drained(posts: list[SimulatedPost]) -> bool:
+    return all(p.agent._inbox.empty() and p.agent.outbox.depth() == 0 for p in posts)  # noqa: SLF001
+
+
+def durable_ingest(broker: MosquittoBroker, root: Path, devices: int, events: int) -> dict[str, float]:
+    """Posts with full outboxes connect to a running hub: events committed and acked per second."""
+    names = [f"pos-b{n:02d}" for n in range(devices)]
+    posts = make_posts(broker, root / "posts", names, events // devices)
+    hub = HubService(hub_settings(broker, root / "hub", names))
+    hub.start()
+    _wait(lambda: hub.mqtt.connected, 10, "hub connected")
+    start = time.perf_counter()
+    for post in posts:
+        post.start()
+    _wait(lambda: hub.ingest.writer.committed_events >= events, 600, "all events committed")
+    committed = time.perf_counter() - start
+    _wait(lambda: all(p.agent.outbox.depth() == 0 for p in posts), 120, "all events acked")
+    acked = time.perf_counter() - start
+    commits = hub.ingest.writer.commits
+    for post in posts:
+        post.stop()
+    hub.stop()
+    return {"events": events, "seconds_to_commit": committed, "seconds_to_ack": acked,
+            "events_per_s": events / acked, "commits": commits, "mean_batch": events / max(1, commits)}
+
+
+def backlog_drain(broker: MosquittoBroker, root: Path, devices: int, backlog: int) -> dict[str, float]:
+    """Events pile up while the hub is down; time for the restarted hub to commit and ack all."""
+    names = [f"pos-k{n:02d}" for n in range(devices)]
+    settings = hub_settings(broker, root / "hub-backlog", names)
+    hub = HubService(settings)
+    hub.start()  # once, so the broker holds its persistent session
+    _wait(lambda: hub.mqtt.connected, 10, "hub connected")
+    hub.stop()
+    posts = make_posts(broker, root / "posts-backlog", names, backlog // devices)
+    for post in posts:
+        post.start()
+    _wait(lambda: all(p.agent.stats["published"] >= 1 for p in posts), 30, "posts publishing")
+    time.sleep(1.0)  # let the in-flight windows reach the broker's queue for the hub
+    hub = HubService(settings)
+    start = time.perf_counter()
+    hub.start()
+    _wait(lambda: hub.ingest.writer.committed_events >= backlog, 600, "backlog committed")
+    committed = time.perf_counter() - start
+    _wait(lambda: all(p.agent.outbox.depth() == 0 for p in posts), 120, "backlog acked")
+    acked = time.perf_counter() - start
+    for post in posts:
+        post.stop()
+    hub.stop()
+    return {"events": backlog, "seconds_to_commit": committed, "seconds_to_ack": acked, "events_per_s": backlog / acked}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--devices", type=int, default=10)
+    parser.add_argument("--events", type=int, default=50_000)
+    parser.add_argument("--backlog", type=int, default=10_000)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.ERROR)
+    with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
+        root = Path(tmp)
+        broker = MosquittoBroker(root / "broker", accounts={HUB_USER: new_secret()})
+        broker.start()
+        try:
+            sample = Outbox(root / "sample.sqlite", "pos-b00")
+            sample.open()
+            payload = sample.add(EventKind.CHECKIN, {"bench": True}).to_payload()
+            sample.close()
+            raw = raw_qos1(broker, args.devices, args.events, payload)
+            durable = durable_ingest(broker, root, args.devices, args.events)
+            drain = backlog_drain(broker, root, args.devices, args.backlog)
+        finally:
+            broker.stop()
+    result = {
+        "name": "ingest",
+        "devices": args.devices,
+        "payload_bytes": len(payload),
+        "raw_qos1_events_per_s": round(raw, 1),
+        "durable": {k: round(v, 3) for k, v in durable.items()},
+        "ratio_durable_to_raw": round(durable["events_per_s"] / raw, 3),
+        "target_ratio": 0.5,
+        "backlog_drain": {k: round(v, 3) for k, v in drain.items()},
+    }
+    out = Path(__file__).resolve().parent / "results" / "ingest.json"
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
