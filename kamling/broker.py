@@ -42,7 +42,7 @@ class TlsListener:
     keyfile: Path
     require_certificate: bool = False
 
-    def render(self, bind: str) -> str:
+    def render(self, bind: str, username_as_clientid: bool = True) -> str:
         return "\n".join(
             [
                 f"listener {self.port} {bind}",
@@ -51,6 +51,7 @@ class TlsListener:
                 f"keyfile {self.keyfile}",
                 f"require_certificate {'true' if self.require_certificate else 'false'}",
                 "tls_version tlsv1.2",
+                f"use_username_as_clientid {'true' if username_as_clientid else 'false'}",
             ]
         )
 
@@ -68,6 +69,7 @@ def render_config(
     max_inflight_messages: int = 1000,
     tls: TlsListener | None = None,
     run_as: str | None = None,
+    username_as_clientid: bool = True,
 ) -> str:
     template = Template(resources.files("kamling").joinpath("templates/mosquitto.conf.template").read_text())
     return template.substitute(
@@ -80,8 +82,9 @@ def render_config(
         autosave_interval=autosave_interval,
         max_queued_messages=max_queued_messages,
         max_inflight_messages=max_inflight_messages,
-        tls_listener=tls.render(bind) if tls else "",
+        tls_listener=tls.render(bind, username_as_clientid) if tls else "",
         run_as=run_as or getpass.getuser(),
+        username_as_clientid="true" if username_as_clientid else "false",
     )
 
 
@@ -96,6 +99,7 @@ class MosquittoBroker:
     port: int = 0
     bind: str = "127.0.0.1"
     tls: TlsListener | None = None
+    username_as_clientid: bool = True  # production setting; False only for raw-MQTT benchmarks
     _process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -127,6 +131,7 @@ class MosquittoBroker:
             persistence_dir=self.workdir / "data",
             log_dest=f"file {self.log_path}",
             tls=self.tls,
+            username_as_clientid=self.username_as_clientid,
         )
         write_private(self.config_path, conf)
 

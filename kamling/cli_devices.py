@@ -14,6 +14,9 @@ app = typer.Typer(help="Post devices: broker credentials, ACL and edge configs."
 
 ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="the hub's config file")]
 DEFAULT_CONFIG = Path("/etc/poskamling/hub.yaml")
+EDGE_TLS_DIR = Path("/etc/poskamling/tls")
+TlsOption = Annotated[bool, typer.Option("--tls", help="also issue a client certificate from the hub CA (`poskamling ca init` first)")]
+TlsDirOption = Annotated[Path, typer.Option("--tls-dir", help="folder of ca.crt and the device's cert/key on the post")]
 
 
 def _provisioner(config: Path):  # type: ignore[no-untyped-def]
@@ -33,7 +36,7 @@ def _run(action):  # type: ignore[no-untyped-def]
 
     try:
         return action()
-    except (ProvisionError, KeyError, ValueError) as exc:
+    except (ProvisionError, KeyError, ValueError, OSError) as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(2) from None
 
@@ -46,11 +49,15 @@ def add(
     lat: Annotated[Optional[float], typer.Option(help="latitude (WGS84)")] = None,
     lon: Annotated[Optional[float], typer.Option(help="longitude (WGS84)")] = None,
     camera: Annotated[Optional[list[str]], typer.Option(help="camera id at the post (repeat)")] = None,
+    tls: TlsOption = False,
+    tls_dir: TlsDirOption = EDGE_TLS_DIR,
     config: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
     """Register a post device, create its broker credential and write its edge config (0600)."""
-    issued = _run(lambda: _provisioner(config).add(device_id, name, village, lat, lon, camera or []))
+    issued = _run(lambda: _provisioner(config).add(device_id, name, village, lat, lon, camera or [], tls=tls, edge_tls_dir=tls_dir))
     typer.echo(f"device {device_id} provisioned; broker reloaded")
+    if tls:
+        typer.echo(f"TLS: copy ca.crt, {device_id}.crt and {device_id}.key from {issued.edge_config.parent} to {tls_dir} on the post")
     typer.echo(f"edge config (holds the password; copy to the post as /etc/poskamling/edge.yaml): {issued.edge_config}")
 
 
@@ -75,9 +82,11 @@ def revoke(
 
 
 @app.command("rotate")
-def rotate(device_id: str, config: ConfigOption = DEFAULT_CONFIG) -> None:
+def rotate(
+    device_id: str, tls: TlsOption = False, tls_dir: TlsDirOption = EDGE_TLS_DIR, config: ConfigOption = DEFAULT_CONFIG
+) -> None:
     """Issue a new credential and edge config; the old credential stops working at once."""
-    issued = _run(lambda: _provisioner(config).rotate(device_id))
+    issued = _run(lambda: _provisioner(config).rotate(device_id, tls=tls, edge_tls_dir=tls_dir))
     typer.echo(f"new edge config for {device_id}: {issued.edge_config}")
 
 

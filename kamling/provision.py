@@ -9,9 +9,14 @@ Mosquitto's config must point `password_file` and `acl_file` there
 (firmware-config/mosquitto/ shows how).
 
 Revocation: Mosquitto 2.0 re-reads passwd/acl on SIGHUP but keeps clients that are already
-connected. So after the reload we take over the device's MQTT client id (`edge-<id>`) with
-the hub's credential: the broker drops the device's connection at once, and its reconnect is
-refused because the credential is gone.
+connected. The broker runs with `use_username_as_clientid true` (no device can take over
+another's client id), so the client id of a device's session is its user name. To drop it we
+replace the device's credential with a one-time secret, reload, connect once *as the device*
+(the broker drops the old connection: session takeover), then remove the credential and
+reload again. The device's reconnects are refused from the first reload on.
+
+TLS (`add(..., tls=True)`): the device also gets a client certificate (CN = device id) signed
+by the hub CA (kamling/pki.py), written next to its edge config, which then points at it.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from hub.audit import AuditLog
 from hub.devices import CameraEntry, DeviceRecord, DeviceStore
 from hub.settings import HubSettings
 from kamling.broker_files import hash_password, new_secret, render_acl, render_password_file, write_private
+from kamling.pki import CertificateAuthority, PkiError
 from kamling.protocol import is_valid_device_id, utc_now
 
 
@@ -108,26 +114,34 @@ class Provisioner:
                 f"cannot reload the broker via {self.p.pid_file}: {exc}; set provisioning.reload_command"
             ) from None
 
-    def kick(self, device_id: str, timeout: float = 5.0) -> bool:
-        """Take over the device's client id so the broker drops its live connection."""
+    def kick(self, device_id: str, password: str, timeout: float = 5.0) -> bool:
+        """Connect once as the device (user name = client id) so the broker drops its live connection.
+
+        `password` is a credential the broker has for the device right now (a one-time secret on
+        revoke, the new one on rotate). Retries until the broker has applied the reload.
+        """
         from kamling.mqtt import BrokerEndpoint, make_client, reason_ok
 
         s = self.settings
-        endpoint = BrokerEndpoint(s.mqtt_host, s.mqtt_port, s.mqtt_username, s.mqtt_password.get_secret_value(), s.mqtt_tls_ca)
-        client = make_client(endpoint, f"edge-{device_id}")
-        result: dict[str, Any] = {}
-        client.on_connect = lambda _c, _u, _f, rc, _p: result.setdefault("ok", reason_ok(rc))
-        try:
-            client.connect(s.mqtt_host, s.mqtt_port, keepalive=10, clean_start=True)
-        except OSError:
-            return False
-        client.loop_start()
+        endpoint = BrokerEndpoint(s.mqtt_host, s.mqtt_port, device_id, password, s.mqtt_tls_ca)
         deadline = time.monotonic() + timeout
-        while "ok" not in result and time.monotonic() < deadline:
-            time.sleep(0.02)
-        client.disconnect()
-        client.loop_stop()
-        return bool(result.get("ok"))
+        while time.monotonic() < deadline:
+            client = make_client(endpoint, device_id)
+            result: dict[str, Any] = {}
+            client.on_connect = lambda _c, _u, _f, rc, _p, result=result: result.setdefault("ok", reason_ok(rc))
+            try:
+                client.connect(s.mqtt_host, s.mqtt_port, keepalive=10, clean_start=True)
+            except OSError:
+                return False
+            client.loop_start()
+            while "ok" not in result and time.monotonic() < deadline:
+                time.sleep(0.01)
+            client.disconnect()
+            client.loop_stop()
+            if result.get("ok"):
+                return True
+            time.sleep(0.05)  # SIGHUP is applied by the broker's next loop turn: try again
+        return False
 
     # -- devices ---------------------------------------------------------------------------
     def add(
@@ -139,6 +153,8 @@ class Provisioner:
         lon: float | None = None,
         cameras: list[str] | None = None,
         reload: bool = True,
+        tls: bool = False,
+        edge_tls_dir: Path = Path("/etc/poskamling/tls"),
     ) -> Issued:
         if not is_valid_device_id(device_id):
             raise ProvisionError(f"invalid device id {device_id!r}: lower-case letters, digits and '-', 2-63 characters")
@@ -153,29 +169,38 @@ class Provisioner:
             cameras=[CameraEntry(name=c) for c in cameras or []], status="active",
             created_at=existing.created_at if existing else now, credential_issued_at=now,
         )
-        issued = self._issue(record, reload)
-        self.audit.record(self.actor, "device.add", device_id, name=name, village=village)
+        issued = self._issue(record, reload, edge_tls_dir if tls else None)
+        self.audit.record(self.actor, "device.add", device_id, name=name, village=village, tls=tls)
         return issued
 
-    def rotate(self, device_id: str, reload: bool = True) -> Issued:
+    def rotate(
+        self, device_id: str, reload: bool = True, tls: bool = False, edge_tls_dir: Path = Path("/etc/poskamling/tls")
+    ) -> Issued:
         record = self._active(device_id)
         record = record.model_copy(update={"credential_issued_at": utc_now().isoformat()})
-        issued = self._issue(record, reload)
+        issued = self._issue(record, reload, edge_tls_dir if tls else None)
         if reload:
-            self.kick(device_id)  # the old credential must not stay connected
+            self.kick(device_id, issued.password)  # the old credential must not stay connected
         self.audit.record(self.actor, "device.rotate", device_id)
         return issued
 
     def revoke(self, device_id: str, reload: bool = True) -> DeviceRecord:
         self._active(device_id)
-        self._set_credential(device_id, None)
+        one_time = new_secret()  # the device's own password stops working with the first reload
+        self._set_credential(device_id, one_time if reload else None)
+        try:
+            if reload:
+                self.reload_broker()
+                self.kick(device_id, one_time)
+        finally:
+            self._set_credential(device_id, None)
+            if reload:
+                self.reload_broker()
         record = self.devices.mark_decommissioned(device_id)
-        config = self.output_dir / f"{device_id}.yaml"
-        if config.exists():
-            config.unlink()
-        if reload:
-            self.reload_broker()
-            self.kick(device_id)
+        for leftover in (f"{device_id}.yaml", f"{device_id}.crt", f"{device_id}.key"):
+            path = self.output_dir / leftover
+            if path.exists():
+                path.unlink()
         self.audit.record(self.actor, "device.revoke", device_id)
         return record
 
@@ -197,22 +222,41 @@ class Provisioner:
             raise ProvisionError(f"no active device {device_id!r}")
         return record
 
-    def _issue(self, record: DeviceRecord, reload: bool) -> Issued:
+    @property
+    def ca(self) -> CertificateAuthority:
+        return CertificateAuthority(self.p.ca_dir or self.settings.data_dir / "pki")
+
+    def _issue(self, record: DeviceRecord, reload: bool, edge_tls_dir: Path | None = None) -> Issued:
         password = new_secret()
-        config_path = self.write_edge_config(record.device_id, password)
+        tls_files: dict[str, str] | None = None
+        if edge_tls_dir is not None:
+            try:
+                self.ca.issue_device(record.device_id, self.output_dir)
+            except PkiError as exc:
+                raise ProvisionError(str(exc)) from None
+            ca_copy = self.output_dir / "ca.crt"
+            ca_copy.write_bytes(self.ca.cert_path.read_bytes())
+            tls_files = {
+                "tls_ca": str(edge_tls_dir / "ca.crt"),
+                "tls_cert": str(edge_tls_dir / f"{record.device_id}.crt"),
+                "tls_key": str(edge_tls_dir / f"{record.device_id}.key"),
+            }
+        config_path = self.write_edge_config(record.device_id, password, tls_files)
         self._set_credential(record.device_id, password)
         self.devices.put(record)
         if reload:
             self.reload_broker()
         return Issued(record, password, config_path)
 
-    def edge_config(self, device_id: str, password: str) -> dict[str, Any]:
+    def edge_config(self, device_id: str, password: str, tls_files: dict[str, str] | None = None) -> dict[str, Any]:
         mqtt: dict[str, Any] = {
             "host": self.p.edge_mqtt_host or self.settings.mqtt_host,
             "port": self.p.edge_mqtt_port,
             "password": password,
         }
-        if self.p.edge_tls_ca is not None:
+        if tls_files:  # client certificate from the hub CA: the broker's 8883 listener requires one
+            mqtt.update(tls_files)
+        elif self.p.edge_tls_ca is not None:
             mqtt["tls_ca"] = str(self.p.edge_tls_ca)
         data = {
             "device_id": device_id,
@@ -226,8 +270,8 @@ class Provisioner:
         EdgeConfig.model_validate(data)  # never hand out a config the edge would refuse
         return data
 
-    def write_edge_config(self, device_id: str, password: str) -> Path:
-        data = self.edge_config(device_id, password)
+    def write_edge_config(self, device_id: str, password: str, tls_files: dict[str, str] | None = None) -> Path:
+        data = self.edge_config(device_id, password, tls_files)
         self.output_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         path = self.output_dir / f"{device_id}.yaml"
         header = (
