@@ -33,7 +33,6 @@ sim_app.add_typer(stream_app)  # adds `sim stream`
 app.add_typer(__import__("kamling.cli_officers", fromlist=["app"]).app, name="officers")
 edge_app.command("doctor")(__import__("kamling.cli_doctor", fromlist=["doctor"]).doctor)  # poskamling edge doctor
 
-
 app.add_typer(__import__("kamling.cli_ca", fromlist=["app"]).app, name="ca")
 
 DEMO_DIR = Path(".demo")
