@@ -84,6 +84,11 @@ class HubService:
         self.ingest.on_health = self.health_watch.observe
         self.metrics = HubMetrics(self)
         self.ingest.on_commit = self.metrics.observe_commit
+        from hub.homeassistant_bridge import HomeAssistantBridge  # off unless home_assistant_discovery
+
+        self.home_assistant = HomeAssistantBridge(
+            settings, self.registry.all, lambda t, p, q, r: self.mqtt.publish(t, p, qos=q, retain=r), version=self.version
+        )
 
     def start(self) -> None:
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -93,6 +98,7 @@ class HubService:
         self.alerts.start()
         self.ingest.start()
         self.mqtt.start()
+        self.home_assistant.start()
         log.info("hub started: %d posts, data in %s", len(self.settings.posts), self.settings.data_dir)
 
     def stop(self) -> None:

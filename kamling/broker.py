@@ -96,6 +96,7 @@ class MosquittoBroker:
     accounts: dict[str, str] = field(default_factory=dict)
     hub_users: list[str] = field(default_factory=lambda: ["poskamling-hub"])
     monitor_users: list[str] = field(default_factory=list)  # read-only on kamling/v1/# (diagnostics, tests)
+    home_assistant_prefix: str | None = None  # hub users may write <prefix>/# (HA discovery), off by default
     port: int = 0
     bind: str = "127.0.0.1"
     tls: TlsListener | None = None
@@ -122,7 +123,7 @@ class MosquittoBroker:
             self.port = free_port(self.bind)
         hashed = {user: hash_password(password) for user, password in self.accounts.items()}
         write_private(self.workdir / "passwd", render_password_file(hashed))
-        write_private(self.workdir / "acl", render_acl(self.hub_users, self.monitor_users))
+        write_private(self.workdir / "acl", render_acl(self.hub_users, self.monitor_users, self.home_assistant_prefix))
         conf = render_config(
             port=self.port,
             bind=self.bind,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import re
 import secrets
 from pathlib import Path
 
@@ -42,15 +43,22 @@ def render_password_file(hashed: dict[str, str]) -> str:
     return "".join(f"{user}:{hashed[user]}\n" for user in sorted(hashed))
 
 
-def render_acl(hub_users: list[str], monitor_users: list[str] | tuple[str, ...] = ()) -> str:
+def render_acl(
+    hub_users: list[str], monitor_users: list[str] | tuple[str, ...] = (), home_assistant_prefix: str | None = None
+) -> str:
     """ACL in Mosquitto's format. Least privilege for everyone:
 
     * hub users: read what devices publish (event, status, health, snapshot) of every device,
       write what devices read (ack, alert, cmd) of every device; nothing else.
     * monitor users (diagnostics, tests): read every poskamling topic, write nothing.
+    * home_assistant_prefix (off by default): hub users may also write `<prefix>/#`, for the
+      Home Assistant discovery configs the hub publishes (hub/homeassistant_bridge.py), and
+      monitor users (Home Assistant itself is one) may read `<prefix>/#`.
     * every other user is a device whose user name is its device id (`%u`): write its own
       event/status/health/snapshot topics, read its own ack/alert/cmd topics; nothing else.
     """
+    if home_assistant_prefix is not None and not re.fullmatch(r"[A-Za-z0-9_-]+", home_assistant_prefix):
+        raise ValueError(f"invalid Home Assistant discovery prefix {home_assistant_prefix!r}")
     for user in [*hub_users, *monitor_users]:
         if not user or any(c in user for c in " \t\n\r#+/%"):
             raise ValueError(f"invalid broker user name {user!r}")
@@ -61,9 +69,14 @@ def render_acl(hub_users: list[str], monitor_users: list[str] | tuple[str, ...] 
             lines.append(f"topic read {TOPIC_ROOT}/+/{channel.value}{_suffix(channel)}")
         for channel in EDGE_SUBSCRIBES:
             lines.append(f"topic write {TOPIC_ROOT}/+/{channel.value}")
+        if home_assistant_prefix:
+            lines.append(f"topic write {home_assistant_prefix}/#")
         lines.append("")
     for user in monitor_users:
-        lines += [f"user {user}", f"topic read {TOPIC_ROOT}/#", ""]
+        lines += [f"user {user}", f"topic read {TOPIC_ROOT}/#"]
+        if home_assistant_prefix:  # Home Assistant itself connects as a read-only monitor user
+            lines.append(f"topic read {home_assistant_prefix}/#")
+        lines.append("")
     lines.append("# Every device: only its own topics (%u is the authenticated user name = device id).")
     for channel in EDGE_PUBLISHES:
         lines.append(f"pattern write {TOPIC_ROOT}/%u/{channel.value}{_suffix(channel)}")
