@@ -73,6 +73,7 @@ class EdgeAgent:
         version: str | None = None,
         on_tick: Callable[[], None] | None = None,
         probe: HostProbe | None = None,
+        cameras: Callable[[Callable[..., None]], Any] | None = None,
     ) -> None:
         self.config = config
         self.hardware = hardware
@@ -82,6 +83,11 @@ class EdgeAgent:
         self.version = version
         self.on_tick = on_tick
         self.probe = probe  # where health readings come from (tests inject a fake HostProbe)
+        if cameras is None and config.cameras:  # edge/cameras.py; imports OpenCV only when cameras are configured
+            from edge.cameras import CameraManager
+
+            cameras = lambda raise_event: CameraManager(config.cameras, raise_event)  # noqa: E731
+        self.cameras = cameras(self.raise_event) if cameras is not None else None  # start()/stop()/fps()
         self.link: EdgeLink | None = None
         self.alert_state: AlertState | None = None
         self.alert_id: str | None = None
@@ -105,8 +111,12 @@ class EdgeAgent:
         self._thread = threading.Thread(target=self._run, name=f"agent-{self.config.device_id}", daemon=True)
         self._thread.start()
         self.link.start()
+        if self.cameras is not None:
+            self.cameras.start()
 
     def stop(self) -> None:
+        if self.cameras is not None:  # first: a worker's last "motion end" still reaches the outbox
+            self.cameras.stop()
         if self._thread is not None:
             self._inbox.put(_Stop())
             self._thread.join(timeout=10)
@@ -250,7 +260,10 @@ class EdgeAgent:
         depth, drops, data_dir = self.outbox.depth(), self.outbox.dropped(), self.config.data_dir
 
         def send() -> None:  # host probes may run commands: never on the event thread
-            payload = build_health(data_dir=data_dir, outbox_depth=depth, outbox_drops=drops, probe=self.probe)
+            camera_fps = self.cameras.fps() if self.cameras is not None else None
+            payload = build_health(
+                data_dir=data_dir, outbox_depth=depth, outbox_drops=drops, camera_fps=camera_fps, probe=self.probe
+            )
             link.publish(Channel.HEALTH, json.dumps(payload).encode(), qos=0)
 
         threading.Thread(target=send, name="edge-health", daemon=True).start()

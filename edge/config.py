@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from edge.camera.config import CameraConfig
 from kamling.configfile import load_model
 from kamling.protocol import DEVICE_ID_PATTERN
 
@@ -57,6 +58,18 @@ class EdgeConfig(_Section):
     outbox_max_mb: float = Field(default=64.0, gt=0, description="disk budget of the event outbox")
     ack_timeout: float = Field(default=5.0, gt=0, description="resend an event not acked within this many seconds")
     health_interval: float = Field(default=60.0, gt=0, description="seconds between health telemetry messages")
+    cameras: list[CameraConfig] = Field(
+        default_factory=list, description="CCTV cameras watched for motion and tamper (edge/camera/config.py)"
+    )
+
+    @field_validator("cameras")
+    @classmethod
+    def _unique_camera_names(cls, value: list[CameraConfig]) -> list[CameraConfig]:
+        names = [camera.name for camera in value]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"camera names must be unique; repeated: {', '.join(duplicates)}")
+        return value
 
     @property
     def mqtt_username(self) -> str:

@@ -98,7 +98,7 @@ def _page(hub: Any, alert: Alert, claim: AckClaim, token: str) -> HTMLResponse:
     zone = hub.settings.timezone
     opened, tz = local_time(alert.opened_at, zone)
     acked = local_time(alert.acknowledged_at, zone)[0] if alert.acknowledged_at else None
-    snapshot = any(hub.snapshots.find(event_id) for event_id in alert.event_ids)
+    snapshot = any(hub.snapshots.find(event_id, alert.device) for event_id in alert.event_ids)
     body = _env.get_template("alert.html").render(
         t=text,
         lang=claim.language,
@@ -177,7 +177,7 @@ def ack_snapshot(token: str, hub: HubDep) -> Response:
         return checked
     _, alert = checked
     for event_id in alert.event_ids:
-        path = hub.snapshots.find(event_id)
+        path = hub.snapshots.find(event_id, alert.device)
         if path is not None:
             return FileResponse(path, media_type="image/jpeg", headers=SECURITY_HEADERS)
     raise HTTPException(404, "no snapshot for this alert")

@@ -141,7 +141,9 @@ def events(
 
 @router.get("/events/{event_id}/snapshot", summary="The JPEG snapshot of a motion event", response_class=FileResponse)
 def event_snapshot(event_id: str, hub: HubDep, _: Viewer) -> FileResponse:
-    path = hub.snapshots.find(event_id)
+    record = hub.store.get(event_id) if len(event_id) == 26 else None
+    # only the picture sent by the event's own device (the snapshot store is keyed by device)
+    path = hub.snapshots.find(event_id, device=record["device"]) if record else None
     if path is None:
         raise HTTPException(404, "no snapshot for this event")
     return FileResponse(path, media_type="image/jpeg")

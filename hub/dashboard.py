@@ -219,7 +219,7 @@ def posts(request: Request, hub: HubDep, fragment: bool = False) -> Response:
 
 
 def snapshots_of(hub: HubService, alert: Alert) -> list[str]:
-    return [event_id for event_id in alert.event_ids if hub.snapshots.find(event_id) is not None]
+    return [event_id for event_id in alert.event_ids if hub.snapshots.find(event_id, alert.device) is not None]
 
 
 @router.get("/alerts/{alert_id}", response_class=HTMLResponse)

@@ -48,7 +48,9 @@ class HubService:
         self.registry = PostRegistry(settings.posts)
         self.devices = DeviceSync(DeviceStore(settings.data_dir / "devices.json"), self.registry)  # `device add`
         self.store: EventStore = store or TinyEventStore(settings.data_dir / "events")
-        self.snapshots = SnapshotStore(settings.data_dir / "snapshots")
+        self.snapshots = SnapshotStore(
+            settings.data_dir / "snapshots", settings.snapshot_max_files, int(settings.snapshot_max_mb * 1024 * 1024)
+        )
         self.mqtt = HubMqtt(settings, self.inbox)
         self.alerts = AlertService(
             settings,
@@ -69,6 +71,7 @@ class HubService:
             limiter=DeviceRateLimiter(settings.rate_limit),
             max_batch=settings.max_batch,
         )
+        self.mqtt.admit = self.ingest.admit  # rate limit before queueing (flooding devices)
         self.users = UserStore(settings.data_dir / "users.json")
         self.sessions = SessionManager(idle_seconds=settings.session_idle_minutes * 60)
         self.audit = AuditLog(settings.audit_file or settings.data_dir / "audit.jsonl")

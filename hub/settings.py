@@ -100,6 +100,10 @@ class HubSettings(BaseSettings):
     )
     session_idle_minutes: int = Field(default=12 * 60, ge=5, description="dashboard logins expire after this idle time")
     max_batch: int = Field(default=500, ge=1, description="most events per event-log commit")
+    snapshot_max_files: int = Field(
+        default=10_000, ge=1, description="camera snapshots kept (JPEG files under data_dir/snapshots); oldest go first"
+    )
+    snapshot_max_mb: float = Field(default=2048.0, gt=0, description="disk budget of the camera snapshots in MB")
     map_tile_url: str | None = Field(
         default=None,
         description="optional raster tile URL for the dashboard map, e.g. http://tiles.lan/{z}/{x}/{y}.png; none: no tiles",
