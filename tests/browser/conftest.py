@@ -28,7 +28,7 @@ RESULTS = Path(__file__).resolve().parents[2] / "results" / "screenshots"
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[object]:
     if not CHROMIUM.exists():
         pytest.fail(
