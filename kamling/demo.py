@@ -9,6 +9,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from edge.camera.config import CameraConfig
 from edge.sim import SimControl, SimulatedPost, sim_edge_config
 from hub.api import create_app
 from hub.auth import new_token
@@ -28,6 +29,21 @@ DEMO_POSTS = [
     ("pos-pasar", "Pos Kamling Pasar Mekarsari", "Mekarsari", -7.8071, 110.3702),
     ("pos-rw09", "Pos Kamling RW 09 Harjosari", "Harjosari", -7.8105, 110.3611),
 ]
+
+
+DEMO_CAMERA_POST = "pos-rw05"
+"""The third demo post watches a synthetic camera (a person crosses now and then)."""
+
+
+def demo_camera() -> CameraConfig:
+    """Cheap (2 analysed frames/s of 320x240) and quiet: motion alerts only at night, logged 'low' by day."""
+    return CameraConfig(
+        name="gerbang",
+        source="synthetic:crossing:320x240",
+        detect_fps=2,
+        armed=[{"start": "22:00", "end": "05:00"}],
+        outside_armed="log_low",
+    )
 
 
 @dataclass
@@ -92,6 +108,8 @@ class Demo:
 
         for device, *_ in chosen:
             config = sim_edge_config(device, self.broker.host, self.broker.port, passwords[device], opts.workdir / "posts" / device)
+            if device == DEMO_CAMERA_POST:
+                config = config.model_copy(update={"cameras": [demo_camera()]})
             post = SimulatedPost(config)
             post.start()
             self.posts[device] = post
@@ -114,7 +132,10 @@ class Demo:
 
     def banner(self) -> str:
         assert self.broker and self.web
-        posts = "\n".join(f"    {d:<10} {p.config.device_id}" for d, p in self.posts.items())
+        posts = "\n".join(
+            f"    {d:<10} {p.config.device_id}" + "".join(f"  (camera {c.name}: synthetic, alerts 22:00-05:00)" for c in p.config.cameras)
+            for d, p in self.posts.items()
+        )
         return f"""
 poskamling demo is running (Ctrl-C stops everything)
 
