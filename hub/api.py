@@ -93,6 +93,7 @@ def health(hub: HubDep) -> dict[str, Any]:
         "events_accepted": hub.ingest.accepted,
         "events_duplicate": hub.ingest.duplicates,
         "rejected": dict(hub.ingest.rejected),
+        "seq_gaps": dict(hub.ingest.seq_gaps),  # per post: seq numbers never received (lost events)
         "log_backlog": hub.ingest.writer.backlog(),
         "store_damaged": list(getattr(hub.store, "damaged", [])),
     }

@@ -255,3 +255,18 @@ def test_fuzzed_messages_never_crash_ingest_nor_store_anything_invalid(messages:
         assert event.device in DEVICES
     for topic, payload in published:
         assert topic.split("/")[2] in DEVICES and topic.endswith("/ack")
+
+
+@pytest.mark.e2e
+def test_seq_gaps_show_in_api_health(make_hub: Callable[..., Any]) -> None:
+    from tests.support import post_entry
+
+    harness = make_hub([post_entry("pos-rw01"), post_entry("pos-rw02")])
+    ingest = harness.service.ingest
+    for seq in (1, 2, 6):  # seqs 3-5 never arrived
+        ingest.handle(inbound("kamling/v1/pos-rw01/event", event_payload(seq=seq)))
+    ingest.handle(inbound("kamling/v1/pos-rw02/event", event_payload("pos-rw02", seq=1)))
+    with harness.client(role=None) as api:
+        health = api.get("/api/health")
+    assert health.status_code == 200
+    assert health.json()["seq_gaps"] == {"pos-rw01": 3}
