@@ -4,7 +4,7 @@ router: no FIN, only the MQTT keepalive can tell), each until the hub's `offline
     .venv/bin/python bench/bench_supervision.py [--rounds 3]
 
 Prints JSON and writes bench/results/supervision.json. Baseline in the same run: the
-keepalive (10 s) and the 1.5x keepalive bound the broker applies (15 s).
+keepalive (5 s) and the 1.5x keepalive bound the broker applies (7.5 s).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from tests.fault.relay import TcpRelay  # noqa: E402
 from tests.fault.rig import Rig  # noqa: E402
 
 HUB_USER = "poskamling-hub"
-KEEPALIVE = 10
+KEEPALIVE = 5
 
 
 def _offline_open(rig: Rig, device: str) -> bool:

@@ -84,9 +84,11 @@ class EdgeAgent:
         self.on_tick = on_tick
         self.probe = probe  # where health readings come from (tests inject a fake HostProbe)
         if cameras is None and config.cameras:  # edge/cameras.py; imports OpenCV only when cameras are configured
-            from edge.cameras import CameraManager
+            from edge.cameras import CameraManager, post_clock
 
-            cameras = lambda raise_event: CameraManager(config.cameras, raise_event)  # noqa: E731
+            cameras = lambda raise_event: CameraManager(  # noqa: E731
+                config.cameras, raise_event, worker_options={"wallclock": post_clock(config.timezone)}
+            )
         self.cameras = cameras(self.raise_event) if cameras is not None else None  # start()/stop()/fps()
         self.link: EdgeLink | None = None
         self.alert_state: AlertState | None = None

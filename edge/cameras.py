@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from datetime import datetime
+from zoneinfo import ZoneInfo
 from typing import Any, Protocol
 
 from edge.camera.config import CameraConfig
@@ -27,6 +29,12 @@ log = logging.getLogger(__name__)
 
 SourceFactory = Callable[[CameraConfig], FrameSource]
 
+
+
+def post_clock(zone: str) -> Callable[[], datetime]:
+    """The post's local wall clock, whatever zone the Pi itself is set to."""
+    tz = ZoneInfo(zone)
+    return lambda: datetime.now(tz)
 
 class RaiseEvent(Protocol):
     def __call__(

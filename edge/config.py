@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
@@ -20,7 +21,12 @@ class MqttConfig(_Section):
     port: int = Field(default=1883, ge=1, le=65535, description="broker port (8883 for TLS)")
     username: str | None = Field(default=None, description="broker user; defaults to the device id")
     password: SecretStr = Field(description="the device's broker password (from `poskamling device add`)")
-    keepalive: int = Field(default=10, ge=2, le=10, description="MQTT keepalive in seconds (10 or less)")
+    keepalive: int = Field(
+        default=5,
+        ge=2,
+        le=10,
+        description="MQTT keepalive in seconds (10 or less); 5 lets Mosquitto 2.0 notice a cut link within ~12 s",
+    )
     tls_ca: Path | None = Field(default=None, description="CA certificate to verify the broker (enables TLS)")
     tls_cert: Path | None = Field(default=None, description="client certificate, when the broker asks for one")
     tls_key: Path | None = Field(default=None, description="client private key for tls_cert")
@@ -57,6 +63,9 @@ class EdgeConfig(_Section):
     data_dir: Path = Field(default=Path("/var/lib/poskamling"), description="outbox and state folder")
     outbox_max_mb: float = Field(default=64.0, gt=0, description="disk budget of the event outbox")
     ack_timeout: float = Field(default=5.0, gt=0, description="resend an event not acked within this many seconds")
+    timezone: str = Field(
+        default="Asia/Jakarta", description="IANA zone of the post: armed hours and day/night profiles use it"
+    )
     health_interval: float = Field(default=60.0, gt=0, description="seconds between health telemetry messages")
     cameras: list[CameraConfig] = Field(
         default_factory=list, description="CCTV cameras watched for motion and tamper (edge/camera/config.py)"
@@ -69,6 +78,15 @@ class EdgeConfig(_Section):
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
             raise ValueError(f"camera names must be unique; repeated: {', '.join(duplicates)}")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}; use e.g. Asia/Jakarta, Asia/Makassar, Asia/Jayapura") from None
         return value
 
     @property

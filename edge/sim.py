@@ -27,7 +27,7 @@ def sim_edge_config(device_id: str, host: str, port: int, password: str, data_di
     return EdgeConfig.model_validate(
         {
             "device_id": device_id,
-            "mqtt": {"host": host, "port": port, "password": password, "keepalive": 10},
+            "mqtt": {"host": host, "port": port, "password": password},
             "panic_button": {"pin": PANIC_PIN, "bounce_time": None},
             "status_led": {"pin": LED_PIN},
             "buzzer": {"pin": BUZZER_PIN, "alarm_seconds": 1.0},

@@ -119,7 +119,7 @@ class _Partition:
 
 @dataclass
 class TinyEventStore:
-    """Events in `<root>/events-YYYY-MM-DD.json`, one TinyDB file per UTC day of receipt."""
+    """Events in `<root>/events-*.json`: one TinyDB file per UTC hour of receipt, in chunks of max_records."""
 
     root: Path
     damaged: list[str] = field(default_factory=list)

@@ -28,7 +28,8 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
 def test_valid_yaml(tmp_path: Path) -> None:
     cfg = load_edge_config(write(tmp_path, "edge.yaml", VALID_YAML))
     assert cfg.mqtt_username == "pos-rw01"
-    assert cfg.mqtt.keepalive == 10
+    assert cfg.mqtt.keepalive == 5  # default: a cut link is noticed well within 15 s
+    assert cfg.timezone == "Asia/Jakarta"
     assert cfg.panic_button.hold_time == 1.5
     assert cfg.buzzer is not None and cfg.buzzer.silent_panic
 
@@ -54,6 +55,7 @@ pin = 17
         (VALID_YAML.replace("mqtt: {host: hub.local, port: 8883, password: s3cret-from-provisioning}", "mqtt: {host: hub.local}"), "mqtt.password"),
         (VALID_YAML.replace("{pin: 17, hold_time: 1.5}", "{pin: 17, hold_time: 60}"), "panic_button.hold_time"),
         (VALID_YAML + "\nmqtt_keepalive: 30\n", "mqtt_keepalive"),
+        (VALID_YAML + "\ntimezone: Asia/Atlantis\n", "timezone"),
     ],
 )
 def test_errors_name_file_and_field(tmp_path: Path, text: str, field: str) -> None:
