@@ -108,6 +108,19 @@ class Ingest:
                 self.rejected["internal_error"] += 1
                 log.exception("ingest: unexpected error on %s", item.topic)
 
+    def admit(self, topic_name: str, payload: bytes) -> bool:
+        """The rate-limit check alone, cheap enough for paho's thread (HubMqtt.admit): topic split and
+        the device's token bucket; a substring test picks the panic bucket (a real panic always has
+        `"panic"`; a device faking it only spends its own panic bucket). False: drop the message."""
+        parts = topic_name.split("/", 4)
+        if len(parts) < 4:
+            return True  # handle() rejects it with the right reason
+        kind = "panic" if parts[3] == "event" and b'"panic"' in payload else None
+        if self.limiter.allow(parts[2], kind):
+            return True
+        self.rejected["rate_limited"] += 1
+        return False
+
     def _reject(self, reason: str, topic_name: str, detail: str) -> None:
         self.rejected[reason] += 1
         log.warning("ingest: rejected message on %r: %s (%s)", topic_name[:200], reason, detail[:300])
@@ -119,7 +132,7 @@ class Ingest:
             parts = parse_topic(item.topic)
             if self.registry.get(parts.device) is None:
                 raise ProtocolError("unknown_device", parts.device)
-            if not self.limiter.allow(parts.device, message_kind(parts.channel.value, item.payload)):
+            if not item.admitted and not self.limiter.allow(parts.device, message_kind(parts.channel.value, item.payload)):
                 raise ProtocolError("rate_limited", parts.device)
             if parts.channel is Channel.EVENT:
                 deferred = self._handle_event(decode_event(parts.device, item.payload), item)

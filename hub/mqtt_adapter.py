@@ -33,6 +33,7 @@ class Inbound:
     retained: bool = False
     settle: Callable[[], None] | None = field(default=None, compare=False, repr=False)
     """Acknowledge the message to the broker; call once it is durably handled (or rejected)."""
+    admitted: bool = False  # passed the rate limit already (HubMqtt.admit): ingest does not count it twice
 
     def done(self) -> None:
         if self.settle is not None:
@@ -48,6 +49,9 @@ class HubMqtt:
         self.client: mqtt.Client | None = None
         self.connected = False
         self.connects = 0
+        # Cheap per-device rate-limit check run on paho's thread before queueing (Ingest.admit, set by
+        # HubService): a flood is dropped here, so it costs no queue slot, no validation, no ingest time.
+        self.admit: Callable[[str, bytes], bool] | None = None
 
     def start(self) -> None:
         s = self.settings
@@ -91,6 +95,11 @@ class HubMqtt:
         log.warning("hub disconnected from broker: %s", reason_code)
 
     def _on_message(self, _c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
+        admit = self.admit
+        if admit is not None and not admit(message.topic, message.payload):
+            if message.qos > 0:  # dropped: settle now (an edge resends events its hub never acked)
+                self._ack(message.mid, message.qos, self.connects)
+            return
         settle = None
         if message.qos > 0:
             mid, qos, generation = message.mid, message.qos, self.connects
@@ -98,7 +107,9 @@ class HubMqtt:
             def settle() -> None:
                 self._ack(mid, qos, generation)
 
-        self.inbox.put(Inbound(message.topic, bytes(message.payload), time.monotonic(), bool(message.retain), settle))
+        self.inbox.put(
+            Inbound(message.topic, bytes(message.payload), time.monotonic(), bool(message.retain), settle, admit is not None)
+        )
 
     def _ack(self, mid: int, qos: int, generation: int) -> None:
         """PUBACK a message of the current connection; after a reconnect the broker resends it."""

@@ -1,0 +1,165 @@
+"""Panic press to page while another device floods the broker, against the same press with no flood.
+
+One broker, one hub, one notification sink, in one run:
+  - baseline: an honest post's panic press -> officer's page, nothing else going on;
+  - flood, rate limit on the ingest thread (the hub as it was: HubMqtt.admit unset);
+  - flood, rate limit in the MQTT adapter's on_message (HubMqtt.admit = Ingest.admit, the default).
+The flooder is a hostile post in its own process (`mosquitto_pub -l`, QoS 0, valid motion events, its
+own credential, in a loop), as fast as it can on this machine.
+Run: .venv/bin/python bench/bench_flood.py [--presses 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import emit, percentiles  # noqa: E402
+from edge.sim import SimulatedPost, sim_edge_config  # noqa: E402
+from hub.alerts import Outcome  # noqa: E402
+from hub.service import HubService  # noqa: E402
+from hub.settings import HubSettings  # noqa: E402
+from kamling.broker import MosquittoBroker  # noqa: E402
+from kamling.broker_files import new_secret  # noqa: E402
+from kamling.httpsink import NotificationSink  # noqa: E402
+from kamling.protocol import Event, EventKind, new_event_id  # noqa: E402
+
+FLOODER, HONEST = "pos-flood", "pos-rw07"
+
+
+def wait(condition, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise RuntimeError("benchmark condition not met in time")
+        time.sleep(0.005)
+
+
+def start_flood(broker: MosquittoBroker, password: str, workdir: Path, lines: int = 50_000) -> subprocess.Popen[bytes]:
+    now = datetime.now(timezone.utc)
+    flood_file = workdir / "flood.jsonl"
+    with flood_file.open("wb") as out:
+        for seq in range(1, lines + 1):
+            event = Event(id=new_event_id(), device=FLOODER, seq=seq, kind=EventKind.MOTION, ts=now,
+                          data={"camera": "cam0", "score": 0.9})
+            out.write(event.to_payload() + b"\n")
+    pub = shutil.which("mosquitto_pub") or "/usr/bin/mosquitto_pub"
+    command = (f"while true; do {pub} -h {broker.host} -p {broker.port} -u {FLOODER} -P \"$FLOOD_PW\""
+               f" -q 0 -t kamling/v1/{FLOODER}/event -l < {flood_file}; done")
+    return subprocess.Popen(["sh", "-c", command], env={**os.environ, "FLOOD_PW": password}, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+PAGE_TIMEOUT = 60.0
+
+
+def presses(hub: HubService, sink: NotificationSink, post: SimulatedPost, n: int) -> list[float]:
+    """Latencies in ms; a press not paged within PAGE_TIMEOUT ends the series (recorded as missing)."""
+    out = []
+    for _ in range(n):
+        before = len(sink.received)
+        start = time.monotonic()
+        post.press()
+        try:
+            wait(lambda: len(sink.received) > before, timeout=PAGE_TIMEOUT)
+        except RuntimeError:
+            print(f"no page within {PAGE_TIMEOUT:.0f} s (hub inbox {hub.inbox.qsize()})", file=sys.stderr)
+            break
+        out.append((sink.received[before].at - start) * 1000)
+        print(f"press -> page {out[-1]:.0f} ms (dropped so far {hub.ingest.rejected['rate_limited']},"
+              f" hub inbox {hub.inbox.qsize()})", file=sys.stderr)
+        for alert in hub.alerts.all():
+            if alert.is_open:
+                hub.alerts.resolve(alert.id, "bench", Outcome.TEST, None)
+        try:  # the hub's ack to the post travels the same congested connection
+            wait(lambda: post.agent.outbox.depth() == 0, timeout=PAGE_TIMEOUT)
+        except RuntimeError:
+            print(f"panic not acked to the post within {PAGE_TIMEOUT:.0f} s", file=sys.stderr)
+            break
+    return out
+
+
+def flood_phase(hub: HubService, sink: NotificationSink, post: SimulatedPost, broker: MosquittoBroker,
+                password: str, workdir: Path, n: int, early: bool) -> dict[str, object]:
+    hub.mqtt.admit = hub.ingest.admit if early else None
+    print(f"flood phase, rate limit check on {'on_message' if early else 'ingest thread'}", file=sys.stderr)
+    rejected0 = hub.ingest.rejected["rate_limited"]
+    flood = start_flood(broker, password, workdir)
+    try:
+        wait(lambda: hub.ingest.rejected["rate_limited"] - rejected0 >= 2000, timeout=60)
+        t0, r0 = time.monotonic(), hub.ingest.rejected["rate_limited"]
+        latencies = presses(hub, sink, post, n)
+        rate = (hub.ingest.rejected["rate_limited"] - r0) / (time.monotonic() - t0)
+        inbox = hub.inbox.qsize()
+    finally:
+        os.killpg(flood.pid, signal.SIGTERM)
+        flood.wait(10)
+    # Let the hub drain what the broker still has queued before the next phase.
+    settle_from = time.monotonic()
+    last = -1
+    while hub.ingest.rejected["rate_limited"] != last and time.monotonic() - settle_from < 60:
+        last = hub.ingest.rejected["rate_limited"]
+        time.sleep(1.0)
+    return {"rate_limit_check": "mqtt on_message" if early else "ingest thread",
+            "presses": n, "paged_within_60s": len(latencies),
+            "press_to_page": percentiles(latencies) if latencies else None,
+            "flood_dropped_per_s_at_hub": round(rate), "hub_inbox_backlog_at_end": inbox}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--presses", type=int, default=10)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.CRITICAL)
+    logging.disable(logging.WARNING)  # the hub logs every throttled message at WARNING: not what we measure
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        passwords = {FLOODER: new_secret(), HONEST: new_secret()}
+        hub_password = new_secret()
+        broker = MosquittoBroker(workdir / "broker", accounts={"poskamling-hub": hub_password, **passwords})
+        broker.start()
+        sink = NotificationSink()
+        sink.start()
+        settings = HubSettings(
+            mqtt_host=broker.host, mqtt_port=broker.port, mqtt_password=hub_password, data_dir=workdir / "hub",
+            posts=[{"device_id": d, "name": f"Pos {d}", "village": "Bench"} for d in (FLOODER, HONEST)],
+            officers=[{"name": "officer", "urls": [sink.url("officer")]}],
+            rate_limit={"rate": 20, "burst": 50, "panic_rate": 5, "panic_burst": 20},
+        )
+        hub = HubService(settings)
+        hub.start()
+        post = SimulatedPost(sim_edge_config(HONEST, broker.host, broker.port, passwords[HONEST], workdir / "post"))
+        post.start()
+        try:
+            wait(lambda: hub.mqtt.connected and post.agent.connected and hub.registry.state(HONEST).online)
+            presses(hub, sink, post, 3)  # warm-up: apprise, code paths
+            baseline = percentiles(presses(hub, sink, post, max(args.presses, 20)))
+            phases = [flood_phase(hub, sink, post, broker, passwords[FLOODER], workdir, args.presses, early)
+                      for early in (True, False)]  # the old path last: its backlog may not drain
+        finally:
+            post.stop()
+            hub.stop()
+            sink.stop()
+            broker.stop()
+    emit("flood", {
+        "benchmark": "panic_press_to_page_under_flood",
+        "cpus": os.cpu_count(),
+        "baseline_no_flood": baseline,
+        "flood": phases,
+        "note": "flooder: mosquitto_pub -l QoS 0 motion events in a loop, own process; hub rate limit 20/s burst 50",
+    })
+
+
+if __name__ == "__main__":
+    main()
