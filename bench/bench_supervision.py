@@ -69,8 +69,8 @@ def main() -> None:
         relay.start()
         rig = Rig(root / "rig", broker, sink.url("officer"))
         try:
-            killed = rig.add_edge("pos-s01", count=1, rate=0)
-            silent = rig.add_edge("pos-s02", count=1, rate=0, port=relay.port)
+            killed = rig.add_edge("pos-s01", count=1, rate=0, keepalive=KEEPALIVE)
+            silent = rig.add_edge("pos-s02", count=1, rate=0, port=relay.port, keepalive=KEEPALIVE)
             rig.add_hub().start()
             for _ in range(args.rounds):
                 killed.start()

@@ -137,6 +137,7 @@ class EdgeProcess:
     count: int
     rate: float
     kinds: str = "motion,checkin,motion,panic"
+    keepalive: int = 5  # the edge default
     proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -151,7 +152,7 @@ class EdgeProcess:
         self.workdir.mkdir(parents=True, exist_ok=True)
         config = {
             "device_id": self.device_id,
-            "mqtt": {"host": self.host, "port": self.port, "password": self.password, "keepalive": 10,
+            "mqtt": {"host": self.host, "port": self.port, "password": self.password, "keepalive": self.keepalive,
                      "reconnect_max": 2.0},
             "panic_button": {"pin": PANIC_PIN, "bounce_time": None},
             "status_led": {"pin": LED_PIN},
