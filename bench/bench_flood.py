@@ -2,11 +2,14 @@
 
 One broker, one hub, one notification sink, in one run:
   - baseline: an honest post's panic press -> officer's page, nothing else going on;
-  - flood, rate limit on the ingest thread (the hub as it was: HubMqtt.admit unset);
-  - flood, rate limit in the MQTT adapter's on_message (HubMqtt.admit = Ingest.admit, the default).
+  - flood, quarantine off: the rate limit in the MQTT adapter's on_message drops the flood, and the
+    broker's per-client queue (max_queued_messages) bounds the backlog in front of the hub;
+  - flood, quarantine on (hub/quarantine.py, provisioning pointed at the bench broker): the hub
+    blocks the flooder at the broker; presses start once it is blocked.
 The flooder is a hostile post in its own process (`mosquitto_pub -l`, QoS 0, valid motion events, its
 own credential, in a loop), as fast as it can on this machine.
-Run: .venv/bin/python bench/bench_flood.py [--presses 10]
+Run: .venv/bin/python bench/bench_flood.py [--presses 10] [--max-queued 2000]
+(--max-queued 200000 reproduces the broker setting before the cap; expect presses of tens of seconds.)
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from edge.sim import SimulatedPost, sim_edge_config  # noqa: E402
 from hub.alerts import Outcome  # noqa: E402
 from hub.service import HubService  # noqa: E402
 from hub.settings import HubSettings  # noqa: E402
-from kamling.broker import MosquittoBroker  # noqa: E402
+from kamling.broker import MAX_QUEUED_MESSAGES, MosquittoBroker  # noqa: E402
 from kamling.broker_files import new_secret  # noqa: E402
 from kamling.httpsink import NotificationSink  # noqa: E402
 from kamling.protocol import Event, EventKind, new_event_id  # noqa: E402
@@ -67,16 +70,19 @@ PAGE_TIMEOUT = 60.0
 def presses(hub: HubService, sink: NotificationSink, post: SimulatedPost, n: int) -> list[float]:
     """Latencies in ms; a press not paged within PAGE_TIMEOUT ends the series (recorded as missing)."""
     out = []
+    def panic_pages() -> list:  # type: ignore[type-arg]
+        return [r for r in sink.received if "PANIK" in r.body.get("title", "") and HONEST in r.body["title"]]
+
     for _ in range(n):
-        before = len(sink.received)
+        before = len(panic_pages())
         start = time.monotonic()
         post.press()
         try:
-            wait(lambda: len(sink.received) > before, timeout=PAGE_TIMEOUT)
+            wait(lambda: len(panic_pages()) > before, timeout=PAGE_TIMEOUT)
         except RuntimeError:
             print(f"no page within {PAGE_TIMEOUT:.0f} s (hub inbox {hub.inbox.qsize()})", file=sys.stderr)
             break
-        out.append((sink.received[before].at - start) * 1000)
+        out.append((panic_pages()[before].at - start) * 1000)
         print(f"press -> page {out[-1]:.0f} ms (dropped so far {hub.ingest.rejected['rate_limited']},"
               f" hub inbox {hub.inbox.qsize()})", file=sys.stderr)
         for alert in hub.alerts.all():
@@ -91,13 +97,20 @@ def presses(hub: HubService, sink: NotificationSink, post: SimulatedPost, n: int
 
 
 def flood_phase(hub: HubService, sink: NotificationSink, post: SimulatedPost, broker: MosquittoBroker,
-                password: str, workdir: Path, n: int, early: bool) -> dict[str, object]:
-    hub.mqtt.admit = hub.ingest.admit if early else None
-    print(f"flood phase, rate limit check on {'on_message' if early else 'ingest thread'}", file=sys.stderr)
+                password: str, workdir: Path, n: int, quarantine: bool) -> dict[str, object]:
+    hub.quarantine.detector.after = 1.0 if quarantine else 0.0
+    print(f"flood phase, quarantine {'on' if quarantine else 'off'}", file=sys.stderr)
     rejected0 = hub.ingest.rejected["rate_limited"]
     flood = start_flood(broker, password, workdir)
+    started = time.monotonic()
+    blocked_after = None
     try:
-        wait(lambda: hub.ingest.rejected["rate_limited"] - rejected0 >= 2000, timeout=60)
+        if quarantine:
+            wait(lambda: hub.quarantine.quarantined.get(FLOODER) == "blocked", timeout=60)
+            blocked_after = time.monotonic() - started
+            print(f"flooder blocked {blocked_after:.2f} s after the flood started", file=sys.stderr)
+        else:
+            wait(lambda: hub.ingest.rejected["rate_limited"] - rejected0 >= 2000, timeout=60)
         t0, r0 = time.monotonic(), hub.ingest.rejected["rate_limited"]
         latencies = presses(hub, sink, post, n)
         rate = (hub.ingest.rejected["rate_limited"] - r0) / (time.monotonic() - t0)
@@ -111,7 +124,8 @@ def flood_phase(hub: HubService, sink: NotificationSink, post: SimulatedPost, br
     while hub.ingest.rejected["rate_limited"] != last and time.monotonic() - settle_from < 60:
         last = hub.ingest.rejected["rate_limited"]
         time.sleep(1.0)
-    return {"rate_limit_check": "mqtt on_message" if early else "ingest thread",
+    return {"quarantine": quarantine, "flooder_blocked_after_s": None if blocked_after is None else round(blocked_after, 2),
+            "flood_dropped_before_block": hub.ingest.rejected["rate_limited"] - rejected0 if quarantine else None,
             "presses": n, "paged_within_60s": len(latencies),
             "press_to_page": percentiles(latencies) if latencies else None,
             "flood_dropped_per_s_at_hub": round(rate), "hub_inbox_backlog_at_end": inbox}
@@ -120,6 +134,7 @@ def flood_phase(hub: HubService, sink: NotificationSink, post: SimulatedPost, br
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--presses", type=int, default=10)
+    parser.add_argument("--max-queued", type=int, default=MAX_QUEUED_MESSAGES, help="the broker's max_queued_messages")
     args = parser.parse_args()
     logging.basicConfig(level=logging.CRITICAL)
     logging.disable(logging.WARNING)  # the hub logs every throttled message at WARNING: not what we measure
@@ -127,8 +142,11 @@ def main() -> None:
         workdir = Path(tmp)
         passwords = {FLOODER: new_secret(), HONEST: new_secret()}
         hub_password = new_secret()
-        broker = MosquittoBroker(workdir / "broker", accounts={"poskamling-hub": hub_password, **passwords})
+        broker = MosquittoBroker(workdir / "broker", accounts={"poskamling-hub": hub_password, **passwords},
+                                 max_queued_messages=args.max_queued)
         broker.start()
+        pid_file = workdir / "mosquitto.pid"
+        pid_file.write_text(str(broker.pid))
         sink = NotificationSink()
         sink.start()
         settings = HubSettings(
@@ -136,6 +154,7 @@ def main() -> None:
             posts=[{"device_id": d, "name": f"Pos {d}", "village": "Bench"} for d in (FLOODER, HONEST)],
             officers=[{"name": "officer", "urls": [sink.url("officer")]}],
             rate_limit={"rate": 20, "burst": 50, "panic_rate": 5, "panic_burst": 20},
+            provisioning={"broker_dir": str(broker.workdir), "pid_file": str(pid_file)},  # quarantine may block
         )
         hub = HubService(settings)
         hub.start()
@@ -145,8 +164,8 @@ def main() -> None:
             wait(lambda: hub.mqtt.connected and post.agent.connected and hub.registry.state(HONEST).online)
             presses(hub, sink, post, 3)  # warm-up: apprise, code paths
             baseline = percentiles(presses(hub, sink, post, max(args.presses, 20)))
-            phases = [flood_phase(hub, sink, post, broker, passwords[FLOODER], workdir, args.presses, early)
-                      for early in (True, False)]  # the old path last: its backlog may not drain
+            phases = [flood_phase(hub, sink, post, broker, passwords[FLOODER], workdir, args.presses, quarantine)
+                      for quarantine in (False, True)]
         finally:
             post.stop()
             hub.stop()
@@ -155,9 +174,11 @@ def main() -> None:
     emit("flood", {
         "benchmark": "panic_press_to_page_under_flood",
         "cpus": os.cpu_count(),
+        "broker_max_queued_messages": args.max_queued,
         "baseline_no_flood": baseline,
         "flood": phases,
-        "note": "flooder: mosquitto_pub -l QoS 0 motion events in a loop, own process; hub rate limit 20/s burst 50",
+        "note": ("flooder: mosquitto_pub -l QoS 0 motion events in a loop, own process; hub rate limit 20/s burst 50,"
+                 " checked in the MQTT adapter's on_message; quarantine after 1 s / 500 drops"),
     })
 
 

@@ -31,6 +31,8 @@ from kamling.broker_files import new_secret  # noqa: E402
 from kamling.protocol import EventKind  # noqa: E402
 
 HUB_USER = "poskamling-hub"
+RAW_SUB_USER = "bench-raw-sub"  # a read-only monitor account: the broker runs with use_username_as_clientid,
+# so a raw client logged in as the hub user would take over (and, clean start, wipe) the hub's session
 UNLIMITED = {"rate": 1e9, "burst": 1e9, "panic_rate": 1e9, "panic_burst": 1e9}
 
 
@@ -53,18 +55,20 @@ def raw_qos1(broker: MosquittoBroker, devices: int, events: int, payload: bytes)
         if got >= events:
             done.set()
 
-    sub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="raw-sub", protocol=mqtt.MQTTv5)
-    sub.username_pw_set(HUB_USER, broker.accounts[HUB_USER])
+    names = [f"pos-r{n:02d}" for n in range(devices)]
+    for name in [RAW_SUB_USER, *names]:  # every client its own account (client id = user name)
+        broker.accounts.setdefault(name, new_secret())
+    if RAW_SUB_USER not in broker.monitor_users:
+        broker.monitor_users.append(RAW_SUB_USER)
+    broker.reload()
+    time.sleep(0.3)
+    sub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=RAW_SUB_USER, protocol=mqtt.MQTTv5)
+    sub.username_pw_set(RAW_SUB_USER, broker.accounts[RAW_SUB_USER])
     sub.on_message = on_message
     sub.connect(broker.host, broker.port)
     sub.subscribe("kamling/v1/+/event", qos=1)
     sub.loop_start()
     pubs = []
-    names = [f"pos-r{n:02d}" for n in range(devices)]
-    for name in names:
-        broker.accounts.setdefault(name, new_secret())
-    broker.reload()
-    time.sleep(0.3)
     for name in names:  # device accounts: each may publish only on its own topics (the ACL)
         pub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=name, protocol=mqtt.MQTTv5)
         pub.username_pw_set(name, broker.accounts[name])
@@ -84,8 +88,8 @@ def raw_qos1(broker: MosquittoBroker, devices: int, events: int, payload: bytes)
     done.wait(300)
     elapsed = time.perf_counter() - start
     for p in [*pubs, sub]:
+        p.disconnect()  # before loop_stop, so the DISCONNECT is sent and the broker frees the client id
         p.loop_stop()
-        p.disconnect()
     return got / elapsed
 
 
@@ -180,7 +184,15 @@ def main() -> None:
             sample.open()
             payload = sample.add(EventKind.CHECKIN, {"bench": True}).to_payload()
             sample.close()
-            raw = raw_qos1(broker, args.devices, args.events, payload)
+            # The raw floor gets its own broker without a per-client queue cap (0: unlimited): raw
+            # publishers have no end-to-end window, so with the production cap (2,000) the broker would
+            # drop what the subscriber cannot take at once. The posts' outboxes bound the durable path.
+            raw_broker = MosquittoBroker(root / "broker-raw", accounts={HUB_USER: new_secret()}, max_queued_messages=0)
+            raw_broker.start()
+            try:
+                raw = raw_qos1(raw_broker, args.devices, args.events, payload)
+            finally:
+                raw_broker.stop()
             durable = durable_ingest(broker, root, args.devices, args.events)
             drain = backlog_drain(broker, root, args.devices, args.backlog)
         finally:
@@ -194,6 +206,7 @@ def main() -> None:
         "ratio_durable_to_raw": round(durable["events_per_s"] / raw, 3),
         "target_ratio": 0.5,
         "backlog_drain": {k: round(v, 3) for k, v in drain.items()},
+        "broker_max_queued_messages": broker.max_queued_messages,
     }
     out = Path(__file__).resolve().parent / "results" / "ingest.json"
     out.write_text(json.dumps(result, indent=2) + "\n")

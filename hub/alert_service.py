@@ -354,8 +354,8 @@ class AlertService:
         return alert
 
     def _tell_post(self, alert: Alert) -> None:
-        if alert.kind in (AlertKind.OFFLINE, AlertKind.HEALTH):
-            return  # offline: it will see its other alerts on reconnect; health: for the Polsek only
+        if alert.kind in (AlertKind.OFFLINE, AlertKind.HEALTH, AlertKind.FLOOD):
+            return  # offline: it will see its other alerts on reconnect; health, flood: for the Polsek only
         update = AlertUpdate(
             alert_id=alert.id,
             state=alert.state,

@@ -27,6 +27,7 @@ class AlertKind(StrEnum):
     MOTION = "motion"
     OFFLINE = "offline"
     HEALTH = "health"  # a post's health telemetry crossed a threshold (hub/health_rules.py)
+    FLOOD = "flood"  # a post kept exceeding its rate limit; quarantined (hub/quarantine.py)
 
 
 SEVERITY = {
@@ -36,6 +37,7 @@ SEVERITY = {
     AlertKind.CAMERA: Severity.MINOR,
     AlertKind.MOTION: Severity.WARNING,
     AlertKind.HEALTH: Severity.WARNING,
+    AlertKind.FLOOD: Severity.MAJOR,
 }
 
 OPEN_STATES = frozenset({AlertState.NEW, AlertState.NOTIFIED, AlertState.ACKNOWLEDGED, AlertState.EN_ROUTE})

@@ -78,6 +78,18 @@ def devices(hub: HubDep, _: Technician) -> list[dict[str, Any]]:
     return [d.model_dump(mode="json") for d in hub.devices.store.all()]
 
 
+@router.post("/devices/{device_id}/unblock", summary="Lift a flood quarantine: the device may connect again")
+def unblock_device(device_id: str, hub: HubDep, who: Admin) -> dict[str, Any]:
+    from kamling.provision import Provisioner, ProvisionError
+
+    try:
+        Provisioner(hub.settings, actor=who.name).unblock(device_id)  # audited as device.unblock
+    except ProvisionError as exc:
+        raise HTTPException(404, str(exc)) from None
+    hub.quarantine.released(device_id, who.name)
+    return {"device_id": device_id, "blocked": False}
+
+
 @router.post("/devices/reload", summary="Re-read the devices file now (after `poskamling device ...`)")
 def reload_devices(request: Request, hub: HubDep, who: Technician) -> dict[str, Any]:
     result = hub.devices.sync(force=True)

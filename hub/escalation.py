@@ -44,6 +44,7 @@ DEFAULT_RULES: dict[AlertKind, EscalationRule] = {
     AlertKind.CAMERA: EscalationRule(levels=1, after=None),
     AlertKind.MOTION: EscalationRule(levels=1, after=None),
     AlertKind.HEALTH: EscalationRule(page=False, levels=1, after=None),  # dashboard only unless configured
+    AlertKind.FLOOD: EscalationRule(levels=1, after=None),  # one page: a blocked post cannot raise a panic
 }
 
 

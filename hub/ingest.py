@@ -72,6 +72,7 @@ class Ingest:
         self.clock = clock
         self.on_health: Callable[[str, dict], None] | None = None  # set by HubService
         self.on_commit: Callable[[list[Record]], None] | None = None  # set by HubService
+        self.on_rate_limited: Callable[[str], None] | None = None  # hub/quarantine.py (paho's thread: cheap)
         self.writer = writer_factory(store, self._on_committed, max_batch=max_batch)
         self.rejected: Counter[str] = Counter()
         self.accepted = 0
@@ -119,6 +120,8 @@ class Ingest:
         if self.limiter.allow(parts[2], kind):
             return True
         self.rejected["rate_limited"] += 1
+        if self.on_rate_limited is not None:
+            self.on_rate_limited(parts[2])
         return False
 
     def _reject(self, reason: str, topic_name: str, detail: str) -> None:
@@ -133,6 +136,8 @@ class Ingest:
             if self.registry.get(parts.device) is None:
                 raise ProtocolError("unknown_device", parts.device)
             if not item.admitted and not self.limiter.allow(parts.device, message_kind(parts.channel.value, item.payload)):
+                if self.on_rate_limited is not None:
+                    self.on_rate_limited(parts.device)
                 raise ProtocolError("rate_limited", parts.device)
             if parts.channel is Channel.EVENT:
                 deferred = self._handle_event(decode_event(parts.device, item.payload), item)

@@ -18,6 +18,7 @@ KIND_LABEL = {
         AlertKind.CAMERA: "KAMERA HILANG",
         AlertKind.MOTION: "GERAKAN",
         AlertKind.HEALTH: "PERINGATAN KONDISI POS",
+        AlertKind.FLOOD: "POS MEMBANJIRI SISTEM",
     },
     "en": {
         AlertKind.PANIC: "PANIC",
@@ -26,6 +27,7 @@ KIND_LABEL = {
         AlertKind.CAMERA: "CAMERA LOST",
         AlertKind.MOTION: "MOTION",
         AlertKind.HEALTH: "POST HEALTH WARNING",
+        AlertKind.FLOOD: "POST FLOODING",
     },
 }
 

@@ -37,6 +37,17 @@ class RateLimitSettings(BaseModel):
     panic_rate: float = Field(default=5.0, gt=0, description="sustained panic events per second per device")
     panic_burst: float = Field(default=100.0, ge=1, description="burst of panic events a device may send at once")
     max_devices: int = Field(default=10_000, ge=1, description="most devices tracked (bounded memory)")
+    quarantine_after: float = Field(
+        default=1.0, ge=0,
+        description="seconds a device must stay over its limit before a flood alert and a block (hub/quarantine.py); 0: never",
+    )
+    quarantine_min_rejected: int = Field(
+        default=500, ge=1, description="messages that must be dropped in that time, so a slightly fast device is only throttled"
+    )
+    quarantine_block: bool = Field(
+        default=True,
+        description="block a flooding device at the broker when provisioning manages its files (provisioning.broker_dir/passwd); false: alert only",
+    )
 
 
 @dataclass

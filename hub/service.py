@@ -11,6 +11,7 @@ from hub.eventlog import EventLogWriter
 from hub.ingest import Ingest
 from hub.mqtt_adapter import HubMqtt, Inbound
 from hub.notify import AppriseNotifier, Notifier
+from hub.quarantine import Quarantine
 from hub.ratelimit import DeviceRateLimiter
 from hub.registry import PostRegistry
 from hub.audit import AlertAuditor, AuditLog
@@ -72,6 +73,8 @@ class HubService:
             max_batch=settings.max_batch,
         )
         self.mqtt.admit = self.ingest.admit  # rate limit before queueing (flooding devices)
+        self.quarantine = Quarantine(settings, self.alerts)  # a device that keeps flooding: alert, block
+        self.ingest.on_rate_limited = self.quarantine.rejected
         self.users = UserStore(settings.data_dir / "users.json")
         self.sessions = SessionManager(idle_seconds=settings.session_idle_minutes * 60)
         self.audit = AuditLog(settings.audit_file or settings.data_dir / "audit.jsonl")
@@ -99,6 +102,7 @@ class HubService:
         self.users.open()
         self.devices.start()
         self.alerts.start()
+        self.quarantine.start()
         self.ingest.start()
         self.mqtt.start()
         self.home_assistant.start()
@@ -107,6 +111,7 @@ class HubService:
     def stop(self) -> None:
         self.mqtt.stop()
         self.ingest.stop()
+        self.quarantine.stop()
         self.alerts.stop()
         self.store.close()
         self.users.close()

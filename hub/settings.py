@@ -109,7 +109,7 @@ class HubSettings(BaseSettings):
         description="optional raster tile URL for the dashboard map, e.g. http://tiles.lan/{z}/{x}/{y}.png; none: no tiles",
     )
     offline_grace: float = Field(default=0.0, ge=0, description="seconds an offline post may stay offline before an alert")
-    alert_rules: dict[Literal["panic", "tamper", "offline", "camera", "motion", "health"], EscalationRule] = Field(
+    alert_rules: dict[Literal["panic", "tamper", "offline", "camera", "motion", "health", "flood"], EscalationRule] = Field(
         default_factory=dict, description="per alert kind: who is paged and the escalation timing (defaults in hub/escalation.py)"
     )
     ack_link_secret: SecretStr | None = Field(

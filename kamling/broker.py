@@ -18,6 +18,10 @@ from kamling.net import free_port, wait_for_port
 log = logging.getLogger(__name__)
 
 
+MAX_QUEUED_MESSAGES = 2_000
+"""Default per-client queue limit (see MosquittoBroker.max_queued_messages)."""
+
+
 class BrokerError(RuntimeError):
     """The broker could not be started or controlled."""
 
@@ -65,7 +69,8 @@ def render_config(
     persistence_dir: Path,
     log_dest: str,
     autosave_interval: int = 100,
-    max_queued_messages: int = 200_000,
+    max_queued_messages: int = MAX_QUEUED_MESSAGES,
+    max_queued_bytes: int = 0,
     max_inflight_messages: int = 1000,
     tls: TlsListener | None = None,
     run_as: str | None = None,
@@ -81,6 +86,7 @@ def render_config(
         log_dest=log_dest,
         autosave_interval=autosave_interval,
         max_queued_messages=max_queued_messages,
+        max_queued_bytes=max_queued_bytes,
         max_inflight_messages=max_inflight_messages,
         tls_listener=tls.render(bind, username_as_clientid) if tls else "",
         run_as=run_as or getpass.getuser(),
@@ -101,6 +107,12 @@ class MosquittoBroker:
     bind: str = "127.0.0.1"
     tls: TlsListener | None = None
     username_as_clientid: bool = True  # production setting; False only for raw-MQTT benchmarks
+    # Per-client queue beyond the in-flight window (Mosquitto counts QoS 0 packets waiting on an
+    # online client's socket against it too). Small on purpose: a flooding device must not build a
+    # long backlog in front of the hub; an event the broker drops stays in its post's outbox and is
+    # resent (bench/bench_flood.py, docs/security.md).
+    max_queued_messages: int = MAX_QUEUED_MESSAGES
+    max_queued_bytes: int = 0  # 0: no byte limit (the message count bounds the queue)
     _process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -133,6 +145,8 @@ class MosquittoBroker:
             log_dest=f"file {self.log_path}",
             tls=self.tls,
             username_as_clientid=self.username_as_clientid,
+            max_queued_messages=self.max_queued_messages,
+            max_queued_bytes=self.max_queued_bytes,
         )
         write_private(self.config_path, conf)
 

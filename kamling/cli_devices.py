@@ -64,8 +64,13 @@ def add(
 @app.command("list")
 def list_devices(config: ConfigOption = DEFAULT_CONFIG) -> None:
     """Provisioned devices and their status."""
-    for d in _provisioner(config).list():
-        typer.echo(f"{d.device_id:<24} {d.status:<15} {d.village:<16} {d.name}  (credential {d.credential_issued_at[:19]})")
+    provisioner = _provisioner(config)
+    blocked = provisioner.blocked()
+    for d in provisioner.list():
+        status = "blocked" if d.device_id in blocked else d.status
+        typer.echo(f"{d.device_id:<24} {status:<15} {d.village:<16} {d.name}  (credential {d.credential_issued_at[:19]})")
+    for device_id in sorted(set(blocked) - {d.device_id for d in provisioner.list()}):
+        typer.echo(f"{device_id:<24} {'blocked':<15} (listed in the hub settings, not provisioned)")
 
 
 @app.command("revoke")
@@ -79,6 +84,13 @@ def revoke(
         typer.confirm(f"Revoke {device_id}? The post will stop reporting", abort=True)
     _run(lambda: _provisioner(config).revoke(device_id))
     typer.echo(f"device {device_id} revoked and disconnected; marked decommissioned")
+
+
+@app.command("unblock")
+def unblock(device_id: str, config: ConfigOption = DEFAULT_CONFIG) -> None:
+    """Lift a block (flood quarantine): the device reconnects with its existing credential."""
+    _run(lambda: _provisioner(config).unblock(device_id))
+    typer.echo(f"device {device_id} unblocked; broker reloaded. Resolve its flood alert on the dashboard.")
 
 
 @app.command("rotate")

@@ -15,6 +15,11 @@ replace the device's credential with a one-time secret, reload, connect once *as
 (the broker drops the old connection: session takeover), then remove the credential and
 reload again. The device's reconnects are refused from the first reload on.
 
+Blocking (`block`, flood quarantine; `unblock` by an admin): like revocation (one-time secret,
+reload, kick, credential removed, reload), but reversible: the device's password hash moves from
+`passwd` to `blocked` (same format, 0600, same folder) and `unblock` moves it back, so the post
+reconnects with its existing credential. The device stays registered with the hub.
+
 TLS (`add(..., tls=True)`): the device also gets a client certificate (CN = device id) signed
 by the hub CA (kamling/pki.py), written next to its edge config, which then points at it.
 """
@@ -73,6 +78,10 @@ class Provisioner:
     @property
     def passwd_path(self) -> Path:
         return self.p.broker_dir / "passwd"
+
+    @property
+    def blocked_path(self) -> Path:
+        return self.p.broker_dir / "blocked"
 
     @property
     def acl_path(self) -> Path:
@@ -196,6 +205,7 @@ class Provisioner:
             self._set_credential(device_id, None)
             if reload:
                 self.reload_broker()
+        self._forget_block(device_id)
         record = self.devices.mark_decommissioned(device_id)
         for leftover in (f"{device_id}.yaml", f"{device_id}.crt", f"{device_id}.key"):
             path = self.output_dir / leftover
@@ -203,6 +213,58 @@ class Provisioner:
                 path.unlink()
         self.audit.record(self.actor, "device.revoke", device_id)
         return record
+
+    def block(self, device_id: str, reason: str, reload: bool = True) -> bool:
+        """Refuse and disconnect the device at the broker until `unblock`; False if it was blocked already.
+
+        Works for any device with a credential in `passwd` (provisioned or listed in the hub settings).
+        """
+        if device_id in self.reserved_users:
+            raise ProvisionError(f"{device_id!r} is a reserved broker user name")
+        if device_id in self.blocked():
+            return False
+        stored = read_password_file(self.passwd_path).get(device_id)
+        if stored is None:
+            raise ProvisionError(f"device {device_id!r} has no broker credential in {self.passwd_path}")
+        stash = self.blocked()
+        stash[device_id] = stored
+        write_private(self.blocked_path, render_password_file(stash))  # first: the hash is never lost
+        one_time = new_secret()
+        self._set_credential(device_id, one_time if reload else None)
+        try:
+            if reload:
+                self.reload_broker()
+                self.kick(device_id, one_time)
+        finally:
+            self._set_credential(device_id, None)
+            if reload:
+                self.reload_broker()
+        self.audit.record(self.actor, "device.block", device_id, reason=reason)
+        return True
+
+    def unblock(self, device_id: str, reload: bool = True) -> None:
+        """Give a blocked device its own credential back; it reconnects with its existing password."""
+        stash = self.blocked()
+        stored = stash.pop(device_id, None)
+        if stored is None:
+            raise ProvisionError(f"device {device_id!r} is not blocked")
+        entries = read_password_file(self.passwd_path)
+        entries[device_id] = stored
+        self._write_broker_files(entries)
+        write_private(self.blocked_path, render_password_file(stash))
+        if reload:
+            self.reload_broker()
+        self.audit.record(self.actor, "device.unblock", device_id)
+
+    def blocked(self) -> dict[str, str]:
+        """Blocked device ids and their stashed password hashes."""
+        return read_password_file(self.blocked_path)
+
+    def _forget_block(self, device_id: str) -> None:
+        """A new credential (add, rotate) or a revocation supersedes a block."""
+        stash = self.blocked()
+        if stash.pop(device_id, None) is not None:
+            write_private(self.blocked_path, render_password_file(stash))
 
     def list(self) -> list[DeviceRecord]:
         return self.devices.all()
@@ -242,6 +304,7 @@ class Provisioner:
                 "tls_key": str(edge_tls_dir / f"{record.device_id}.key"),
             }
         config_path = self.write_edge_config(record.device_id, password, tls_files)
+        self._forget_block(record.device_id)
         self._set_credential(record.device_id, password)
         self.devices.put(record)
         if reload:
