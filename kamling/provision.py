@@ -99,7 +99,11 @@ class Provisioner:
     def _write_broker_files(self, entries: dict[str, str]) -> None:
         self.p.broker_dir.mkdir(parents=True, exist_ok=True)
         write_private(self.passwd_path, render_password_file(entries))
-        write_private(self.acl_path, render_acl([self.settings.mqtt_username], self.p.monitor_users))
+        ha_prefix = self.settings.home_assistant_prefix if self.settings.home_assistant_discovery else None
+        write_private(
+            self.acl_path,
+            render_acl([self.settings.mqtt_username], self.p.monitor_users, home_assistant_prefix=ha_prefix),
+        )
 
     def _set_credential(self, user: str, password: str | None) -> None:
         entries = read_password_file(self.passwd_path)
