@@ -11,6 +11,9 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
+import sqlite3
+import subprocess
 import sys
 import tempfile
 import threading
@@ -20,6 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import paho.mqtt.client as mqtt  # noqa: E402
+import yaml  # noqa: E402
 from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
 
 from edge.outbox import Outbox  # noqa: E402
@@ -120,6 +124,58 @@ def drained(posts: list[SimulatedPost]) -> bool:
     return all(p.agent._inbox.empty() and p.agent.outbox.depth() == 0 for p in posts)  # noqa: SLF001
 
 
+def write_post_configs(broker: MosquittoBroker, root: Path, devices: list[str], per_device: int) -> list[Path]:
+    """Prefilled outboxes plus edge config files, for posts run as their own processes."""
+    paths = []
+    for post in make_posts(broker, root, devices, per_device):
+        data = post.config.model_dump(mode="json")
+        data["mqtt"]["password"] = broker.accounts[post.device_id]
+        path = root / f"{post.device_id}.yaml"
+        path.write_text(yaml.safe_dump(data))
+        paths.append(path)
+    return paths
+
+
+def outbox_depth(config_path: Path) -> int:
+    """Read another process's outbox (WAL allows a concurrent reader)."""
+    data = yaml.safe_load(config_path.read_text())
+    with sqlite3.connect(Path(data["data_dir"]) / "outbox.sqlite", timeout=5) as db:
+        return int(db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
+
+
+def durable_ingest_processes(broker: MosquittoBroker, root: Path, devices: int, events: int) -> dict[str, float]:
+    """As durable_ingest, but each post is its own `poskamling sim run` process, as on real Pis.
+
+    The hub then has its own interpreter (and GIL) like in production, instead of sharing one
+    with ten simulated agents.
+    """
+    names = [f"pos-p{n:02d}" for n in range(devices)]
+    configs = write_post_configs(broker, root / "posts-proc", names, events // devices)
+    hub = HubService(hub_settings(broker, root / "hub-proc", names))
+    hub.start()
+    _wait(lambda: hub.mqtt.connected, 10, "hub connected")
+    start = time.perf_counter()
+    procs = [
+        subprocess.Popen([sys.executable, "-m", "kamling.cli", "sim", "run", str(c)],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for c in configs
+    ]
+    try:
+        _wait(lambda: hub.ingest.writer.committed_events >= events, 600, "all events committed")
+        committed = time.perf_counter() - start
+        _wait(lambda: all(outbox_depth(c) == 0 for c in configs), 120, "all events acked")
+        acked = time.perf_counter() - start
+    finally:
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            proc.wait(30)
+    commits = hub.ingest.writer.commits
+    hub.stop()
+    return {"events": events, "seconds_to_commit": committed, "seconds_to_ack": acked,
+            "events_per_s": events / acked, "commits": commits, "mean_batch": events / max(1, commits)}
+
+
 def durable_ingest(broker: MosquittoBroker, root: Path, devices: int, events: int) -> dict[str, float]:
     """Posts with full outboxes connect to a running hub: events committed and acked per second."""
     names = [f"pos-b{n:02d}" for n in range(devices)]
@@ -173,6 +229,7 @@ def main() -> None:
     parser.add_argument("--devices", type=int, default=10)
     parser.add_argument("--events", type=int, default=50_000)
     parser.add_argument("--backlog", type=int, default=10_000)
+    parser.add_argument("--also-in-process", action="store_true", help="also run posts and hub in one process")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
@@ -193,7 +250,8 @@ def main() -> None:
                 raw = raw_qos1(raw_broker, args.devices, args.events, payload)
             finally:
                 raw_broker.stop()
-            durable = durable_ingest(broker, root, args.devices, args.events)
+            durable = durable_ingest_processes(broker, root, args.devices, args.events)
+            in_process = durable_ingest(broker, root, args.devices, args.events) if args.also_in_process else None
             drain = backlog_drain(broker, root, args.devices, args.backlog)
         finally:
             broker.stop()
@@ -204,6 +262,8 @@ def main() -> None:
         "raw_qos1_events_per_s": round(raw, 1),
         "durable": {k: round(v, 3) for k, v in durable.items()},
         "ratio_durable_to_raw": round(durable["events_per_s"] / raw, 3),
+        "durable_posts_as": "one `poskamling sim run` process per post (hub in its own interpreter)",
+        "durable_in_process": {k: round(v, 3) for k, v in in_process.items()} if in_process else None,
         "target_ratio": 0.5,
         "backlog_drain": {k: round(v, 3) for k, v in drain.items()},
         "broker_max_queued_messages": broker.max_queued_messages,
