@@ -139,8 +139,9 @@ class Demo:
         return f"""
 poskamling demo is running (Ctrl-C stops everything)
 
-  Hub API + docs   {self.web.url}/docs      (OpenAPI; health at {self.web.url}/api/health)
+  Dashboard        {self.web.url}/      (Bahasa Indonesia; English via the EN switch)
   Dashboard login  user "operator", password {self.operator_password}   (random, this run only)
+  Hub API + docs   {self.web.url}/docs      (OpenAPI; health at {self.web.url}/api/health)
   Operator token   {self.operator_token}
                    e.g. curl -H 'Authorization: Bearer {self.operator_token}' {self.web.url}/api/alerts
   Broker           mosquitto on {self.broker.host}:{self.broker.port} (private config, random credentials)
@@ -150,7 +151,8 @@ poskamling demo is running (Ctrl-C stops everything)
   Press a post's panic button from another terminal:
     .venv/bin/poskamling sim press {next(iter(self.posts))}
   Officers' phones are simulated: their notifications are printed here.
-  Acknowledge:  curl -X POST -H 'Authorization: Bearer {self.operator_token}' {self.web.url}/api/alerts/<id>/ack
+  Acknowledge on the dashboard, from the link in a notification, or:
+    curl -X POST -H 'Authorization: Bearer {self.operator_token}' {self.web.url}/api/alerts/<id>/ack
 """
 
 
