@@ -34,7 +34,8 @@ class AppriseNotifier:
             if cached is None:
                 import apprise
 
-                sender = apprise.Apprise()
+                # Synchronous: the hub already pages from its own thread pool.
+                sender = apprise.Apprise(asset=apprise.AppriseAsset(async_mode=False))
                 for url in urls:
                     if not sender.add(url):
                         log.error("notifier: apprise does not understand URL scheme of %s", url.split("://")[0])

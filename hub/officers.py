@@ -35,6 +35,7 @@ class OfficerStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
+        self._cached: tuple[tuple[int, int, int], Roster] | None = None
 
     @contextmanager
     def _open(self) -> Iterator[TinyDB]:
@@ -65,9 +66,19 @@ class OfficerStore:
                 fallback=fallback,
             )
 
-        if not self.path.exists():
+        try:
+            stat = self.path.stat()
+        except FileNotFoundError:
             return Roster()
-        return self._do(read)
+        # Every write replaces the file atomically (new inode), so this key changes with the
+        # content; a new alert then reads the file only after the CLI or API changed it.
+        key = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        cached = self._cached
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        roster = self._do(read)
+        self._cached = (key, roster)
+        return roster
 
     def has_roster(self) -> bool:
         """True when at least one officer or a fallback is stored (then settings officers are ignored)."""
