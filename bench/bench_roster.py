@@ -1,23 +1,27 @@
 """What the duty roster adds to each page: resolving the escalation chain from the stored
-TinyDB roster (re-read under a lock at every page, so CLI edits apply at once) against the
+TinyDB roster (cached by file identity; re-read under a lock only after a change, so CLI edits
+still apply at the next page) against the
 baseline of the settings-seeded roster (in memory), plus signing and checking an ack link.
 
-Run: .venv/bin/python -m bench.bench_roster   (JSON to stdout and bench/results/roster.json)
+Run: .venv/bin/python bench/bench_roster.py   (JSON to stdout and bench/results/roster.json)
 """
 
 from __future__ import annotations
 
+import sys
 import tempfile
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from bench.common import emit, percentiles
-from hub.ack_links import AckLinks
-from hub.alert_service import RosterResolver
-from hub.alerts import AlertKind, open_alert
-from hub.officers import OfficerStore
-from hub.roster import Officer
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import emit, percentiles  # noqa: E402
+from hub.ack_links import AckLinks  # noqa: E402
+from hub.alert_service import RosterResolver  # noqa: E402
+from hub.alerts import AlertKind, open_alert  # noqa: E402
+from hub.officers import OfficerStore  # noqa: E402
+from hub.roster import Officer  # noqa: E402
 from hub.settings import HubSettings
 
 VILLAGES = [f"Desa {i}" for i in range(20)]
