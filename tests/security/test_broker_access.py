@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import stat
-import time
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -54,10 +53,13 @@ def test_a_device_can_neither_publish_to_nor_read_another_devices_topics(broker)
     monitor = Probe(broker, *add_monitor(broker), "monitor")
     for probe in (a, b, monitor):
         assert probe.connected()
+    subacks: list[object] = []
+    for probe in (monitor, a):
+        probe.client.on_subscribe = lambda *args: subacks.append(args)
     monitor.client.subscribe("kamling/v1/#", qos=1)
     a.client.subscribe("kamling/v1/pos-b/#", qos=1)  # Mosquitto grants it but must deliver nothing
     a.client.subscribe("kamling/v1/+/ack", qos=1)
-    time.sleep(0.2)  # let the SUBSCRIBEs land before publishing (delivery is asserted below)
+    wait_for(lambda: len(subacks) == 3, what="SUBACKs before publishing")
     a.client.publish("kamling/v1/pos-b/event", b"spoofed", qos=1)  # into B's event topic
     a.client.publish("kamling/v1/pos-b/ack", b"spoofed", qos=1)  # pretending to be the hub
     a.client.publish("kamling/v1/pos-a/ack", b"spoofed", qos=1)  # acking itself
@@ -113,7 +115,12 @@ def test_provision_press_revoke(make_hub, broker, sink, tmp_path) -> None:
         assert not issued.edge_config.exists()
         actions = [e["action"] for e in hub.client("admin").get("/api/admin/audit", params={"action": "device."}).json()]
         assert actions == ["device.revoke", "device.add"]
-        time.sleep(1.5)  # a reconnect attempt of the edge (back-off 1 s) must still be refused
+        refused_so_far = broker.log_path.read_text().count("not authorised")
+        wait_for(  # the edge keeps retrying (back-off from 1 s): its next attempt must be refused too
+            lambda: broker.log_path.read_text().count("not authorised") > refused_so_far,
+            timeout=15,
+            what="the revoked edge's own reconnect attempt refused by the broker",
+        )
         assert not post.agent.connected
     finally:
         post.stop()
