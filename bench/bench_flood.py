@@ -28,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import emit, percentiles  # noqa: E402
+from bench.common import emit, percentiles, wait  # noqa: E402
 from edge.sim import SimulatedPost, sim_edge_config  # noqa: E402
 from hub.alerts import Outcome  # noqa: E402
 from hub.service import HubService  # noqa: E402
@@ -39,14 +39,6 @@ from kamling.httpsink import NotificationSink  # noqa: E402
 from kamling.protocol import Event, EventKind, new_event_id  # noqa: E402
 
 FLOODER, HONEST = "pos-flood", "pos-rw07"
-
-
-def wait(condition, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise RuntimeError("benchmark condition not met in time")
-        time.sleep(0.005)
 
 
 def start_flood(broker: MosquittoBroker, password: str, workdir: Path, lines: int = 50_000) -> subprocess.Popen[bytes]:

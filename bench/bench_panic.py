@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import emit, http_post_ms, mqtt_round_trip_ms, percentiles  # noqa: E402
+from bench.common import emit, http_post_ms, mqtt_round_trip_ms, percentiles, wait  # noqa: E402
 import yaml  # noqa: E402
 
 from edge.outbox import Outbox  # noqa: E402
@@ -35,14 +35,6 @@ from kamling.protocol import EventKind  # noqa: E402
 
 
 FLOOR_DEVICE = "bench-floor"
-
-
-def wait(condition, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise RuntimeError("benchmark condition not met in time")
-        time.sleep(0.005)
 
 
 POSTS_PER_PROCESS = 50  # paho uses select(): keep each process's descriptors well under 1024

@@ -8,6 +8,7 @@ import statistics
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,15 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 RESULTS = Path(__file__).parent / "results"
+
+
+def wait(condition: Callable[[], object], timeout: float = 60.0) -> None:
+    """Poll until condition() is truthy; a benchmark that cannot proceed stops with an error."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise RuntimeError("benchmark condition not met in time")
+        time.sleep(0.005)
 
 
 def percentiles(samples_ms: list[float]) -> dict[str, float]:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from edge.camera.config import CameraConfig
-from kamling.configfile import load_model
+from kamling.configfile import known_time_zone, load_model
+from kamling.mqtt import BrokerEndpoint
 from kamling.protocol import DEVICE_ID_PATTERN
 
 
@@ -80,18 +80,24 @@ class EdgeConfig(_Section):
             raise ValueError(f"camera names must be unique; repeated: {', '.join(duplicates)}")
         return value
 
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r}; use e.g. Asia/Jakarta, Asia/Makassar, Asia/Jayapura") from None
-        return value
+    _known_zone = field_validator("timezone")(known_time_zone)
 
     @property
     def mqtt_username(self) -> str:
         return self.mqtt.username or self.device_id
+
+    @property
+    def broker_endpoint(self) -> BrokerEndpoint:
+        """Where and as whom this device connects (agent and doctor alike)."""
+        return BrokerEndpoint(
+            host=self.mqtt.host,
+            port=self.mqtt.port,
+            username=self.mqtt_username,
+            password=self.mqtt.password.get_secret_value(),
+            tls_ca=self.mqtt.tls_ca,
+            tls_cert=self.mqtt.tls_cert,
+            tls_key=self.mqtt.tls_key,
+        )
 
 
 def load_edge_config(path: Path) -> EdgeConfig:

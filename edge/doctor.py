@@ -166,17 +166,9 @@ def check_camera(camera: Any, seconds: float, opener: Callable[..., Any] | None 
 
 def check_broker(config: EdgeConfig, timeout: float) -> CheckResult:
     """Connect with the device credential (a separate client id, so a running agent is not kicked off)."""
-    from kamling.mqtt import BrokerEndpoint, make_client, reason_ok
+    from kamling.mqtt import make_client, reason_ok
 
-    endpoint = BrokerEndpoint(
-        host=config.mqtt.host,
-        port=config.mqtt.port,
-        username=config.mqtt_username,
-        password=config.mqtt.password.get_secret_value(),
-        tls_ca=config.mqtt.tls_ca,
-        tls_cert=config.mqtt.tls_cert,
-        tls_key=config.mqtt.tls_key,
-    )
+    endpoint = config.broker_endpoint
     where = f"{config.mqtt.host}:{config.mqtt.port} as {config.mqtt_username}"
     outcome: dict[str, Any] = {}
     done = threading.Event()

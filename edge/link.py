@@ -9,7 +9,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 
 from edge.config import EdgeConfig
-from kamling.mqtt import BrokerEndpoint, make_client, reason_ok
+from kamling.mqtt import make_client, reason_ok
 from kamling.protocol import EDGE_SUBSCRIBES, OFFLINE_WILL, Channel, Status, parse_topic, topic, utc_now
 
 log = logging.getLogger(__name__)
@@ -37,15 +37,7 @@ class EdgeLink:
 
     def start(self) -> None:
         cfg = self.config
-        endpoint = BrokerEndpoint(
-            host=cfg.mqtt.host,
-            port=cfg.mqtt.port,
-            username=cfg.mqtt_username,
-            password=cfg.mqtt.password.get_secret_value(),
-            tls_ca=cfg.mqtt.tls_ca,
-            tls_cert=cfg.mqtt.tls_cert,
-            tls_key=cfg.mqtt.tls_key,
-        )
+        endpoint = cfg.broker_endpoint
         client = make_client(
             endpoint,
             f"edge-{cfg.device_id}",

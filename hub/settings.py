@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from kamling.configfile import ConfigError, format_validation_error, read_mapping
+from kamling.configfile import ConfigError, format_validation_error, known_time_zone, read_mapping
 from hub.escalation import EscalationRule
 from kamling.protocol import DEVICE_ID_PATTERN
 from hub.ratelimit import RateLimitSettings
@@ -129,14 +128,7 @@ class HubSettings(BaseSettings):
     )
     home_assistant_prefix: str = Field(default="homeassistant", description="Home Assistant's MQTT discovery prefix")
 
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r}; use e.g. Asia/Jakarta, Asia/Makassar, Asia/Jayapura") from None
-        return value
+    _known_zone = field_validator("timezone")(known_time_zone)
 
     @classmethod
     def settings_customise_sources(
