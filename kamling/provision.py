@@ -199,7 +199,24 @@ class Provisioner:
 
     def revoke(self, device_id: str, reload: bool = True) -> DeviceRecord:
         self._active(device_id)
-        one_time = new_secret()  # the device's own password stops working with the first reload
+        self._cut_off(device_id, reload)
+        self._forget_block(device_id)
+        record = self.devices.mark_decommissioned(device_id)
+        for leftover in (f"{device_id}.yaml", f"{device_id}.crt", f"{device_id}.key"):
+            path = self.output_dir / leftover
+            if path.exists():
+                path.unlink()
+        self.audit.record(self.actor, "device.revoke", device_id)
+        return record
+
+    def _cut_off(self, device_id: str, reload: bool) -> None:
+        """Remove the device's credential and drop its live connection.
+
+        Mosquitto 2.0 keeps connected clients on a reload, and client ids are user names, so the
+        device is given a one-time password (its own stops working with the first reload), kicked
+        by connecting once as itself, then left with no credential at all.
+        """
+        one_time = new_secret()
         self._set_credential(device_id, one_time if reload else None)
         try:
             if reload:
@@ -209,14 +226,6 @@ class Provisioner:
             self._set_credential(device_id, None)
             if reload:
                 self.reload_broker()
-        self._forget_block(device_id)
-        record = self.devices.mark_decommissioned(device_id)
-        for leftover in (f"{device_id}.yaml", f"{device_id}.crt", f"{device_id}.key"):
-            path = self.output_dir / leftover
-            if path.exists():
-                path.unlink()
-        self.audit.record(self.actor, "device.revoke", device_id)
-        return record
 
     def block(self, device_id: str, reason: str, reload: bool = True) -> bool:
         """Refuse and disconnect the device at the broker until `unblock`; False if it was blocked already.
@@ -233,16 +242,7 @@ class Provisioner:
         stash = self.blocked()
         stash[device_id] = stored
         write_private(self.blocked_path, render_password_file(stash))  # first: the hash is never lost
-        one_time = new_secret()
-        self._set_credential(device_id, one_time if reload else None)
-        try:
-            if reload:
-                self.reload_broker()
-                self.kick(device_id, one_time)
-        finally:
-            self._set_credential(device_id, None)
-            if reload:
-                self.reload_broker()
+        self._cut_off(device_id, reload)
         self.audit.record(self.actor, "device.block", device_id, reason=reason)
         return True
 
