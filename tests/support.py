@@ -89,6 +89,21 @@ class HubHarness:
         return httpx.Client(base_url=self.web.url, headers=headers, timeout=10)
 
 
+class VirtualClock:
+    """Time that moves only when the code under test sleeps; records the sleeps. One thread."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += max(0.0, seconds)
+
+
 def add_device(broker: MosquittoBroker, device_id: str) -> str:
     """Give a device a fresh broker credential and reload the broker."""
     password = new_secret()

@@ -17,21 +17,11 @@ from edge.camera.synthetic import make_clip
 from edge.cameras import CameraManager
 from edge.config import EdgeConfig
 from kamling.protocol import EventKind
+from tests.support import VirtualClock
 
 NOON = datetime(2026, 5, 1, 12, 0)
 
 
-class VirtualClock:
-    """Time that moves only when the (single) worker sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += max(0.0, seconds)
 
 
 class Events:

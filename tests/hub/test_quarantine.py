@@ -68,16 +68,21 @@ def settings(tmp_path, **rate_limit: Any) -> HubSettings:  # type: ignore[no-unt
                        rate_limit={"quarantine_after": 1.0, "quarantine_min_rejected": 10, **rate_limit})
 
 
-def test_without_provisioning_the_quarantine_only_alerts(tmp_path) -> None:
-    alerts, clock = Alerts(), Clock()
-    quarantine = Quarantine(settings(tmp_path), alerts, clock=clock)  # type: ignore[arg-type]
-    quarantine.start()
+def flood_for_three_seconds(quarantine: Quarantine, clock: Clock) -> None:
+    """300 rejected messages from pos-a, 10 ms apart, then stop the quarantine."""
     try:
         for _ in range(300):
             clock.now += 0.01
             quarantine.rejected("pos-a")
     finally:
         quarantine.stop()
+
+
+def test_without_provisioning_the_quarantine_only_alerts(tmp_path) -> None:
+    alerts, clock = Alerts(), Clock()
+    quarantine = Quarantine(settings(tmp_path), alerts, clock=clock)  # type: ignore[arg-type]
+    quarantine.start()
+    flood_for_three_seconds(quarantine, clock)
     assert [(d, k) for d, k, _ in alerts.raised] == [("pos-a", AlertKind.FLOOD)]
     details = alerts.raised[0][2]
     assert details["blocked"] is False and details["reason"] == "flooding"
@@ -91,11 +96,6 @@ def test_a_failed_block_still_alerts(tmp_path) -> None:
     alerts, clock = Alerts(), Clock()
     quarantine = Quarantine(settings(tmp_path), alerts, block=block, clock=clock)  # type: ignore[arg-type]
     quarantine.start()
-    try:
-        for _ in range(300):
-            clock.now += 0.01
-            quarantine.rejected("pos-a")
-    finally:
-        quarantine.stop()
+    flood_for_three_seconds(quarantine, clock)
     details = alerts.raised[0][2]
     assert details["blocked"] is False and "reload failed" in details["messages"][1]

@@ -21,19 +21,7 @@ from edge.camera.sources import (
 )
 from edge.camera.synthetic import make_clip, write_clip
 from edge.camera.worker import open_source
-
-
-class VirtualClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += max(0.0, seconds)
+from tests.support import VirtualClock
 
 
 class FlakySource:

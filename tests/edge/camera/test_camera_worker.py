@@ -18,22 +18,12 @@ from edge.camera.sources import SourceError, SyntheticSource
 from edge.camera.synthetic import Clip, make_clip, write_clip
 from edge.camera.worker import CameraWorker, open_source
 from kamling.protocol import EventKind, check_snapshot
+from tests.support import VirtualClock
 
 NOON = datetime(2026, 5, 1, 12, 0)
 Event = tuple[EventKind, dict[str, Any], bytes | None]
 
 
-class VirtualClock:
-    """Time that moves only when the worker (or a paced source) sleeps. Used by one thread."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += max(0.0, seconds)
 
 
 class Recorder:
