@@ -107,24 +107,6 @@ class RosterResolver:
         return chain[0] if chain else []
 
 
-class VillageOfficers:
-    """Officers whose villages include the post's (or who cover all); the duty desk otherwise."""
-
-    def __init__(self, settings: HubSettings) -> None:
-        self.settings = settings
-
-    def recipients_for(self, post: PostSettings, alert: Alert, now: datetime) -> list[Recipient]:
-        chosen = [
-            Recipient(o.name, tuple(u.get_secret_value() for u in o.urls), o.language)
-            for o in self.settings.officers
-            if not o.villages or post.village in o.villages
-        ]
-        if not chosen and self.settings.fallback_urls:
-            urls = tuple(u.get_secret_value() for u in self.settings.fallback_urls)
-            chosen = [Recipient("Piket Polsek", urls, self.settings.language)]
-        return chosen
-
-
 class AlertRepository:
     """Alerts in one TinyDB file (atomic writes); saved by a background thread."""
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import threading
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 from argon2 import PasswordHasher
@@ -133,7 +132,3 @@ class UserStore:
 
 def _user(record: dict) -> User:  # type: ignore[type-arg]
     return User(record["username"], record["role"], record["created_at"], bool(record.get("disabled")))
-
-
-def now_utc() -> datetime:
-    return utc_now()
