@@ -1,7 +1,7 @@
 """Alert service: applies the pure alert rules, pages people, escalates, tells the post, persists.
 
-The alert path never waits on disk or on a notifier: paging runs on a thread pool and
-alerts are saved by a background writer. Who is paged comes from the duty roster
+The alert path never waits on disk or on a notifier: pages go to a pager (hub/pager.py; by
+default a child process) and alerts are saved by a background writer. Who is paged comes from the duty roster
 (hub/roster.py, stored by hub/officers.py); officers listed in the settings seed it.
 Escalation (hub/escalation.py) is driven by each alert's stored `escalation_level` and
 `next_due`, so a restarted hub picks up where it stopped.
@@ -13,7 +13,6 @@ import logging
 import queue
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -24,8 +23,8 @@ from hub.ack_links import AckLinks, load_or_create_secret
 from hub.alerts import Alert, AlertKind, Outcome
 from hub.escalation import DueTimer, Step, due_alerts, first_step, next_step, rule_for
 from hub.messages import PostInfo, alert_message
-from hub.notify import Notifier
 from hub.officers import OfficerStore
+from hub.pager import Page, Pager
 from hub.roster import Officer, Roster, duty_chain
 from hub.settings import HubSettings, PostSettings
 from hub.store import open_tinydb
@@ -163,7 +162,7 @@ class AlertService:
         self,
         settings: HubSettings,
         posts: Callable[[str], PostSettings | None],
-        notifier: Notifier,
+        pager: Pager,
         publish: Publisher,
         repository: AlertRepository,
         resolver: RecipientResolver | None = None,
@@ -174,7 +173,7 @@ class AlertService:
     ) -> None:
         self.settings = settings
         self.posts = posts
-        self.notifier = notifier
+        self.pager = pager
         self.publish = publish
         self.repository = repository
         self.officers = officers or OfficerStore(settings.data_dir / "roster.json")
@@ -187,7 +186,6 @@ class AlertService:
         self._alerts: dict[str, Alert] = {}
         self._open: dict[tuple[str, AlertKind], str] = {}
         self._lock = threading.RLock()
-        self._pager: ThreadPoolExecutor | None = None
 
     def start(self) -> None:
         for alert in self.repository.load():
@@ -199,7 +197,7 @@ class AlertService:
             key = secret.get_secret_value().encode() if secret else load_or_create_secret(self._key_path())
             self.links = AckLinks(key, self.settings.ack_link_ttl)
         self.repository.start()
-        self._pager = ThreadPoolExecutor(max_workers=16, thread_name_prefix="pager")
+        self.pager.start()
         self._resume()
         if self.run_timer:
             self.timer.start()
@@ -223,9 +221,7 @@ class AlertService:
 
     def stop(self) -> None:
         self.timer.stop()
-        if self._pager is not None:
-            self._pager.shutdown(wait=True, cancel_futures=False)
-            self._pager = None
+        self.pager.stop()
         self.repository.stop()
 
     # -- queries --------------------------------------------------------------------------
@@ -257,8 +253,7 @@ class AlertService:
                     return current
                 return self._update(rules.join_repeat(current, event, now))
             alert = rules.open_alert(event.device, kind, now, event=event, test=event.test)
-            self._update(alert)
-        self._page(alert)
+            self._page(alert, opening=True)
         return alert
 
     def post_offline(self, device: str) -> Alert:
@@ -268,8 +263,8 @@ class AlertService:
             current = self.open_for(device, AlertKind.OFFLINE)
             if current is not None:
                 return current
-            alert = self._update(rules.open_alert(device, AlertKind.OFFLINE, now))
-        self._page(alert)
+            alert = rules.open_alert(device, AlertKind.OFFLINE, now)
+            self._page(alert, opening=True)
         return alert
 
     def raise_condition(self, device: str, kind: AlertKind, details: dict[str, Any]) -> Alert:
@@ -280,8 +275,8 @@ class AlertService:
             if current is not None:
                 noted = rules.record_note(current, now, "updated", "system", "; ".join(details.get("messages", ())))
                 return self._update(replace(noted, details=details))
-            alert = self._update(replace(rules.open_alert(device, kind, now), details=details))
-        self._page(alert)
+            alert = replace(rules.open_alert(device, kind, now), details=details)
+            self._page(alert, opening=True)
         return alert
 
     def clear_condition(self, device: str, kind: AlertKind, detail: str) -> Alert | None:
@@ -351,32 +346,38 @@ class AlertService:
         except Exception:
             log.exception("could not publish alert %s state to %s", alert.id, alert.device)
 
-    def _page(self, alert: Alert) -> None:
-        """First page of a new alert: level 1 of the duty chain (tests and unpaged kinds: nobody)."""
+    def _page(self, alert: Alert, opening: bool = False) -> None:
+        """First page of an alert: level 1 of the duty chain (tests and unpaged kinds: nobody).
+
+        `opening`: a new alert, not recorded yet, and the caller holds the lock. Its page leaves
+        first; only then is the alert recorded, saved, shown and told to its post, so the officer's
+        phone never waits for the hub's own bookkeeping.
+        """
         post = self.posts(alert.device)
-        if post is None:
-            return
         now = self.clock()
         rule = rule_for(self.settings.alert_rules, alert.kind)
         reason = "test event" if alert.test else None if rule.page else f"{alert.kind.value} is not paged (alert_rules)"
-        if reason:
-            with self._lock:
-                self._update(rules.mark_not_paged(self._alerts[alert.id], now, reason))
-            return
-        chain = self._chain(post, alert, now)
-        step = first_step(rule, len(chain), now)
-        if step is None:
-            with self._lock:
-                self._update(rules.record_note(self._alerts[alert.id], now, "page_failed", None, "nobody configured"))
-            log.error("alert %s: nobody to page for post %s", alert.id, post.device_id)
-            return
+        chain = self._chain(post, alert, now) if post is not None and not reason else []
+        step = first_step(rule, len(chain), now) if chain else None
         with self._lock:
-            current = self._alerts[alert.id]
-            if not current.awaiting_ack:
+            current = alert if opening else self._alerts[alert.id]
+            if not opening and not current.awaiting_ack:
                 return  # answered on the dashboard before we got here
-            current = self._update(rules.escalation_step(current, step.level, step.next_due, now, _describe(step, chain)))
+            if step is not None:
+                self._dispatch(current, post, chain, step)  # type: ignore[arg-type]  (step implies post)
+            if opening:
+                self._update(alert)
+            if post is None:
+                return
+            if reason:
+                self._update(rules.mark_not_paged(current, now, reason))
+                return
+            if step is None:
+                self._update(rules.record_note(current, now, "page_failed", None, "nobody configured"))
+                log.error("alert %s: nobody to page for post %s", alert.id, post.device_id)
+                return
+            self._update(rules.escalation_step(current, step.level, step.next_due, now, _describe(step, chain)))
         self._arm(step)
-        self._dispatch(current, post, chain, step)
 
     def escalate_due(self, now: datetime | None = None) -> list[Alert]:
         """Take every escalation step that is due at `now` (the timer calls this); returns the alerts moved."""
@@ -417,7 +418,7 @@ class AlertService:
             self.timer.arm(step.next_due)
 
     def _dispatch(self, alert: Alert, post: PostSettings, chain: Chain, step: Step) -> None:
-        assert self._pager is not None, "AlertService.start() was not called"
+        """Hand this step's pages to the pager; each result lands on the alert's timeline."""
         sent: set[str] = set()
         plan = [(pos, "escalated" if pos > 1 else None) for pos in step.page]
         plan += [(pos, "reminder") for pos in step.remind]
@@ -428,7 +429,7 @@ class AlertService:
                 if recipient.name in sent:
                     continue
                 sent.add(recipient.name)
-                self._pager.submit(self._send, alert, post, recipient, repeat)
+                self._send(alert, post, recipient, repeat)
 
     def _send(self, alert: Alert, post: PostSettings, recipient: Recipient, repeat: str | None = None) -> None:
         link = f"{self.settings.public_url.rstrip('/')}/alerts/{alert.id}"
@@ -438,19 +439,22 @@ class AlertService:
             message = alert_message(
                 alert, info, link, self.settings.timezone, recipient.language, ack_link=ack_link, repeat=repeat
             )
-            ok = self.notifier.send(list(recipient.urls), message.title, message.body)
-        except Exception as exc:  # a broken notifier must not kill the pager
-            log.exception("paging %s failed", recipient.name)
-            ok, error = False, str(exc)
-        else:
-            error = "notifier refused"
+        except Exception as exc:  # a page we cannot even write must still show on the timeline
+            log.exception("paging %s: could not build the message", recipient.name)
+            self._page_result(alert.id, recipient.name, repeat, False, str(exc))
+            return
+        page = Page(tuple(recipient.urls), message.title, message.body)
+        self.pager.submit(page, lambda ok, error: self._page_result(alert.id, recipient.name, repeat, ok, error))
+
+    def _page_result(self, alert_id: str, name: str, repeat: str | None, ok: bool, error: str | None) -> None:
         with self._lock:
-            current = self._alerts[alert.id]
+            current = self._alerts[alert_id]
             if ok:
-                detail = f"{recipient.name} ({repeat})" if repeat else recipient.name
-                self._update(rules.mark_notified(current, [recipient.name], self.clock(), detail))
+                detail = f"{name} ({repeat})" if repeat else name
+                self._update(rules.mark_notified(current, [name], self.clock(), detail))
             else:
-                self._update(rules.record_note(current, self.clock(), "page_failed", recipient.name, error))
+                log.error("paging %s for alert %s failed: %s", name, alert_id, error)
+                self._update(rules.record_note(current, self.clock(), "page_failed", name, error or "notifier refused"))
 
 
 POST_TEXT = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import queue
 from importlib.metadata import PackageNotFoundError, version
@@ -11,6 +12,7 @@ from hub.eventlog import EventLogWriter
 from hub.ingest import Ingest
 from hub.mqtt_adapter import HubMqtt, Inbound
 from hub.notify import AppriseNotifier, Notifier
+from hub.pager import Pager, ProcessPager, ThreadPager
 from hub.quarantine import Quarantine
 from hub.ratelimit import DeviceRateLimiter
 from hub.registry import PostRegistry
@@ -27,11 +29,27 @@ from kamling.protocol import AlertUpdate, Channel, topic
 log = logging.getLogger(__name__)
 
 
+
 def software_version() -> str:
     try:
         return version("poskamling")
     except PackageNotFoundError:
         return "dev"
+
+
+def tune_process_for_latency() -> None:
+    """For a process whose main job is the hub (the `hub` command, benchmarks): what start-up built
+    lives as long as the process, so full garbage collections stop rescanning it (gc.freeze);
+    a full collection of a grown hub otherwise pauses every thread, a panic's included."""
+    gc.collect()
+    gc.freeze()
+
+
+def make_pager(settings: HubSettings, notifier: Notifier | None) -> Pager:
+    """A given notifier (tests, embedding) runs in-process; apprise runs in its own process unless disabled."""
+    if notifier is not None:
+        return ThreadPager(notifier)
+    return ProcessPager() if settings.pager_process else ThreadPager(AppriseNotifier())
 
 
 class HubService:
@@ -56,7 +74,7 @@ class HubService:
         self.alerts = AlertService(
             settings,
             posts=self.registry.get,
-            notifier=notifier or AppriseNotifier(),
+            pager=make_pager(settings, notifier),
             publish=self._publish_alert,
             repository=AlertRepository(settings.data_dir / "alerts.json"),
             resolver=resolver,

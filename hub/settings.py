@@ -115,6 +115,10 @@ class HubSettings(BaseSettings):
         default=None, description="HMAC secret of acknowledgement links; unset: generated in data_dir/ack_link.key (0600)"
     )
     ack_link_ttl: float = Field(default=12 * 3600, gt=0, description="seconds an acknowledgement link stays valid")
+    pager_process: bool = Field(
+        default=True,
+        description="send pages from a child process (hub/pager_worker.py), so they never wait for the hub's own work",
+    )
     health: HealthThresholds = Field(
         default_factory=HealthThresholds, description="when posts' health telemetry raises a warning alert (hub/health_rules.py)"
     )

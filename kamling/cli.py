@@ -82,7 +82,7 @@ def hub(config: ConfigOption = Path("/etc/poskamling/hub.yaml"), verbose: bool =
     _logging(verbose)
     from hub.api import create_app
     from hub.server import WebServer
-    from hub.service import HubService
+    from hub.service import HubService, tune_process_for_latency
     from hub.settings import load_hub_settings
 
     try:
@@ -94,6 +94,7 @@ def hub(config: ConfigOption = Path("/etc/poskamling/hub.yaml"), verbose: bool =
     web = WebServer(create_app(service), settings.http_host, settings.http_port, log_level="info")
     try:
         web.start()
+        tune_process_for_latency()
         typer.echo(f"hub running: {web.url} (API docs at {web.url}/docs)")
         _wait_for_signal()
     finally:

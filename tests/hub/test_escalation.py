@@ -10,6 +10,7 @@ from hub.alert_service import AlertRepository, AlertService
 from hub.alerts import Alert, AlertKind, open_alert
 from hub.escalation import DueTimer, EscalationRule, first_step, next_step, rule_for
 from hub.notify import RecordingNotifier
+from hub.pager import ThreadPager
 from hub.settings import HubSettings
 from kamling.protocol import AlertState, Event, EventKind, new_event_id
 from tests.support import wait_for
@@ -90,7 +91,7 @@ def build(tmp_path, clock: Clock, notifier: RecordingNotifier, **extra) -> tuple
     posts = {p.device_id: p for p in settings.posts}
     published: list = []
     service = AlertService(
-        settings, posts.get, notifier, lambda device, update: published.append(update),
+        settings, posts.get, ThreadPager(notifier), lambda device, update: published.append(update),
         AlertRepository(tmp_path / "alerts.json"), clock=clock, run_timer=False,
     )
     service.start()

@@ -1,0 +1,77 @@
+"""The pager's child process: sends pages with apprise, outside the hub's interpreter lock.
+
+Protocol (hub/pager.py is the other end), one JSON object per line:
+  stdin   {"id": 7, "urls": ["tgram://..."], "title": "...", "body": "..."}
+  stdout  {"id": 7, "ok": true, "error": null}
+End of stdin: finish the pages in hand, report them, exit 0. Logs go to stderr (the hub's journal).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import IO, Any
+
+from hub.notify import AppriseNotifier, Notifier
+
+log = logging.getLogger("hub.pager_worker")
+
+
+class PageWorker:
+    """Reads pages, sends each on a thread pool, writes one result line per page."""
+
+    def __init__(self, notifier: Notifier, pages: IO[bytes], results: IO[bytes], workers: int) -> None:
+        self.notifier = notifier
+        self.pages = pages
+        self.results = results
+        self.workers = workers
+        self._write_lock = threading.Lock()
+
+    def run(self) -> None:
+        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="page") as pool:
+            for raw in self.pages:
+                if not raw.strip():
+                    continue
+                try:
+                    page = json.loads(raw)
+                    page_id, urls, title, body = int(page["id"]), list(page["urls"]), str(page["title"]), str(page["body"])
+                except (ValueError, KeyError, TypeError):
+                    log.error("pager worker: ignoring a line that is not a page: %r", raw[:200])
+                    continue
+                pool.submit(self._send, page_id, urls, title, body)
+
+    def _send(self, page_id: int, urls: list[str], title: str, body: str) -> None:
+        try:
+            ok, error = self.notifier.send(urls, title, body), None
+        except Exception as exc:  # report, never die: the hub waits for a result line
+            log.exception("pager worker: sending page %d failed", page_id)
+            ok, error = False, str(exc) or type(exc).__name__
+        self._report({"id": page_id, "ok": ok, "error": error if error or ok else "notifier refused"})
+
+    def _report(self, result: dict[str, Any]) -> None:
+        line = json.dumps(result).encode() + b"\n"
+        with self._write_lock:
+            self.results.write(line)
+            self.results.flush()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--workers", type=int, default=16, help="pages sent at the same time")
+    parser.add_argument("--log-level", default="INFO", help="the hub's log level")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s pager-worker %(name)s: %(message)s")
+    logging.getLogger("apprise").setLevel(max(logging.WARNING, logging.getLogger().level))  # the hub logs each page
+    import apprise
+
+    apprise.Apprise.instantiate("json://localhost")  # load the plugins now, not on the first panic
+
+    PageWorker(AppriseNotifier(), sys.stdin.buffer, sys.stdout.buffer, args.workers).run()
+
+
+if __name__ == "__main__":
+    main()
