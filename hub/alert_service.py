@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -255,6 +255,22 @@ class AlertService:
             alert = rules.open_alert(event.device, kind, now, event=event, test=event.test)
             self._page(alert, opening=True)
         return alert
+
+    def raise_missed(self, events: Iterable[Event]) -> list[Alert]:
+        """After a restart: events the log committed but whose alert never reached the disk (the hub
+        stopped between the two writes) raise or join their alert now, oldest first."""
+        with self._lock:
+            known = {event_id for alert in self._alerts.values() for event_id in alert.event_ids}
+        raised: list[Alert] = []
+        for event in sorted(events, key=lambda e: (e.ts, e.device, e.seq)):
+            if event.id in known or rules.alert_kind_for(event) is None:
+                continue
+            log.warning("event %s (%s from %s) has no alert: the hub stopped before saving it; raising it now",
+                        event.id, event.kind.value, event.device)
+            alert = self.handle_event(event)
+            if alert is not None:
+                raised.append(alert)
+        return raised
 
     def post_offline(self, device: str) -> Alert:
         """A post went silent: that is an alarm, not a grey dot."""

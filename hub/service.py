@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+from datetime import timedelta
 import logging
 import queue
 from importlib.metadata import PackageNotFoundError, version
@@ -22,12 +23,15 @@ from hub.auth import LoginGuard, LoginThrottle
 from hub.sessions import SessionManager
 from hub.settings import HubSettings
 from hub.snapshots import SnapshotStore
-from hub.store import EventStore, TinyEventStore
+from hub.store import EventQuery, EventStore, TinyEventStore
 from hub.users import UserStore
-from kamling.protocol import AlertUpdate, Channel, topic
+from kamling.protocol import AlertUpdate, Channel, Event, EventKind, topic, utc_now
 
 log = logging.getLogger(__name__)
 
+MISSED_ALERT_WINDOW = timedelta(hours=24)
+MISSED_ALERT_SCAN = 10_000  # per kind: the newest events of the window
+ALERTING_KINDS = (EventKind.PANIC, EventKind.TAMPER, EventKind.CAMERA, EventKind.MOTION)
 
 
 def software_version() -> str:
@@ -120,6 +124,7 @@ class HubService:
         self.users.open()
         self.devices.start()
         self.alerts.start()
+        self._raise_missed_alerts()
         self.quarantine.start()
         self.ingest.start()
         self.mqtt.start()
@@ -134,6 +139,20 @@ class HubService:
         self.store.close()
         self.users.close()
         self.devices.stop()
+
+    def _raise_missed_alerts(self) -> None:
+        """A crash between an event's commit (acked to the post, never sent again) and its alert's save
+        would lose the alert: look through the last day's alerting events for ones without one."""
+        since = utc_now() - MISSED_ALERT_WINDOW
+        events: list[Event] = []
+        for kind in ALERTING_KINDS:
+            page = self.store.query(EventQuery(kind=kind.value, since=since, limit=MISSED_ALERT_SCAN))
+            for record in page.items:
+                try:
+                    events.append(Event.model_validate({k: v for k, v in record.items() if k != "received_at"}))
+                except ValueError:
+                    log.error("event log: stored event %s is not a valid event", record.get("id"))
+        self.alerts.raise_missed(events)
 
     def _publish_alert(self, device: str, update: AlertUpdate) -> None:
         self.mqtt.publish(topic(device, Channel.ALERT), update.model_dump_json().encode(), qos=1)
