@@ -21,6 +21,7 @@ from edge.telemetry import HostProbe, build_health
 from kamling.protocol import (
     AlertState,
     Channel,
+    Event,
     EventKind,
     ProtocolError,
     decode_ack,
@@ -160,7 +161,10 @@ class EdgeAgent:
                 if isinstance(item, _Stop):
                     return
                 if isinstance(item, _NewEvent):
-                    self._store(item)
+                    event = self._store(item)
+                    self._send_due()  # a new event leaves first; the LED and the log can wait a moment
+                    log.info("event %s seq=%s kind=%s stored in outbox", event.id, event.seq, event.kind)
+                    self._refresh_led()
                 elif isinstance(item, _Incoming):
                     self._handle_incoming(item)
                 elif isinstance(item, _Connection):
@@ -172,10 +176,8 @@ class EdgeAgent:
             except Exception:  # the agent must keep running whatever one message does
                 log.exception("edge agent: error while handling %r", item)
 
-    def _store(self, item: _NewEvent) -> None:
-        event = self.outbox.add(item.kind, item.data, test=item.test, attachment=item.attachment)
-        log.info("event %s seq=%s kind=%s stored in outbox", event.id, event.seq, event.kind)
-        self._refresh_led()
+    def _store(self, item: _NewEvent) -> Event:
+        return self.outbox.add(item.kind, item.data, test=item.test, attachment=item.attachment)
 
     def _handle_connection(self, up: bool) -> None:
         self.connected = up

@@ -56,21 +56,27 @@ class SimulatedPost:
     def stop(self) -> None:
         self.agent.stop()
 
-    def press(self, hold: float = 0.0) -> None:
-        """Press and release the panic button pin, as a guard's finger would."""
+    def press(self, hold: float = 0.0) -> float:
+        """Press and release the panic button pin, as a guard's finger would; returns the press's time.monotonic()."""
         pin = self.factory.pin(self.config.panic_button.pin)
+        pressed_at = time.monotonic()
         pin.drive_low()
         if hold:
             time.sleep(hold)  # a human holding the button (hold-to-confirm)
         pin.drive_high()
+        return pressed_at
 
     def led_state(self) -> str:
         pattern = self.hardware.led_pattern
         return pattern.name if pattern else "unknown"
 
 
+TAP_SECONDS = 0.1
+"""How long a `press <device> timed` holds the button: a quick human press (the plain `press` releases at once)."""
+
+
 class SimControl:
-    """A UNIX-socket control server: `press <device>` and `leds` lines (`poskamling sim press`)."""
+    """A UNIX-socket control server: `press <device> [timed]` and `leds` lines (`poskamling sim press`)."""
 
     def __init__(self, path: Path, posts: dict[str, SimulatedPost]) -> None:
         self.path = path
@@ -99,15 +105,17 @@ class SimControl:
 
 
 def _dispatch(posts: dict[str, SimulatedPost], words: list[str]) -> str:
-    if words[:1] == ["press"] and len(words) == 2:
+    if words[:1] == ["press"] and (len(words) == 2 or words[2:] == ["timed"]):
         post = posts.get(words[1])
         if post is None:
             return f"error: no simulated post {words[1]!r}; posts: {', '.join(sorted(posts))}"
+        if len(words) == 3:  # benchmarks: a finger's short press; replies the pin's edge on the system-wide monotonic clock
+            return f"ok: {post.press(hold=TAP_SECONDS):.6f}"
         post.press()
         return f"ok: panic button of {words[1]} pressed"
     if words == ["leds"]:
         return "\n".join(f"{d}: {p.led_state()}" for d, p in sorted(posts.items()))
-    return "error: commands are `press <device>` and `leds`"
+    return "error: commands are `press <device> [timed]` and `leds`"
 
 
 def send_control(path: Path, line: str, timeout: float = 5.0) -> str:
