@@ -10,7 +10,6 @@ Escalation (hub/escalation.py) is driven by each alert's stored `escalation_leve
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
@@ -20,6 +19,7 @@ from typing import Any, Protocol
 
 from hub import alerts as rules
 from hub.ack_links import AckLinks, load_or_create_secret
+from hub.alert_store import AlertRepository
 from hub.alerts import Alert, AlertKind, Outcome
 from hub.escalation import DueTimer, Step, due_alerts, first_step, next_step, rule_for
 from hub.messages import PostInfo, alert_message
@@ -27,7 +27,6 @@ from hub.officers import OfficerStore
 from hub.pager import Page, Pager
 from hub.roster import Officer, Roster, duty_chain
 from hub.settings import HubSettings, PostSettings
-from hub.store import open_tinydb
 from kamling.protocol import AlertState, AlertUpdate, Event, EventKind, utc_now
 
 log = logging.getLogger(__name__)
@@ -104,53 +103,6 @@ class RosterResolver:
     def recipients_for(self, post: PostSettings, alert: Alert, now: datetime) -> list[Recipient]:
         chain = self.chain_for(post, alert, now)
         return chain[0] if chain else []
-
-
-class AlertRepository:
-    """Alerts in one TinyDB file (atomic writes); saved by a background thread."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._queue: queue.Queue[Alert | None] = queue.Queue()
-        self._thread: threading.Thread | None = None
-        self._db = None
-
-    def load(self) -> list[Alert]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = open_tinydb(self.path)
-        return [Alert.from_record(dict(r)) for r in self._db.table("alerts").all()]
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="alert-writer", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        if self._thread is not None:
-            self._queue.put(None)
-            self._thread.join(timeout=30)
-            self._thread = None
-
-    def save(self, alert: Alert) -> None:
-        self._queue.put(alert)
-
-    def _run(self) -> None:
-        from tinydb import Query
-
-        assert self._db is not None
-        table = self._db.table("alerts")
-        while True:
-            item = self._queue.get()
-            batch = [item]
-            while not self._queue.empty():
-                batch.append(self._queue.get_nowait())
-            latest = {a.id: a for a in batch if a is not None}
-            for alert in latest.values():
-                try:
-                    table.upsert(alert.to_record(), Query().id == alert.id)
-                except OSError:
-                    log.exception("alert store: could not save alert %s", alert.id)
-            if None in batch:
-                return
 
 
 Publisher = Callable[[str, AlertUpdate], None]

@@ -14,13 +14,12 @@ query scan. `load()` keeps the newest copy of each alert, repairs such duplicate
 from __future__ import annotations
 
 import logging
-import os
 import queue
 import re
 import threading
 from collections.abc import Callable, Iterable, MutableMapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +27,7 @@ from tinydb import TinyDB
 from tinydb.table import Table
 
 from hub.alerts import Alert
-from hub.store import open_tinydb
+from hub.store import open_tinydb, set_aside
 
 log = logging.getLogger(__name__)
 
@@ -246,14 +245,6 @@ class AlertRepository:
             return []
 
     def _set_aside(self, path: Path, exc: Exception) -> None:
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-        target = path.with_name(f"{path.name}.damaged-{stamp}")
-        problem = f"{path.name}: damaged ({exc.__class__.__name__}: {str(exc)[:120]})"
-        try:
-            os.replace(path, target)
-        except OSError as err:
-            message = f"{problem}; could not move it aside ({err})"
-        else:
-            message = f"{problem}; moved to {target.name}"
+        message = set_aside(path, exc)
         self.damaged.append(message)
         log.error("alert store: %s", message)

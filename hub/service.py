@@ -8,7 +8,8 @@ import logging
 import queue
 from importlib.metadata import PackageNotFoundError, version
 
-from hub.alert_service import AlertRepository, AlertService, RecipientResolver
+from hub.alert_service import AlertService, RecipientResolver
+from hub.alert_store import AlertRepository
 from hub.eventlog import EventLogWriter
 from hub.ingest import Ingest
 from hub.mqtt_adapter import HubMqtt, Inbound

@@ -107,6 +107,18 @@ class AtomicJSONStorage(Storage):
         self._data = None
 
 
+def set_aside(path: Path, exc: Exception) -> str:
+    """Move a damaged file out of the way (`<name>.damaged-<UTC stamp>`); returns what happened, for the log."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+    target = path.with_name(f"{path.name}.damaged-{stamp}")
+    problem = f"{path.name}: damaged ({exc.__class__.__name__}: {str(exc)[:120]})"
+    try:
+        os.replace(path, target)
+    except OSError as err:
+        return f"{problem}; could not move it aside ({err})"
+    return f"{problem}; moved to {target.name}"
+
+
 def open_tinydb(path: Path) -> TinyDB:
     return TinyDB(path, storage=AtomicJSONStorage)
 
@@ -174,10 +186,7 @@ class TinyEventStore:
         return key
 
     def _set_aside(self, path: Path, exc: Exception) -> None:
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
-        target = path.with_name(f"{path.name}.damaged-{stamp}")
-        os.replace(path, target)
-        message = f"{path.name}: damaged ({exc.__class__.__name__}: {str(exc)[:120]}); moved to {target.name}"
+        message = set_aside(path, exc)
         self.damaged.append(message)
         log.error("event store: %s", message)
 

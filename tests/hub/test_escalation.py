@@ -6,7 +6,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from hub.alert_service import AlertRepository, AlertService
+from hub.alert_service import AlertService
+from hub.alert_store import AlertRepository
 from hub.alerts import Alert, AlertKind, open_alert
 from hub.escalation import DueTimer, EscalationRule, first_step, next_step, rule_for
 from hub.notify import RecordingNotifier

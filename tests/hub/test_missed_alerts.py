@@ -7,7 +7,8 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
-from hub.alert_service import AlertRepository, AlertService
+from hub.alert_service import AlertService
+from hub.alert_store import AlertRepository
 from hub.alerts import AlertKind
 from hub.notify import RecordingNotifier
 from hub.pager import ThreadPager
