@@ -18,6 +18,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import os
 import subprocess
 import sys
 import threading
@@ -106,9 +107,10 @@ class _InFlight:
 class ProcessPager:
     """Pages sent by apprise in a child process (`hub/pager_worker.py`), restarted if it dies."""
 
-    def __init__(self, command: list[str] | None = None, workers: int = 16) -> None:
+    def __init__(self, command: list[str] | None = None, workers: int = 16, stop_seconds: float = STOP_SECONDS) -> None:
         self.command = command
         self.workers = workers
+        self.stop_seconds = stop_seconds
         self.restarts = 0
         self._ids = itertools.count(1)
         self._in_flight: dict[int, _InFlight] = {}
@@ -130,9 +132,9 @@ class ProcessPager:
         if proc.stdin is not None:
             proc.stdin.close()  # the worker finishes the pages in hand, reports them, and exits
         try:
-            proc.wait(timeout=STOP_SECONDS)
+            proc.wait(timeout=self.stop_seconds)
         except subprocess.TimeoutExpired:
-            log.error("pager worker did not finish its pages in %s s; killing it", STOP_SECONDS)
+            log.error("pager worker did not finish its pages in %s s; killing it", self.stop_seconds)
             proc.kill()
             proc.wait()
         with self._lock:
@@ -165,6 +167,8 @@ class ProcessPager:
             "--log-level", logging.getLevelName(logging.getLogger().getEffectiveLevel()),
         ]
         proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)
+        assert proc.stdin is not None
+        os.set_blocking(proc.stdin.fileno(), False)  # a worker that stops reading must never block the alert path
         self._proc = proc
         reader = threading.Thread(target=self._read, args=(proc,), name="pager-results", daemon=True)
         reader.start()
@@ -172,12 +176,18 @@ class ProcessPager:
     def _hand_over(self, page_id: int, item: _InFlight) -> None:
         item.attempts += 1
         line = json.dumps({"id": page_id, "urls": list(item.page.urls), "title": item.page.title, "body": item.page.body})
+        data = line.encode() + b"\n"
         proc = self._proc
         assert proc is not None and proc.stdin is not None
         try:
-            proc.stdin.write(line.encode() + b"\n")
-        except (BrokenPipeError, ValueError, OSError):
-            pass  # the worker is gone: its reader thread restarts it and hands this page over again
+            written = os.write(proc.stdin.fileno(), data)
+        except BlockingIOError:
+            written = 0
+        except (ValueError, OSError):
+            return  # the worker is gone: its reader thread restarts it and hands this page over again
+        if written != len(data):  # pipe full: the worker stopped reading (a partial line is lost to it too)
+            log.error("pager worker is not taking pages; killing it (it is restarted and the pages sent again)")
+            proc.kill()
 
     # -- reader thread -----------------------------------------------------------------------
     def _read(self, proc: subprocess.Popen[bytes]) -> None:

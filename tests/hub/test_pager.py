@@ -172,3 +172,26 @@ def test_page_worker_answers_every_page_and_skips_malformed_lines() -> None:
     answered = sorted((json.loads(line) for line in results.getvalue().splitlines()), key=lambda r: r["id"])
     assert answered == [{"id": 1, "ok": True, "error": None}, {"id": 3, "ok": True, "error": None}]
     assert sorted(title for _, title, _ in notifier.sent) == ["T1", "T3"]
+
+
+def test_a_worker_that_stops_reading_never_blocks_the_alert_path() -> None:
+    stuck = [sys.executable, "-c", "import time\ntime.sleep(120)"]  # alive, never reads a page
+    pager = ProcessPager(command=stuck, stop_seconds=1)
+    pager.start()
+    results = Results()
+    page = Page(("json://127.0.0.1:9/x",), "PANIK", "x" * 2000)
+    submitted = threading.Event()
+
+    def submit_many() -> None:
+        for _ in range(200):  # about 400 kB: far more than a pipe holds
+            pager.submit(page, results)
+        submitted.set()
+
+    threading.Thread(target=submit_many, daemon=True).start()
+    try:
+        assert submitted.wait(30), "submit() blocked on a worker that does not read"
+        wait_for(lambda: pager.restarts >= 1, timeout=30)
+        wait_for(lambda: len(results.items) == 200, timeout=60)  # every page answered: failed, not lost in silence
+        assert {ok for ok, _ in results.items} == {False}
+    finally:
+        pager.stop()
