@@ -5,10 +5,12 @@ from __future__ import annotations
 import http.client
 import json
 import statistics
+import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -50,48 +52,103 @@ def emit(name: str, result: dict[str, Any]) -> None:
     sys.stdout.write(text + "\n")
 
 
-def mqtt_round_trip_ms(
-    host: str, port: int, publisher: tuple[str, str], subscriber: tuple[str, str], samples: int, topic: str
-) -> list[float]:
+class MqttFloor:
     """Raw QoS 1 publish -> subscriber delivery through the broker, one message at a time.
 
     `publisher`/`subscriber` are (user, password) pairs the broker's ACL allows on `topic`.
+    Stays connected between samples, so a benchmark can interleave floor and measured samples.
     """
-    received = threading.Event()
-    sub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-floor-sub", protocol=mqtt.MQTTv5)
-    pub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-floor-pub", protocol=mqtt.MQTTv5)
-    pub.username_pw_set(*publisher)
-    sub.username_pw_set(*subscriber)
-    sub.on_message = lambda *_: received.set()
-    sub.connect(host, port)
-    sub.subscribe(topic, qos=1)
-    sub.loop_start()
-    pub.connect(host, port)
-    pub.loop_start()
-    time.sleep(0.3)  # let the subscription settle before timing (benchmark setup, not a test)
-    out = []
-    for _ in range(samples):
-        received.clear()
+
+    def __init__(self, host: str, port: int, publisher: tuple[str, str], subscriber: tuple[str, str], topic: str) -> None:
+        self.host, self.port, self.topic = host, port, topic
+        self.publisher, self.subscriber = publisher, subscriber
+        self._received = threading.Event()
+        self._subscribed = threading.Event()
+        self._sub: mqtt.Client | None = None
+        self._pub: mqtt.Client | None = None
+
+    def start(self) -> None:
+        sub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.subscriber[0], protocol=mqtt.MQTTv5)
+        pub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.publisher[0] + "-floor", protocol=mqtt.MQTTv5)
+        pub.username_pw_set(*self.publisher)
+        sub.username_pw_set(*self.subscriber)
+        sub.on_message = lambda *_: self._received.set()
+        sub.on_subscribe = lambda *_: self._subscribed.set()
+        sub.on_connect = lambda client, *_: client.subscribe(self.topic, qos=1)
+        sub.connect(self.host, self.port)
+        sub.loop_start()
+        pub.connect(self.host, self.port)
+        pub.loop_start()
+        if not self._subscribed.wait(10):
+            raise RuntimeError("floor subscriber not subscribed")
+        self._sub, self._pub = sub, pub
+        for _ in range(3):  # warm up
+            self.sample()
+
+    def sample(self) -> float:
+        assert self._pub is not None
+        self._received.clear()
         start = time.perf_counter()
-        pub.publish(topic, b'{"bench": true}', qos=1)
-        if not received.wait(5):
+        self._pub.publish(self.topic, b'{"bench": true}', qos=1)
+        if not self._received.wait(5):
             raise RuntimeError("floor message lost")
-        out.append((time.perf_counter() - start) * 1000)
-    for client in (pub, sub):
-        client.loop_stop()
-        client.disconnect()
-    return out
+        return (time.perf_counter() - start) * 1000
+
+    def stop(self) -> None:
+        for client in (self._pub, self._sub):
+            if client is not None:
+                client.loop_stop()
+                client.disconnect()
 
 
-def http_post_ms(host: str, port: int, path: str, samples: int) -> list[float]:
+def http_post_once_ms(host: str, port: int, path: str) -> float:
     """A bare JSON POST to the notification sink (new connection each time, as apprise does)."""
     body = json.dumps({"title": "floor", "message": "floor", "type": "info"}).encode()
-    out = []
-    for _ in range(samples):
-        start = time.perf_counter()
-        conn = http.client.HTTPConnection(host, port, timeout=5)
-        conn.request("POST", path, body, {"Content-Type": "application/json"})
-        conn.getresponse().read()
-        conn.close()
-        out.append((time.perf_counter() - start) * 1000)
-    return out
+    start = time.perf_counter()
+    conn = http.client.HTTPConnection(host, port, timeout=5)
+    conn.request("POST", path, body, {"Content-Type": "application/json"})
+    conn.getresponse().read()
+    conn.close()
+    return (time.perf_counter() - start) * 1000
+
+
+@dataclass(frozen=True)
+class Delivery:
+    path: str
+    at: float  # time.monotonic() in the sink's process (the same system-wide clock)
+
+
+class RemoteSink:
+    """The officers' gateway in a process of its own (kamling/httpsink.py), as a real gateway is
+    another machine: its receive timestamps do not wait for the benchmarked process's threads."""
+
+    def __init__(self) -> None:
+        self.received: list[Delivery] = []
+        self.host = "127.0.0.1"
+        self.port = 0
+        self._proc: subprocess.Popen[str] | None = None
+
+    def url(self, path: str = "officer") -> str:
+        return f"json://{self.host}:{self.port}/{path}"
+
+    def start(self) -> None:
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "kamling.httpsink"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            cwd=Path(__file__).resolve().parent.parent,
+        )
+        assert self._proc.stdout is not None
+        self.port = int(self._proc.stdout.readline())
+        threading.Thread(target=self._collect, name="remote-sink", daemon=True).start()
+
+    def _collect(self) -> None:
+        assert self._proc is not None and self._proc.stdout is not None
+        for line in self._proc.stdout:
+            item = json.loads(line)
+            self.received.append(Delivery(item["path"], item["at"]))
+
+    def stop(self) -> None:
+        if self._proc is not None:
+            assert self._proc.stdin is not None
+            self._proc.stdin.close()
+            self._proc.wait(10)
+            self._proc = None

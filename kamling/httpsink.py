@@ -82,3 +82,23 @@ class NotificationSink:
                 if remaining <= 0:
                     return None
                 self._cond.wait(remaining)
+
+
+def main() -> None:
+    """Run a sink in its own process: prints its port, then one JSON line per notification received."""
+    import sys
+
+    def report(item: Received) -> None:
+        sys.stdout.write(json.dumps({"path": item.path, "at": item.at, "body": item.body}) + "\n")
+        sys.stdout.flush()
+
+    sink = NotificationSink(on_receive=report)
+    sink.start()
+    sys.stdout.write(f"{sink.port}\n")
+    sys.stdout.flush()
+    sys.stdin.read()  # until the parent closes our stdin
+    sink.stop()
+
+
+if __name__ == "__main__":
+    main()
