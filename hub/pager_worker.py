@@ -59,6 +59,13 @@ class PageWorker:
             self.results.flush()
 
 
+def _load_apprise() -> None:
+    """Import apprise and its plugins now, not on the first panic (a page meanwhile waits on the import lock)."""
+    import apprise
+
+    apprise.Apprise.instantiate("json://localhost")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--workers", type=int, default=16, help="pages sent at the same time")
@@ -66,9 +73,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s pager-worker %(name)s: %(message)s")
     logging.getLogger("apprise").setLevel(max(logging.WARNING, logging.getLogger().level))  # the hub logs each page
-    import apprise
-
-    apprise.Apprise.instantiate("json://localhost")  # load the plugins now, not on the first panic
+    threading.Thread(target=_load_apprise, name="warm-up", daemon=True).start()  # while we already read pages
 
     PageWorker(AppriseNotifier(), sys.stdin.buffer, sys.stdout.buffer, args.workers).run()
 
