@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import Delivery, MqttFloor, RemoteSink, emit, http_post_once_ms, percentiles, wait  # noqa: E402
+from bench.common import CpuSteal, Delivery, MqttFloor, RemoteSink, emit, http_post_once_ms, percentiles, wait  # noqa: E402
 import yaml  # noqa: E402
 
 from edge.outbox import Outbox  # noqa: E402
@@ -125,6 +125,7 @@ def run_scenario(workdir: Path, n_posts: int, presses: int) -> dict[str, object]
         warm_mqtt = [floor_mqtt.sample() for _ in range(presses)]
         warm_http = [http_post_once_ms(sink.host, sink.port, "/floor") for _ in range(presses)]
 
+        steal = CpuSteal()
         # Floor and press samples alternate, so both see the same moments of a shared machine.
         latencies: list[float] = []
         mqtt_samples: list[float] = []
@@ -166,6 +167,7 @@ def run_scenario(workdir: Path, n_posts: int, presses: int) -> dict[str, object]
             "ratio_p99": round(press["p99_ms"] / floor_p99, 2),
             "target_ratio_p99": 3.0,
             "edge_outbox_commit": percentiles(commit),
+            "cpu_steal_percent": steal.percent(),
             "warm_floor_back_to_back": {
                 "mqtt_qos1_round_trip": percentiles(warm_mqtt),
                 "http_post": percentiles(warm_http),

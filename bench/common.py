@@ -29,6 +29,29 @@ def wait(condition: Callable[[], object], timeout: float = 60.0) -> None:
         time.sleep(0.005)
 
 
+class CpuSteal:
+    """Share of CPU time the hypervisor gave to other machines while a benchmark ran (/proc/stat).
+
+    A shared VM's outliers often come from here; the figure goes into the results so they can be read."""
+
+    def __init__(self) -> None:
+        self._start = self._read()
+
+    @staticmethod
+    def _read() -> tuple[int, int] | None:
+        try:
+            fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        except (OSError, ValueError):
+            return None
+        return (fields[7] if len(fields) > 7 else 0), sum(fields)
+
+    def percent(self) -> float | None:
+        end = self._read()
+        if self._start is None or end is None or end[1] == self._start[1]:
+            return None
+        return round(100 * (end[0] - self._start[0]) / (end[1] - self._start[1]), 2)
+
+
 def percentiles(samples_ms: list[float]) -> dict[str, float]:
     ordered = sorted(samples_ms)
 
