@@ -73,6 +73,7 @@ class Ingest:
         self.on_health: Callable[[str, dict], None] | None = None  # set by HubService
         self.on_commit: Callable[[list[Record]], None] | None = None  # set by HubService
         self.on_rate_limited: Callable[[str], None] | None = None  # hub/quarantine.py (paho's thread: cheap)
+        self.on_tick: Callable[[], None] | None = None  # kamling/runtime.py: systemd watchdog, from this loop
         self.writer = writer_factory(store, self._on_committed, max_batch=max_batch)
         self.rejected: Counter[str] = Counter()
         self.accepted = 0
@@ -102,12 +103,16 @@ class Ingest:
             try:
                 item = self.inbox.get(timeout=0.2)
             except queue.Empty:
-                continue
-            try:
-                self.handle(item)
-            except Exception:  # never let one message stop ingest
-                self.rejected["internal_error"] += 1
-                log.exception("ingest: unexpected error on %s", item.topic)
+                item = None
+            if item is not None:
+                try:
+                    self.handle(item)
+                except Exception:  # never let one message stop ingest
+                    self.rejected["internal_error"] += 1
+                    log.exception("ingest: unexpected error on %s", item.topic)
+            tick = self.on_tick
+            if tick is not None:
+                tick()
 
     def admit(self, topic_name: str, payload: bytes) -> bool:
         """The rate-limit check alone, cheap enough for paho's thread (HubMqtt.admit): topic split and

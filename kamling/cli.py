@@ -81,25 +81,21 @@ def hub(config: ConfigOption = Path("/etc/poskamling/hub.yaml"), verbose: bool =
     """Run the hub: MQTT ingest, event log, alerts and the web API."""
     _logging(verbose)
     from hub.api import create_app
+    from hub.process import HubProcess
     from hub.server import WebServer
-    from hub.service import HubService, tune_process_for_latency
+    from hub.service import HubService
     from hub.settings import load_hub_settings
+    from kamling.runtime import ServiceRuntime, serve  # sd_notify: READY=1, WATCHDOG=1 from the ingest loop
+    from kamling.sdnotify import SdNotifier, watchdog_interval
 
     try:
         settings = load_hub_settings(config)
     except ConfigError as exc:
         raise _fail(str(exc)) from None
     service = HubService(settings)
-    service.start()
     web = WebServer(create_app(service), settings.http_host, settings.http_port, log_level="info")
-    try:
-        web.start()
-        tune_process_for_latency()
-        typer.echo(f"hub running: {web.url} (API docs at {web.url}/docs)")
-        _wait_for_signal()
-    finally:
-        web.stop()
-        service.stop()
+    runtime = ServiceRuntime(HubProcess(service, web), SdNotifier.from_env(), watchdog_interval(), status="hub running")
+    serve(runtime, on_started=lambda: typer.echo(f"hub running: {web.url} (API docs at {web.url}/docs)"))
 
 
 @edge_app.callback(invoke_without_command=True)
@@ -120,10 +116,10 @@ def edge(ctx: typer.Context, config: ConfigOption = Path("/etc/poskamling/edge.y
         raise _fail(str(exc)) from None
     outbox = Outbox(cfg.data_dir / "outbox.sqlite", cfg.device_id, int(cfg.outbox_max_mb * 1024 * 1024))
     agent = EdgeAgent(cfg, PostHardware(cfg), outbox, version=software_version())
-    from edge.runtime import AgentRuntime, serve  # sd_notify: READY=1, WATCHDOG=1 from the agent loop, STOPPING=1
-    from edge.sdnotify import SdNotifier, watchdog_interval
+    from kamling.runtime import ServiceRuntime, serve  # sd_notify: READY=1, WATCHDOG=1 from the agent loop, STOPPING=1
+    from kamling.sdnotify import SdNotifier, watchdog_interval
 
-    runtime = AgentRuntime(agent, SdNotifier.from_env(), watchdog_interval(), status=f"post {cfg.device_id} running")
+    runtime = ServiceRuntime(agent, SdNotifier.from_env(), watchdog_interval(), status=f"post {cfg.device_id} running")
     serve(runtime, on_started=lambda: typer.echo(f"edge agent {cfg.device_id} running, broker {cfg.mqtt.host}:{cfg.mqtt.port}"))
 
 

@@ -12,7 +12,7 @@ from edge.sim import SimulatedPost, sim_edge_config
 from kamling.broker import MosquittoBroker
 from kamling.broker_files import new_secret
 from kamling.httpsink import NotificationSink
-from tests.support import HUB_USER, HubHarness, add_device
+from tests.support import HUB_USER, FakeSystemd, HubHarness, add_device
 
 
 @pytest.fixture
@@ -70,3 +70,9 @@ def make_post(broker: MosquittoBroker, tmp_path: Path) -> Iterator[Callable[...,
         post.stop()
 
 
+@pytest.fixture
+def systemd() -> Iterator[FakeSystemd]:
+    """A fake NOTIFY_SOCKET (kamling/sdnotify.py's other end)."""
+    fake = FakeSystemd()
+    yield fake
+    fake.close()

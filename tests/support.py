@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import socket
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +21,7 @@ from kamling.broker import MosquittoBroker
 from kamling.broker_files import new_secret
 from kamling.httpsink import NotificationSink
 from kamling.net import free_port
+from kamling.sdnotify import SdNotifier
 
 HUB_USER = "poskamling-hub"
 
@@ -127,3 +130,54 @@ def add_monitor(broker: MosquittoBroker) -> tuple[str, str]:
 
 def post_entry(device_id: str, name: str | None = None, village: str = "Sukamaju") -> dict[str, Any]:
     return {"device_id": device_id, "name": name or f"Pos {device_id}", "village": village, "lat": -7.8, "lon": 110.37}
+
+
+SYSTEMD_RECV_TIMEOUT = 10.0
+
+
+class FakeSystemd:
+    """The receiving end of NOTIFY_SOCKET (abstract namespace, so no path length limits)."""
+
+    def __init__(self) -> None:
+        self.name = f"poskamling-rt-{uuid.uuid4().hex}"
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind("\0" + self.name)
+        self.sock.settimeout(SYSTEMD_RECV_TIMEOUT)
+
+    @property
+    def env_value(self) -> str:
+        return "@" + self.name
+
+    def notifier(self) -> SdNotifier:
+        return SdNotifier.from_env({"NOTIFY_SOCKET": self.env_value})
+
+    def receive(self, timeout: float = SYSTEMD_RECV_TIMEOUT) -> str | None:
+        self.sock.settimeout(timeout)
+        try:
+            return self.sock.recv(65536).decode()
+        except TimeoutError:
+            return None
+
+    def drain(self) -> list[str]:
+        self.sock.setblocking(False)
+        out = []
+        try:
+            while True:
+                out.append(self.sock.recv(65536).decode())
+        except BlockingIOError:
+            return out
+        finally:
+            self.sock.settimeout(SYSTEMD_RECV_TIMEOUT)
+
+    def wait_for_message(self, prefix: str) -> list[str]:
+        """Every datagram received up to and including the first that starts with `prefix`."""
+        seen = []
+        while True:
+            message = self.receive()
+            assert message is not None, f"no {prefix} within {SYSTEMD_RECV_TIMEOUT}s; got {seen}"
+            seen.append(message)
+            if message.startswith(prefix):
+                return seen
+
+    def close(self) -> None:
+        self.sock.close()

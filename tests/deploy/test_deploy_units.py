@@ -88,6 +88,9 @@ def test_edge_unit_hardening_keeps_gpio_and_camera() -> None:
 def test_hub_unit() -> None:
     unit = parse_unit(HUB)
     assert value(unit, "Service", "ExecStart") == f"{VENV_BIN} hub --config /etc/poskamling/hub.yaml"
+    assert value(unit, "Service", "Type") == "notify"
+    assert value(unit, "Service", "NotifyAccess") == "main", "the pager worker must not speak for the hub"
+    assert value(unit, "Service", "WatchdogSec") == "30"
     assert value(unit, "Service", "Restart") == "always"
     assert value(unit, "Service", "RestartSec") is not None
     assert value(unit, "Service", "User") == "poskamling"

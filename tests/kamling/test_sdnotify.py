@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from edge import sdnotify
-from edge.sdnotify import SdNotifier, watchdog_interval
+from kamling import sdnotify
+from kamling.sdnotify import SdNotifier, watchdog_interval
 
 RECV_TIMEOUT = 5.0
 

@@ -4,78 +4,18 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 import yaml
 
-from edge.runtime import AgentRuntime, WatchdogPacer, serve
-from edge.sdnotify import SdNotifier
-from tests.support import wait_for
+from kamling.runtime import ServiceRuntime, WatchdogPacer, serve
+from kamling.sdnotify import SdNotifier
+from tests.support import FakeSystemd, wait_for
 
-RECV_TIMEOUT = 10.0
 WATCHDOG_S = 0.4  # WatchdogSec of the fake unit: pings every 0.2 s
-
-
-class FakeSystemd:
-    """The receiving end of NOTIFY_SOCKET (abstract namespace, so no path length limits)."""
-
-    def __init__(self) -> None:
-        self.name = f"poskamling-rt-{uuid.uuid4().hex}"
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.sock.bind("\0" + self.name)
-        self.sock.settimeout(RECV_TIMEOUT)
-
-    @property
-    def env_value(self) -> str:
-        return "@" + self.name
-
-    def notifier(self) -> SdNotifier:
-        return SdNotifier.from_env({"NOTIFY_SOCKET": self.env_value})
-
-    def receive(self, timeout: float = RECV_TIMEOUT) -> str | None:
-        self.sock.settimeout(timeout)
-        try:
-            return self.sock.recv(65536).decode()
-        except TimeoutError:
-            return None
-
-    def drain(self) -> list[str]:
-        self.sock.setblocking(False)
-        out = []
-        try:
-            while True:
-                out.append(self.sock.recv(65536).decode())
-        except BlockingIOError:
-            return out
-        finally:
-            self.sock.settimeout(RECV_TIMEOUT)
-
-    def wait_for_message(self, prefix: str) -> list[str]:
-        """Every datagram received up to and including the first that starts with `prefix`."""
-        seen = []
-        while True:
-            message = self.receive()
-            assert message is not None, f"no {prefix} within {RECV_TIMEOUT}s; got {seen}"
-            seen.append(message)
-            if message.startswith(prefix):
-                return seen
-
-    def close(self) -> None:
-        self.sock.close()
-
-
-@pytest.fixture
-def systemd() -> Iterator[FakeSystemd]:
-    fake = FakeSystemd()
-    yield fake
-    fake.close()
 
 
 def test_pacer_pings_at_half_the_interval() -> None:
@@ -88,7 +28,7 @@ def test_pacer_pings_at_half_the_interval() -> None:
 
 def test_agent_sends_ready_then_repeated_watchdog_then_stopping(make_post, systemd: FakeSystemd) -> None:
     post = make_post("pos-rt01", start=False)
-    runtime = AgentRuntime(post.agent, systemd.notifier(), WATCHDOG_S, status="post pos-rt01 running")
+    runtime = ServiceRuntime(post.agent, systemd.notifier(), WATCHDOG_S, status="post pos-rt01 running")
     runtime.start()
     try:
         first = systemd.wait_for_message("READY=1")
@@ -106,7 +46,7 @@ def test_agent_sends_ready_then_repeated_watchdog_then_stopping(make_post, syste
 
 def test_watchdog_pings_stop_while_the_agent_loop_hangs(make_post, systemd: FakeSystemd) -> None:
     post = make_post("pos-rt02", start=False)
-    runtime = AgentRuntime(post.agent, systemd.notifier(), WATCHDOG_S)
+    runtime = ServiceRuntime(post.agent, systemd.notifier(), WATCHDOG_S)
     release = threading.Event()
     entered = threading.Event()
     real_add = post.agent.outbox.add
@@ -136,7 +76,7 @@ def test_watchdog_pings_stop_while_the_agent_loop_hangs(make_post, systemd: Fake
 
 def test_no_notify_socket_means_no_pings_and_no_errors(make_post) -> None:
     post = make_post("pos-rt03", start=False)
-    runtime = AgentRuntime(post.agent, SdNotifier.from_env({}), WATCHDOG_S)
+    runtime = ServiceRuntime(post.agent, SdNotifier.from_env({}), WATCHDOG_S)
     done = threading.Event()
     serve(runtime, wait=lambda: wait_for(lambda: post.agent.connected, what="agent connected") and None, on_started=done.set)
     assert done.is_set() and runtime.pings == 0 and post.agent.link is None

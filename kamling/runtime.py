@@ -1,11 +1,12 @@
-"""Runs the edge agent as a systemd service: READY=1, WATCHDOG=1 from the agent's loop, STOPPING=1.
+"""Runs the edge agent or the hub as a systemd service: READY=1, WATCHDOG=1 from its loop, STOPPING=1.
 
-The watchdog ping is sent from the agent's own worker loop (its `on_tick` hook), never from
-a separate timer thread: a timer would keep pinging while the loop that handles panic
-presses is stuck, and systemd would never restart the hung agent. When the unit sets no
-WatchdogSec= (or NOTIFY_SOCKET is unset: a shell, the tests, Docker) nothing is sent.
+The watchdog ping is sent from the service's own worker loop (its `on_tick` hook: the edge
+agent's event loop, the hub's ingest loop), never from a separate timer thread: a timer would
+keep pinging while the loop that handles panic presses is stuck, and systemd would never
+restart the hung process. When the unit sets no WatchdogSec= (or NOTIFY_SOCKET is unset: a
+shell, the tests, Docker) nothing is sent.
 
-    runtime = AgentRuntime(agent, SdNotifier.from_env(), watchdog_interval())
+    runtime = ServiceRuntime(agent, SdNotifier.from_env(), watchdog_interval())
     runtime.start()          # agent.start(), then READY=1
     ...                      # worker loop: WATCHDOG=1 every interval / 2
     runtime.stop()           # STOPPING=1, then agent.stop()
@@ -20,13 +21,13 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-from edge.sdnotify import SdNotifier
+from kamling.sdnotify import SdNotifier
 
 log = logging.getLogger(__name__)
 
 
-class TickingAgent(Protocol):
-    """What the runtime needs of an agent: a lifecycle and a hook its worker loop calls."""
+class TickingService(Protocol):
+    """What the runtime needs of a service: a lifecycle and a hook its worker loop calls."""
 
     on_tick: Callable[[], None] | None
 
@@ -51,12 +52,12 @@ class WatchdogPacer:
         return True
 
 
-class AgentRuntime:
-    """Wraps an agent's lifecycle with sd_notify: ready after start, watchdog while its loop runs."""
+class ServiceRuntime:
+    """Wraps a service's lifecycle with sd_notify: ready after start, watchdog while its loop runs."""
 
     def __init__(
         self,
-        agent: TickingAgent,
+        agent: TickingService,
         notifier: SdNotifier,
         watchdog_s: float | None,
         clock: Callable[[], float] = time.monotonic,
@@ -85,7 +86,7 @@ class AgentRuntime:
         self.agent.on_tick = self._chained
 
     def _tick(self) -> None:
-        """Runs on the agent's worker thread, at least every 0.5 s while the loop is alive."""
+        """Runs on the service's worker thread, at least every 0.5 s while the loop is alive."""
         if self._chained is not None:
             self._chained()
         if self.pacer.due(self.clock()) and self.notifier.watchdog():
@@ -100,7 +101,7 @@ def wait_for_termination() -> None:
     stop.wait()
 
 
-def serve(runtime: AgentRuntime, wait: Callable[[], None] = wait_for_termination, on_started: Callable[[], None] | None = None) -> None:
+def serve(runtime: ServiceRuntime, wait: Callable[[], None] = wait_for_termination, on_started: Callable[[], None] | None = None) -> None:
     """Start, block in `wait` until told to stop, then say STOPPING=1 and stop (even on errors)."""
     runtime.start()
     try:
