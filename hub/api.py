@@ -6,7 +6,8 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, status
-from fastapi.responses import FileResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
@@ -185,9 +186,26 @@ def resolve(alert_id: str, body: ResolveRequest, hub: HubDep, who: Operator) -> 
         raise HTTPException(409, str(exc)) from None
 
 
+def add_api_docs(app: FastAPI) -> None:
+    """/openapi.json and the /docs explorer, for any logged-in user or API token (viewer and up)."""
+
+    @app.get("/openapi.json", include_in_schema=False)
+    def openapi_schema(_: Viewer) -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.get("/docs", include_in_schema=False)
+    def api_explorer(_: Viewer) -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title=f"{app.title} - API")
+
+
 def create_app(hub: HubService) -> FastAPI:
-    app = FastAPI(title="poskamling hub", version=hub.version, description="Pos Kamling hub API")
+    # The API description and explorer sit behind a login like every other route (they reveal the route list).
+    app = FastAPI(
+        title="poskamling hub", version=hub.version, description="Pos Kamling hub API",
+        docs_url=None, redoc_url=None, openapi_url=None,
+    )
     app.dependency_overrides[get_hub] = lambda: hub
+    add_api_docs(app)
     app.include_router(router)
     from hub.api_auth import router as auth_router
 

@@ -95,7 +95,7 @@ def hub(config: ConfigOption = Path("/etc/poskamling/hub.yaml"), verbose: bool =
     service = HubService(settings)
     web = WebServer(create_app(service), settings.http_host, settings.http_port, log_level="info")
     runtime = ServiceRuntime(HubProcess(service, web), SdNotifier.from_env(), watchdog_interval(), status="hub running")
-    serve(runtime, on_started=lambda: typer.echo(f"hub running: {web.url} (API docs at {web.url}/docs)"))
+    serve(runtime, on_started=lambda: typer.echo(f"hub running: {web.url} (API docs at {web.url}/docs after logging in)"))
 
 
 @edge_app.callback(invoke_without_command=True)

@@ -141,7 +141,7 @@ poskamling demo is running (Ctrl-C stops everything)
 
   Dashboard        {self.web.url}/      (Bahasa Indonesia; English via the EN switch)
   Dashboard login  user "operator", password {self.operator_password}   (random, this run only)
-  Hub API + docs   {self.web.url}/docs      (OpenAPI; health at {self.web.url}/api/health)
+  Hub API + docs   {self.web.url}/docs      (OpenAPI, after logging in; health at {self.web.url}/api/health)
   Operator token   {self.operator_token}
                    e.g. curl -H 'Authorization: Bearer {self.operator_token}' {self.web.url}/api/alerts
   Broker           mosquitto on {self.broker.host}:{self.broker.port} (private config, random credentials)

@@ -82,8 +82,14 @@ def test_roles(hub) -> None:  # type: ignore[no-untyped-def]
     assert hub.client("admin").get("/api/alerts").status_code == 200
 
 
-def test_openapi_docs_are_served(hub) -> None:  # type: ignore[no-untyped-def]
-    client = hub.client(None)
-    schema = client.get("/openapi.json").json()
+def test_openapi_docs_are_served_to_logged_in_users_only(hub) -> None:  # type: ignore[no-untyped-def]
+    stranger = hub.client(None)
+    assert stranger.get("/openapi.json").status_code == 401
+    assert stranger.get("/docs").status_code == 401
+    assert stranger.get("/redoc").status_code == 404
+    viewer = hub.client("viewer")
+    schema = viewer.get("/openapi.json").json()
     assert "/api/events" in schema["paths"]
-    assert client.get("/docs").status_code == 200
+    assert "/openapi.json" not in schema["paths"]
+    page = viewer.get("/docs")
+    assert page.status_code == 200 and "/openapi.json" in page.text

@@ -21,10 +21,6 @@ PUBLIC = {
     "/ack/{token}": "signed, expiring acknowledgement link from an officer's phone (the token is the credential)",
     "/ack/{token}/en-route": "signed acknowledgement link",
     "/ack/{token}/snapshot": "signed acknowledgement link",
-    "/openapi.json": "FastAPI's API description (no data); see docs/security.md",
-    "/docs": "FastAPI's API explorer page (no data)",
-    "/docs/oauth2-redirect": "FastAPI's API explorer page (no data)",
-    "/redoc": "FastAPI's API explorer page (no data)",
 }
 SMALL_ROLES = ("viewer", "operator", "technician")
 
