@@ -10,7 +10,8 @@ notifier answered. Two implementations:
   report queries); in a process of its own the HTTP request to the officer's gateway never waits
   for them. Pages travel as JSON lines over the child's stdin and results come back on its stdout.
   If the child dies, it is restarted and the pages it had in hand are sent again (an officer may
-  get a page twice; never zero times).
+  get a page twice; never zero times). A child that cannot run at all hands the paging back to
+  apprise inside the hub until it can.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -39,6 +41,13 @@ STOP_SECONDS = 20
 
 MAX_ATTEMPTS = 2
 """A page is handed to a (restarted) worker process at most this many times."""
+
+QUICK_DEATH_SECONDS = 5.0
+MAX_QUICK_DEATHS = 3
+"""A worker that dies this soon after starting, this many times in a row, cannot run: use the fallback."""
+
+RESPAWN_FIRST_SECONDS = 5.0
+RESPAWN_MAX_SECONDS = 300.0
 
 
 @dataclass(frozen=True)
@@ -105,73 +114,114 @@ class _InFlight:
 
 
 class ProcessPager:
-    """Pages sent by apprise in a child process (`hub/pager_worker.py`), restarted if it dies."""
+    """Pages sent by apprise in a child process (`hub/pager_worker.py`), restarted if it dies.
 
-    def __init__(self, command: list[str] | None = None, workers: int = 16, stop_seconds: float = STOP_SECONDS) -> None:
+    A worker that cannot run at all (it dies within QUICK_DEATH_SECONDS of starting, MAX_QUICK_DEATHS
+    times in a row, or cannot be started) must not silence the pages: they go to `fallback` (apprise
+    inside the hub) while the worker is retried with a growing pause.
+    """
+
+    def __init__(
+        self,
+        command: list[str] | None = None,
+        workers: int = 16,
+        stop_seconds: float = STOP_SECONDS,
+        fallback: Pager | None = None,
+        first_pause: float = RESPAWN_FIRST_SECONDS,
+    ) -> None:
         self.command = command
         self.workers = workers
         self.stop_seconds = stop_seconds
+        self.fallback = fallback
         self.restarts = 0
+        self.respawn_in: float | None = None  # seconds to the next worker attempt while the fallback pages
         self._ids = itertools.count(1)
         self._in_flight: dict[int, _InFlight] = {}
-        self._lock = threading.Lock()  # guards _in_flight, _proc and writes to the child's stdin
+        self._lock = threading.Lock()  # guards the state below and writes to the child's stdin
         self._proc: subprocess.Popen[bytes] | None = None
+        self._started_at = 0.0
+        self._quick_deaths = 0
+        self.first_pause = first_pause
+        self._backoff = first_pause
+        self._respawn: threading.Timer | None = None
+        self._fallback_running = False
         self._stopping = False
 
     def start(self) -> None:
         with self._lock:
             self._stopping = False
-            self._spawn()
+            if not self._spawn():
+                self._give_worker_a_rest()
 
     def stop(self) -> None:
         with self._lock:
             self._stopping = True
-            proc = self._proc
-        if proc is None:
-            return
-        if proc.stdin is not None:
-            proc.stdin.close()  # the worker finishes the pages in hand, reports them, and exits
-        try:
-            proc.wait(timeout=self.stop_seconds)
-        except subprocess.TimeoutExpired:
-            log.error("pager worker did not finish its pages in %s s; killing it", self.stop_seconds)
-            proc.kill()
-            proc.wait()
+            proc, respawn = self._proc, self._respawn
+        if respawn is not None:
+            respawn.cancel()
+        if proc is not None:
+            if proc.stdin is not None:
+                proc.stdin.close()  # the worker finishes the pages in hand, reports them, and exits
+            try:
+                proc.wait(timeout=self.stop_seconds)
+            except subprocess.TimeoutExpired:
+                log.error("pager worker did not finish its pages in %s s; killing it", self.stop_seconds)
+                proc.kill()
+                proc.wait()
         with self._lock:
             self._proc = None
             left = list(self._in_flight.values())
             self._in_flight.clear()
+            fallback_running, self._fallback_running = self._fallback_running, False
         for item in left:
             _settle(item.done, False, "hub stopped before the page was sent")
+        if fallback_running and self.fallback is not None:
+            self.fallback.stop()
 
     def submit(self, page: Page, done: Done) -> None:
         with self._lock:
-            if self._stopping or self._proc is None:
-                refused = "pager is stopped"
-            else:
-                refused = None
+            route = "refuse" if self._stopping else "fallback" if self._proc is None else "worker"
+            if route == "worker":
                 page_id = next(self._ids)
                 self._in_flight[page_id] = item = _InFlight(page, done)
                 self._hand_over(page_id, item)
-        if refused:
-            _settle(done, False, refused)
+        if route == "refuse":
+            _settle(done, False, "pager is stopped")
+        elif route == "fallback":
+            self._send_in_hub(page, done)
 
     def pending(self) -> int:
         with self._lock:
             return len(self._in_flight)
 
     # -- under self._lock ------------------------------------------------------------------
-    def _spawn(self) -> None:
+    def _spawn(self) -> bool:
         command = self.command or [
             sys.executable, "-m", "hub.pager_worker", "--workers", str(self.workers),
             "--log-level", logging.getLevelName(logging.getLogger().getEffectiveLevel()),
         ]
-        proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)
+        try:
+            proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)
+        except OSError:
+            log.exception("pager worker could not be started")
+            return False
         assert proc.stdin is not None
         os.set_blocking(proc.stdin.fileno(), False)  # a worker that stops reading must never block the alert path
         self._proc = proc
+        self._started_at = time.monotonic()
         reader = threading.Thread(target=self._read, args=(proc,), name="pager-results", daemon=True)
         reader.start()
+        return True
+
+    def _give_worker_a_rest(self) -> None:
+        """No worker for now: pages go to the fallback; try the worker again after a growing pause."""
+        self._proc = None
+        self.respawn_in = self._backoff
+        log.error("pager worker cannot run; the hub sends pages itself and retries the worker in %.0f s", self._backoff)
+        self._respawn = threading.Timer(self._backoff, self._try_worker_again)
+        self._respawn.daemon = True
+        self._respawn.start()
+        self._backoff = min(self._backoff * 2, RESPAWN_MAX_SECONDS)
 
     def _hand_over(self, page_id: int, item: _InFlight) -> None:
         item.attempts += 1
@@ -189,7 +239,27 @@ class ProcessPager:
             log.error("pager worker is not taking pages; killing it (it is restarted and the pages sent again)")
             proc.kill()
 
-    # -- reader thread -----------------------------------------------------------------------
+    # -- other threads -----------------------------------------------------------------------
+    def _try_worker_again(self) -> None:
+        with self._lock:
+            self._respawn = None
+            if self._stopping or self._proc is not None:
+                return
+            self.respawn_in = None
+            self._quick_deaths = MAX_QUICK_DEATHS - 1  # one more quick death: back to the fallback, longer pause
+            if not self._spawn():
+                self._give_worker_a_rest()
+
+    def _send_in_hub(self, page: Page, done: Done) -> None:
+        if self.fallback is None:
+            _settle(done, False, "pager worker cannot run")
+            return
+        with self._lock:
+            starting, self._fallback_running = not self._fallback_running, True
+        if starting:
+            self.fallback.start()
+        self.fallback.submit(page, done)
+
     def _read(self, proc: subprocess.Popen[bytes]) -> None:
         assert proc.stdout is not None
         for raw in _lines(proc.stdout):
@@ -208,19 +278,33 @@ class ProcessPager:
 
     def _worker_ended(self, proc: subprocess.Popen[bytes], code: int) -> None:
         failed: list[_InFlight] = []
+        rehome: list[_InFlight] = []
         with self._lock:
             if self._proc is not proc or self._stopping:
                 return
-            log.error("pager worker exited with code %s; restarting it", code)
             self.restarts += 1
-            self._spawn()
-            for page_id, item in list(self._in_flight.items()):
-                if item.attempts >= MAX_ATTEMPTS:
-                    failed.append(self._in_flight.pop(page_id))
-                else:
-                    self._hand_over(page_id, item)
-        for item in failed:
+            quick = time.monotonic() - self._started_at < QUICK_DEATH_SECONDS
+            self._quick_deaths = self._quick_deaths + 1 if quick else 0
+            if not quick:
+                self._backoff = self.first_pause
+            if self._quick_deaths >= MAX_QUICK_DEATHS or not self._spawn_logged(code):
+                self._give_worker_a_rest()
+                rehome = list(self._in_flight.values())
+                self._in_flight.clear()
+            else:
+                for page_id, item in list(self._in_flight.items()):
+                    if item.attempts >= MAX_ATTEMPTS:
+                        failed.append(self._in_flight.pop(page_id))
+                    else:
+                        self._hand_over(page_id, item)
+        for item in failed:  # it may be the page that kills the worker: not inside the hub, then
             _settle(item.done, False, f"pager worker died {MAX_ATTEMPTS} times while sending")
+        for item in rehome:
+            self._send_in_hub(item.page, item.done)
+
+    def _spawn_logged(self, code: int) -> bool:
+        log.error("pager worker exited with code %s; restarting it", code)
+        return self._spawn()
 
 
 def _lines(stream: IO[bytes]):  # type: ignore[no-untyped-def]

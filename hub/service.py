@@ -54,7 +54,8 @@ def make_pager(settings: HubSettings, notifier: Notifier | None) -> Pager:
     """A given notifier (tests, embedding) runs in-process; apprise runs in its own process unless disabled."""
     if notifier is not None:
         return ThreadPager(notifier)
-    return ProcessPager() if settings.pager_process else ThreadPager(AppriseNotifier())
+    in_hub = ThreadPager(AppriseNotifier())
+    return ProcessPager(fallback=in_hub) if settings.pager_process else in_hub
 
 
 class HubService:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from hub.notify import RecordingNotifier
-from hub.pager import MAX_ATTEMPTS, Page, ProcessPager, ThreadPager
+from hub.pager import MAX_ATTEMPTS, MAX_QUICK_DEATHS, Page, ProcessPager, ThreadPager
 from hub.pager_worker import PageWorker
 from kamling.httpsink import NotificationSink
 from tests.support import wait_for
@@ -195,3 +195,63 @@ def test_a_worker_that_stops_reading_never_blocks_the_alert_path() -> None:
         assert {ok for ok, _ in results.items} == {False}
     finally:
         pager.stop()
+
+
+def test_a_worker_that_cannot_run_hands_paging_back_to_the_hub() -> None:
+    fallback = RecordingNotifier()
+    broken = [sys.executable, "-c", "import sys; sys.exit(7)"]  # e.g. a broken install of the worker
+    pager = ProcessPager(command=broken, fallback=ThreadPager(fallback))
+    pager.start()
+    results = Results()
+    try:
+        wait_for(lambda: pager.respawn_in is not None, timeout=30, what="worker given up for now")
+        assert pager.restarts == MAX_QUICK_DEATHS  # no restart storm: it waits before trying again
+        pager.submit(Page(("json://example.invalid/o",), "PANIK", "Pos A"), results)
+        wait_for(lambda: results.items, timeout=10)
+    finally:
+        pager.stop()
+    assert results.items == [(True, None)]
+    assert fallback.sent == [(["json://example.invalid/o"], "PANIK", "Pos A")]
+
+
+def test_a_worker_that_cannot_be_started_at_all_also_falls_back() -> None:
+    fallback = RecordingNotifier()
+    pager = ProcessPager(command=["/nonexistent/python"], fallback=ThreadPager(fallback))
+    pager.start()
+    results = Results()
+    try:
+        pager.submit(Page(("json://example.invalid/o",), "PANIK", "Pos A"), results)
+        wait_for(lambda: results.items, timeout=10)
+    finally:
+        pager.stop()
+    assert results.items == [(True, None)]
+    assert pager.respawn_in is not None
+
+
+def test_paging_returns_to_the_worker_once_it_can_run_again(sink: NotificationSink, tmp_path: Path) -> None:
+    marker = tmp_path / "starts"
+    script = (
+        "import pathlib, sys\n"
+        f"marker = pathlib.Path({str(marker)!r})\n"
+        "count = int(marker.read_text()) if marker.exists() else 0\n"
+        "marker.write_text(str(count + 1))\n"
+        f"if count < {MAX_QUICK_DEATHS}:\n"
+        "    sys.exit(5)\n"
+        "from hub.pager_worker import main\n"
+        "main([])\n"
+    )
+    fallback = RecordingNotifier()
+    pager = ProcessPager(command=[sys.executable, "-c", script], fallback=ThreadPager(fallback), first_pause=0.2)
+    pager.start()
+    results = Results()
+    try:
+        wait_for(lambda: pager.respawn_in is not None, timeout=30, what="worker given up for now")
+        wait_for(lambda: pager.respawn_in is None and pager.pending() == 0 and marker.read_text() == str(MAX_QUICK_DEATHS + 1),
+                 timeout=30, what="worker tried again")
+        pager.submit(Page((sink.url("officer"),), "PANIK", "Pos A"), results)
+        wait_for(lambda: results.items, timeout=30)
+    finally:
+        pager.stop()
+    assert results.items == [(True, None)]
+    assert [item.body["title"] for item in sink.received] == ["PANIK"]  # through the worker's apprise
+    assert fallback.sent == []
