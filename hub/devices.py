@@ -5,13 +5,15 @@ How a running hub picks up additions and revocations: `DeviceSync` checks the fi
 modification time every `interval` seconds (default 2 s) and on demand
 (`POST /api/admin/devices/reload`), then adds active devices to the post registry and removes
 decommissioned ones. Posts in the hub settings file are merged in at start; a device revoked
-here is removed even if the settings file still lists it (revocation wins).
+here is removed even if the settings file still lists it (revocation wins). Whoever must follow
+the set of posts (the Home Assistant bridge) registers with `DeviceSync.on_change`.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -95,8 +97,11 @@ class DeviceStore:
 
 @dataclass
 class SyncResult:
-    added: list[str]
+    added: list[str]  # new or changed (a rename is a change)
     removed: list[str]
+
+
+ChangeListener = Callable[[SyncResult], None]
 
 
 class DeviceSync:
@@ -110,8 +115,29 @@ class DeviceSync:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._listeners: list[ChangeListener] = []
+
+    def on_change(self, listener: ChangeListener) -> Callable[[], None]:
+        """Call `listener` after each sync that changed the registry; returns the unsubscribe callable."""
+        self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+        return unsubscribe
 
     def sync(self, force: bool = False) -> SyncResult:
+        result = self._sync(force)
+        if result.added or result.removed:
+            for listener in list(self._listeners):
+                try:
+                    listener(result)
+                except Exception:  # a listener's failure must not stop the sync or the other listeners
+                    log.exception("devices: change listener %r failed", listener)
+        return result
+
+    def _sync(self, force: bool) -> SyncResult:
         with self._lock:
             try:
                 mtime = self.store.path.stat().st_mtime_ns if self.store.path.exists() else None

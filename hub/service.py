@@ -117,7 +117,8 @@ class HubService:
         from hub.homeassistant_bridge import HomeAssistantBridge  # off unless home_assistant_discovery
 
         self.home_assistant = HomeAssistantBridge(
-            settings, self.registry.all, lambda t, p, q, r: self.mqtt.publish(t, p, qos=q, retain=r), version=self.version
+            settings, self.registry.all, lambda t, p, q, r: self.mqtt.publish(t, p, qos=q, retain=r), version=self.version,
+            subscribe=self.devices.on_change,  # follows `device add/revoke` while the hub runs
         )
 
     def start(self) -> None:
@@ -134,6 +135,7 @@ class HubService:
         log.info("hub started: %d posts, data in %s", len(self.settings.posts), self.settings.data_dir)
 
     def stop(self) -> None:
+        self.home_assistant.stop()
         self.mqtt.stop()
         self.ingest.stop()
         self.quarantine.stop()

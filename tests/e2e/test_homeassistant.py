@@ -10,6 +10,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from kamling.broker_files import render_acl
+from kamling.provision import Provisioner
 from tests.support import add_monitor, post_entry, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -31,13 +32,13 @@ def test_acl_grants_discovery_rights_only_when_enabled() -> None:
 class Watcher:
     """What Home Assistant would see: a read-only broker user subscribed to the discovery prefix."""
 
-    def __init__(self, broker, topic_filter: str) -> None:
+    def __init__(self, broker, *topic_filters: str) -> None:
         self.messages: dict[str, bytes] = {}
         self._lock = threading.Lock()
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"home-assistant-{id(self)}", protocol=mqtt.MQTTv5)
         self.client.username_pw_set(*add_monitor(broker))
         self.client.on_message = self._on_message
-        self.client.on_connect = lambda c, *_: c.subscribe(topic_filter, qos=1)
+        self.client.on_connect = lambda c, *_: [c.subscribe(f, qos=1) for f in topic_filters]  # in order, one each
         self.client.connect(broker.host, broker.port)
         self.client.loop_start()
 
@@ -88,8 +89,58 @@ def test_hub_announces_each_post_when_enabled(make_hub, make_post, broker) -> No
         watcher.stop()
 
 
+def config_topics(device_id: str) -> list[str]:
+    return [f"homeassistant/binary_sensor/{device_id}/{o}/config" for o in ("panic", "connectivity")]
+
+
+def test_devices_added_and_revoked_while_the_hub_runs_are_announced_and_removed(make_hub, broker, tmp_path) -> None:
+    """`device add` -> its entities appear in HA without a hub restart; `device revoke` -> they are deleted."""
+    broker.home_assistant_prefix = "homeassistant"
+    broker.reload()
+    watcher = Watcher(broker, "homeassistant/#")  # before provisioning: add_monitor rewrites the broker's passwd
+    pid_file = tmp_path / "mosquitto.pid"
+    pid_file.write_text(str(broker.pid))
+    hub = make_hub(
+        [post_entry("pos-ha10", "Pos Kamling RW 10")],
+        home_assistant_discovery=True,
+        provisioning={
+            "broker_dir": str(broker.workdir), "pid_file": str(pid_file), "monitor_users": ["monitor"],
+            "edge_mqtt_host": broker.host, "edge_mqtt_port": broker.port, "edge_tls_ca": None,
+        },
+    )
+    assert hub.service is not None
+    provisioner = Provisioner(hub.service.settings, actor="test-technician")
+    new, kept = config_topics("pos-ha11"), config_topics("pos-ha10")
+    try:
+        wait_for(lambda: all(watcher.snapshot().get(t) for t in kept), what="the configured post announced at start")
+
+        provisioner.add("pos-ha11", "Pos Kamling RW 11", "Sukamaju")  # no reload call: DeviceSync notices the file
+        configs = wait_for(
+            lambda: {t: json.loads(p) for t, p in watcher.snapshot().items() if t in new and p} if all(
+                watcher.snapshot().get(t) for t in new) else None,
+            what="discovery configs of the device added while the hub runs",
+        )
+        panic = configs["homeassistant/binary_sensor/pos-ha11/panic/config"]
+        assert panic["device"]["name"] == "Pos Kamling RW 11" and panic["state_topic"] == "kamling/v1/pos-ha11/event"
+
+        provisioner.revoke("pos-ha11")
+        wait_for(lambda: all(watcher.snapshot().get(t) == b"" for t in new), what="the revoked device's configs cleared")
+        assert all(watcher.snapshot().get(t) for t in kept), "the other post's entities must stay"
+    finally:
+        watcher.stop()
+
+    # What a Home Assistant that connects now sees: the broker kept no retained config of the revoked
+    # device. Its filter is subscribed first, so its retained messages would arrive before the kept ones.
+    late = Watcher(broker, "homeassistant/binary_sensor/pos-ha11/#", "homeassistant/binary_sensor/pos-ha10/#")
+    try:
+        wait_for(lambda: all(late.snapshot().get(t) for t in kept), what="retained configs of the kept post")
+        assert not any("/pos-ha11/" in t for t in late.snapshot()), late.snapshot()
+    finally:
+        late.stop()
+
+
 def test_nothing_is_announced_by_default(make_hub) -> None:
     hub = make_hub([post_entry("pos-ha03")])
     assert hub.service is not None
     assert hub.service.settings.home_assistant_discovery is False
-    assert hub.service.home_assistant.announced == []
+    assert hub.service.home_assistant.announced == {}
