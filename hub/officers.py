@@ -117,22 +117,25 @@ class OfficerStore:
         return shift
 
     def add_override(self, **fields: Any) -> Override:
-        override = Override.model_validate({"id": new_event_id(), **fields})
-        if override.end <= override.start:
-            raise RosterError("override end must be after its start")
-
-        def add(db: TinyDB) -> None:
-            self._require_officer(db, override.officer_id)
-            db.table("overrides").insert(override.model_dump(mode="json"))
-
-        self._do(add)
-        return override
+        return self._add_overrides(_override(fields))[0]
 
     def swap(self, away: str, covering: str, start: Any, end: Any, note: str = "") -> tuple[Override, Override]:
-        """`covering` takes `away`'s duty for a period: one off and one on override."""
-        off = self.add_override(officer_id=away, kind="off", start=start, end=end, note=note or f"swap: {covering}")
-        on = self.add_override(officer_id=covering, kind="on", start=start, end=end, note=note or f"swap: {away}")
+        """`covering` takes `away`'s duty for a period: one off and one on override, both or neither."""
+        off = _override({"officer_id": away, "kind": "off", "start": start, "end": end, "note": note or f"swap: {covering}"})
+        on = _override({"officer_id": covering, "kind": "on", "start": start, "end": end, "note": note or f"swap: {away}"})
+        self._add_overrides(off, on)
         return off, on
+
+    def _add_overrides(self, *overrides: Override) -> tuple[Override, ...]:
+        """Insert in one locked write, after checking every officer: never half of a swap."""
+
+        def add(db: TinyDB) -> None:
+            for override in overrides:
+                self._require_officer(db, override.officer_id)
+            db.table("overrides").insert_multiple(o.model_dump(mode="json") for o in overrides)
+
+        self._do(add)
+        return overrides
 
     def remove_entry(self, table: str, entry_id: str) -> bool:
         if table not in ("shifts", "overrides"):
@@ -154,6 +157,13 @@ class OfficerStore:
     def _require_officer(db: TinyDB, officer_id: str) -> None:
         if not db.table("officers").contains(Query().id == officer_id):
             raise RosterError(f"no officer with id {officer_id!r}")
+
+
+def _override(fields: dict[str, Any]) -> Override:
+    override = Override.model_validate({"id": new_event_id(), **fields})
+    if override.end <= override.start:
+        raise RosterError("override end must be after its start")
+    return override
 
 
 def _clean(record: Any) -> dict[str, Any]:
