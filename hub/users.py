@@ -1,9 +1,17 @@
-"""Hub user accounts: Argon2-hashed passwords and roles, stored in TinyDB. No default account."""
+"""Hub user accounts: Argon2-hashed passwords and roles, stored in TinyDB. No default account.
+
+The hub and `poskamling user ...` share the file: every read first reloads it if another
+process replaced it (a password reset on the hub host takes effect at once), and every change
+is a read-modify-write under an exclusive lock (fcntl), so neither side overwrites the other.
+"""
 
 from __future__ import annotations
 
+import fcntl
 import re
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,13 +54,45 @@ class UserStore:
         self.path = path
         self._hasher = PasswordHasher()
         self._db: TinyDB | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._dummy_hash = ""
+        self._seen: tuple[int, int, int] | None = None  # identity of the file the open db has read
 
     def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = open_tinydb(self.path)
+        self._seen = self._identity()
         self._dummy_hash = self._hasher.hash("not-a-real-password")
+
+    def _identity(self) -> tuple[int, int, int] | None:
+        try:
+            stat = self.path.stat()
+        except FileNotFoundError:
+            return None
+        return (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+
+    def _refresh(self) -> None:
+        """Reopen the db when the file is not the one it read (writes replace it: a new inode)."""
+        with self._lock:
+            if self._db is None:
+                return
+            identity = self._identity()
+            if identity != self._seen:
+                self._db.close()
+                self._db = open_tinydb(self.path)
+                self._seen = identity
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """One read-modify-write, exclusive against this and other processes."""
+        with self._lock, open(self.path.with_name(f".{self.path.name}.lock"), "a+") as lock_file:
+            fcntl.flock(lock_file, fcntl.LOCK_EX)
+            try:
+                self._refresh()
+                yield
+                self._seen = self._identity()  # our own write: the db holds what the file holds
+            finally:
+                fcntl.flock(lock_file, fcntl.LOCK_UN)
 
     def close(self) -> None:
         if self._db is not None:
@@ -63,7 +103,9 @@ class UserStore:
     def _table(self):  # type: ignore[no-untyped-def]
         if self._db is None:
             raise RuntimeError("user store is not open")
-        return self._db.table("users")
+        with self._lock:
+            self._refresh()
+            return self._db.table("users")
 
     def create(self, username: str, password: str, role: Role) -> User:
         if not USERNAME_RE.match(username):
@@ -71,7 +113,7 @@ class UserStore:
         if role not in ROLES:
             raise UserError(f"role must be one of {', '.join(ROLES)}")
         check_password_strength(password, username)
-        with self._lock:
+        with self._writing():
             if self._table.get(Query().username == username):
                 raise UserError(f"user {username!r} exists already")
             record = {
@@ -86,17 +128,18 @@ class UserStore:
 
     def set_password(self, username: str, password: str) -> None:
         check_password_strength(password, username)
-        with self._lock:
-            if not self._table.update({"password_hash": self._hasher.hash(password)}, Query().username == username):
+        password_hash = self._hasher.hash(password)
+        with self._writing():
+            if not self._table.update({"password_hash": password_hash}, Query().username == username):
                 raise UserError(f"no user {username!r}")
 
     def set_disabled(self, username: str, disabled: bool) -> None:
-        with self._lock:
+        with self._writing():
             if not self._table.update({"disabled": disabled}, Query().username == username):
                 raise UserError(f"no user {username!r}")
 
     def delete(self, username: str) -> None:
-        with self._lock:
+        with self._writing():
             if not self._table.remove(Query().username == username):
                 raise UserError(f"no user {username!r}")
 
@@ -125,7 +168,7 @@ class UserStore:
         if record is None or record.get("disabled"):
             return None
         if self._hasher.check_needs_rehash(encoded):
-            with self._lock:
+            with self._writing():
                 self._table.update({"password_hash": self._hasher.hash(password)}, Query().username == username)
         return Principal(username, record["role"])
 
