@@ -30,6 +30,18 @@ class Results:
             self.items.append((ok, error))
 
 
+def send_one(pager: ProcessPager, page: Page) -> list[tuple[bool, str | None]]:
+    """Start the pager, send one page, wait for its result, stop the pager; the results."""
+    pager.start()
+    results = Results()
+    try:
+        pager.submit(page, results)
+        wait_for(lambda: results.items, timeout=30)
+    finally:
+        pager.stop()
+    return results.items
+
+
 @pytest.fixture
 def sink():  # type: ignore[no-untyped-def]
     server = NotificationSink()
@@ -106,14 +118,7 @@ def flaky_worker(marker: Path, deaths: int) -> list[str]:
 
 def test_a_worker_that_dies_is_restarted_and_the_page_sent_again(sink: NotificationSink, tmp_path: Path) -> None:
     pager = ProcessPager(command=flaky_worker(tmp_path / "deaths", deaths=1))
-    pager.start()
-    results = Results()
-    try:
-        pager.submit(Page((sink.url("officer"),), "PANIK", "Pos A"), results)
-        wait_for(lambda: results.items, timeout=30)
-    finally:
-        pager.stop()
-    assert results.items == [(True, None)]
+    assert send_one(pager, Page((sink.url("officer"),), "PANIK", "Pos A")) == [(True, None)]
     assert pager.restarts == 1
     assert [item.body["title"] for item in sink.received] == ["PANIK"]
 
@@ -135,14 +140,7 @@ def test_a_page_that_keeps_killing_the_worker_fails_after_the_last_attempt(tmp_p
 def test_nonsense_from_the_worker_is_ignored(sink: NotificationSink, caplog: pytest.LogCaptureFixture) -> None:
     script = "import sys\nprint('hello, not json', flush=True)\nfrom hub.pager_worker import main\nmain([])\n"
     pager = ProcessPager(command=[sys.executable, "-c", script])
-    pager.start()
-    results = Results()
-    try:
-        pager.submit(Page((sink.url("officer"),), "PANIK", "Pos A"), results)
-        wait_for(lambda: results.items, timeout=30)
-    finally:
-        pager.stop()
-    assert results.items == [(True, None)]
+    assert send_one(pager, Page((sink.url("officer"),), "PANIK", "Pos A")) == [(True, None)]
     assert "not a result" in caplog.text
 
 
@@ -217,15 +215,9 @@ def test_a_worker_that_cannot_run_hands_paging_back_to_the_hub() -> None:
 def test_a_worker_that_cannot_be_started_at_all_also_falls_back() -> None:
     fallback = RecordingNotifier()
     pager = ProcessPager(command=["/nonexistent/python"], fallback=ThreadPager(fallback))
-    pager.start()
-    results = Results()
-    try:
-        pager.submit(Page(("json://example.invalid/o",), "PANIK", "Pos A"), results)
-        wait_for(lambda: results.items, timeout=10)
-    finally:
-        pager.stop()
-    assert results.items == [(True, None)]
+    assert send_one(pager, Page(("json://example.invalid/o",), "PANIK", "Pos A")) == [(True, None)]
     assert pager.respawn_in is not None
+    assert len(fallback.sent) == 1
 
 
 def test_paging_returns_to_the_worker_once_it_can_run_again(sink: NotificationSink, tmp_path: Path) -> None:
