@@ -56,6 +56,18 @@ class Issued:
     edge_config: Path
 
 
+class BrokerNotReloaded(ProvisionError):
+    """The device is saved (credential, ACL, edge config) but the broker has not applied it yet."""
+
+    def __init__(self, issued: Issued, reason: str) -> None:
+        self.issued = issued
+        super().__init__(
+            f"device {issued.device.device_id} is saved (edge config {issued.edge_config}), but {reason}. "
+            "Reload the broker (for example `systemctl reload mosquitto`) before the post connects; "
+            "`device add` again would say it exists already."
+        )
+
+
 def read_password_file(path: Path) -> dict[str, str]:
     if not path.exists():
         return {}
@@ -182,8 +194,10 @@ class Provisioner:
             cameras=[CameraEntry(name=c) for c in cameras or []], status="active",
             created_at=existing.created_at if existing else now, credential_issued_at=now,
         )
-        issued = self._issue(record, reload, edge_tls_dir if tls else None)
+        issued, reload_error = self._issue(record, reload, edge_tls_dir if tls else None)
         self.audit.record(self.actor, "device.add", device_id, name=name, village=village, tls=tls)
+        if reload_error:
+            raise BrokerNotReloaded(issued, reload_error)
         return issued
 
     def rotate(
@@ -191,10 +205,12 @@ class Provisioner:
     ) -> Issued:
         record = self._active(device_id)
         record = record.model_copy(update={"credential_issued_at": utc_now().isoformat()})
-        issued = self._issue(record, reload, edge_tls_dir if tls else None)
-        if reload:
+        issued, reload_error = self._issue(record, reload, edge_tls_dir if tls else None)
+        if reload and not reload_error:
             self.kick(device_id, issued.password)  # the old credential must not stay connected
         self.audit.record(self.actor, "device.rotate", device_id)
+        if reload_error:
+            raise BrokerNotReloaded(issued, reload_error)
         return issued
 
     def revoke(self, device_id: str, reload: bool = True) -> DeviceRecord:
@@ -292,7 +308,8 @@ class Provisioner:
     def ca(self) -> CertificateAuthority:
         return CertificateAuthority(self.p.ca_dir or self.settings.data_dir / "pki")
 
-    def _issue(self, record: DeviceRecord, reload: bool, edge_tls_dir: Path | None = None) -> Issued:
+    def _issue(self, record: DeviceRecord, reload: bool, edge_tls_dir: Path | None = None) -> tuple[Issued, str | None]:
+        """Write the credential, ACL, record and edge config; then reload. Returns why the reload failed, if it did."""
         password = new_secret()
         tls_files: dict[str, str] | None = None
         if edge_tls_dir is not None:
@@ -311,9 +328,13 @@ class Provisioner:
         self._forget_block(record.device_id)
         self._set_credential(record.device_id, password)
         self.devices.put(record)
+        issued = Issued(record, password, config_path)
         if reload:
-            self.reload_broker()
-        return Issued(record, password, config_path)
+            try:
+                self.reload_broker()
+            except ProvisionError as exc:
+                return issued, str(exc)
+        return issued, None
 
     def edge_config(self, device_id: str, password: str, tls_files: dict[str, str] | None = None) -> dict[str, Any]:
         mqtt: dict[str, Any] = {

@@ -152,13 +152,21 @@ def test_hub_credential_is_printed_once_and_stored_hashed(setup: dict[str, Path]
     assert verify_password(password, stored) and password not in (setup["broker"] / "passwd").read_text()
 
 
-def test_a_failed_broker_reload_is_an_error(setup: dict[str, Path], tmp_path: Path) -> None:
+def test_a_failed_broker_reload_is_an_error_that_says_what_was_saved(setup: dict[str, Path], tmp_path: Path) -> None:
     config = write_config(tmp_path / "failing.yaml", setup["data"],
                           {"broker_dir": str(setup["broker"]), "reload_command": ["sh", "-c", "echo no broker >&2; exit 3"]})
     result = device(config, "add", "pos-rw07", "--name", "Pos RW 07")
     assert result.exit_code == 2
     assert "broker reload failed" in result.stderr and "no broker" in result.stderr
     assert "provisioned" not in result.stdout
+    # The device is saved and the technician is told where its config is and what to do next.
+    edge_config = setup["data"] / "provisioned" / "pos-rw07.yaml"
+    message = " ".join(result.stderr.split())
+    assert "pos-rw07 is saved" in message and "Reload the broker" in message and str(edge_config) in message
+    assert "pos-rw07" in read_password_file(setup["broker"] / "passwd")
+    audit = (setup["data"] / "audit.jsonl").read_text()
+    assert '"device.add"' in audit and "pos-rw07" in audit
+    assert edge_config.exists()
 
 
 def _connects(broker, user: str, password: str) -> bool:
