@@ -4,9 +4,12 @@ The signed token (hub/ack_links.py) is the only credential: it names one alert a
 officer and expires. The page shows what the officer needs on the way: post, village, map,
 local time, kind, snapshot, and a button "Saya menuju lokasi" (I'm on my way).
 
-Link previews: chat apps fetch links to draw a preview. A fetch by a known preview robot
-does not acknowledge (the page then offers a button); otherwise a robot would answer for
-the officer and the escalation would stop with nobody coming.
+Robots: chat apps fetch links to draw a preview, and mail and SMS gateways fetch them to scan
+them. A robot that acknowledged would answer for the officer, and the escalation would stop with
+nobody coming. So a GET acknowledges only when it is a person's browser opening the page: a
+top-level navigation (`Sec-Fetch-Mode: navigate`, sent by every current browser and in-app
+browser) from an agent that is not a known preview robot. Anything else gets the same page with
+the acknowledge button (a POST): one more tap on an old browser, never a false acknowledgement.
 """
 
 from __future__ import annotations
@@ -87,9 +90,12 @@ def _claim(hub: Any, token: str) -> AckClaim:
     return links.verify(token)
 
 
-def _is_preview(request: Request) -> bool:
+def _is_person(request: Request) -> bool:
+    """A browser navigating to the page, not a preview robot or a link scanner (see the module doc)."""
     agent = request.headers.get("user-agent", "").casefold()
-    return any(bot in agent for bot in PREVIEW_AGENTS)
+    if any(bot in agent for bot in PREVIEW_AGENTS):
+        return False
+    return request.headers.get("sec-fetch-mode", "").casefold() == "navigate"
 
 
 def _page(hub: Any, alert: Alert, claim: AckClaim, token: str) -> HTMLResponse:
@@ -136,7 +142,7 @@ def ack_link(token: str, request: Request, hub: HubDep) -> Response:
     if isinstance(checked, HTMLResponse):
         return checked
     claim, alert = checked
-    if alert.awaiting_ack and not _is_preview(request):
+    if alert.awaiting_ack and _is_person(request):
         try:
             alert = hub.alerts.acknowledge(alert.id, claim.officer, "link")
         except TransitionError:

@@ -51,7 +51,8 @@ def test_unanswered_panic_escalates_and_ack_link_reaches_the_post(make_hub, make
 
     # The link names the hub's public_url; the test hub listens on a free port instead.
     link = hub.web.url + LINK.search(second.body["message"]).group(1)
-    page = httpx.get(link, timeout=10)
+    tap = {"User-Agent": "Mozilla/5.0 (Linux; Android 13) Chrome/124.0 Mobile", "Sec-Fetch-Mode": "navigate"}
+    page = httpx.get(link, headers=tap, timeout=10)
     assert page.status_code == 200, page.text
     assert 'data-state="acknowledged"' in page.text and "Iptu Kanit" in page.text
     assert page.headers["referrer-policy"] == "no-referrer"

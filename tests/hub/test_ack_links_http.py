@@ -25,6 +25,10 @@ from tests.support import HubHarness, post_entry, wait_for
 LINK = re.compile(r"https?://\S+?(/ack/[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+)")
 SECRET = "k" * 40  # the hub's ack_link_secret, so the tests can sign their own (expired) links
 BROWSER = "Mozilla/5.0 (Linux; Android 13; SM-A145F) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Mobile Safari/537.36"
+TAP = {  # what a phone's browser sends when the officer taps the link
+    "User-Agent": BROWSER, "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document",
+    "Sec-Fetch-Site": "none", "Sec-Fetch-User": "?1",
+}
 PREVIEW_ROBOTS = (
     "WhatsApp/2.23.20.0 A",
     "TelegramBot (like TwitterBot)",
@@ -115,9 +119,22 @@ def one_alert(make_hub, make_post, sink) -> Paged:
     return _page_and_alert(hub, sink, post, "agus", "pos-rw01")
 
 
+def test_link_scanners_get_the_page_but_do_not_acknowledge(one_alert: Paged) -> None:
+    # Mail and SMS gateways fetch links to scan them, often with a browser's User-Agent but no
+    # browser navigation headers; none of them may answer for the officer.
+    for headers in ({"User-Agent": BROWSER}, {}, {"User-Agent": BROWSER, "Sec-Fetch-Mode": "no-cors"}):
+        response = httpx.get(one_alert.url(), headers=headers, timeout=10)
+        assert response.status_code == 200, (headers, response.text)
+        assert 'data-state="notified"' in response.text
+        assert f'<form method="post" action="{one_alert.path}">' in response.text  # the officer taps instead
+        _assert_untouched(one_alert)
+    tapped = httpx.get(one_alert.url(), headers=TAP, timeout=10)  # then the officer's own tap
+    assert 'data-state="acknowledged"' in tapped.text
+
+
 def test_preview_robots_get_the_page_but_do_not_acknowledge(one_alert: Paged) -> None:
     for agent in PREVIEW_ROBOTS:
-        response = httpx.get(one_alert.url(), headers={"User-Agent": agent}, timeout=10)
+        response = httpx.get(one_alert.url(), headers={**TAP, "User-Agent": agent}, timeout=10)
         assert response.status_code == 200, (agent, response.text)
         assert 'data-state="notified"' in response.text
         assert "Pos Kamling RW 01" in response.text and "Sukamaju" in response.text
@@ -125,7 +142,7 @@ def test_preview_robots_get_the_page_but_do_not_acknowledge(one_alert: Paged) ->
         _assert_security_headers(response)
         _assert_untouched(one_alert)
     # A HEAD (link checkers) must not acknowledge either.
-    head = httpx.head(one_alert.url(), headers={"User-Agent": BROWSER}, timeout=10)
+    head = httpx.head(one_alert.url(), headers=TAP, timeout=10)
     assert head.status_code == 405
     _assert_untouched(one_alert)
     assert one_alert.post.led_state() == "alert_open"
@@ -146,7 +163,7 @@ def test_post_acknowledges_names_the_officer_then_en_route(one_alert: Paged) -> 
     assert len(alert["timeline"]) == before + 1
     wait_for(lambda: post.led_state() == "alert_acknowledged", what="post shows help is coming")
 
-    page = httpx.get(one_alert.url(), headers={"User-Agent": BROWSER}, timeout=10)
+    page = httpx.get(one_alert.url(), headers=TAP, timeout=10)
     assert page.status_code == 200
     assert 'data-state="acknowledged"' in page.text and '<dd id="acknowledged-by">Bripka Agus' in page.text
     assert f'action="{one_alert.path}"' not in page.text  # no second "acknowledge" button
@@ -164,7 +181,7 @@ def test_post_acknowledges_names_the_officer_then_en_route(one_alert: Paged) -> 
     assert (alert["timeline"][-1]["action"], alert["timeline"][-1]["actor"]) == ("en_route", "Bripka Agus")
     wait_for(lambda: post.led_state() == "alert_en_route", what="post shows the officer is on the way")
 
-    page = httpx.get(one_alert.url(), headers={"User-Agent": BROWSER}, timeout=10)
+    page = httpx.get(one_alert.url(), headers=TAP, timeout=10)
     assert 'data-state="en_route"' in page.text and "/en-route" not in page.text
     assert httpx.get(one_alert.url("/snapshot"), timeout=10).status_code == 404  # no camera on this post
 
@@ -183,7 +200,7 @@ def _refused(paged: Paged, path: str, status: int, message: str) -> None:
     assert paged.hub.web is not None
     base = paged.hub.web.url + path
     for method, url in (("GET", base), ("POST", base), ("POST", base + "/en-route"), ("GET", base + "/snapshot")):
-        response = httpx.request(method, url, headers={"User-Agent": BROWSER}, timeout=10)
+        response = httpx.request(method, url, headers=TAP, timeout=10)
         assert response.status_code == status, (method, url, response.status_code, response.text)
         assert '<p id="error">' + message + "</p>" in response.text, response.text
         assert "location" not in response.headers
