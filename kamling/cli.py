@@ -11,6 +11,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from kamling.cli_common import fail, hub_settings
 from kamling.configfile import ConfigError
 
 app = typer.Typer(help="Pos Kamling: connected neighbourhood security posts.", no_args_is_help=True)
@@ -46,11 +47,6 @@ def _logging(verbose: bool) -> None:
     )
 
 
-def _fail(message: str) -> typer.Exit:
-    typer.secho(message, fg=typer.colors.RED, err=True)
-    return typer.Exit(code=2)
-
-
 def _wait_for_signal() -> None:
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -73,7 +69,7 @@ def demo(
     try:
         run_demo(DemoOptions(workdir=workdir.resolve(), posts=posts, http_port=http_port))
     except (BrokerError, RuntimeError, OSError) as exc:
-        raise _fail(f"demo could not start: {exc}") from None
+        raise fail(f"demo could not start: {exc}") from None
 
 
 @app.command()
@@ -84,14 +80,10 @@ def hub(config: ConfigOption = Path("/etc/poskamling/hub.yaml"), verbose: bool =
     from hub.process import HubProcess
     from hub.server import WebServer
     from hub.service import HubService
-    from hub.settings import load_hub_settings
     from kamling.runtime import ServiceRuntime, serve  # sd_notify: READY=1, WATCHDOG=1 from the ingest loop
     from kamling.sdnotify import SdNotifier, watchdog_interval
 
-    try:
-        settings = load_hub_settings(config)
-    except ConfigError as exc:
-        raise _fail(str(exc)) from None
+    settings = hub_settings(config)
     service = HubService(settings)
     web = WebServer(create_app(service), settings.http_host, settings.http_port, log_level="info")
     runtime = ServiceRuntime(HubProcess(service, web), SdNotifier.from_env(), watchdog_interval(), status="hub running")
@@ -113,7 +105,7 @@ def edge(ctx: typer.Context, config: ConfigOption = Path("/etc/poskamling/edge.y
     try:
         cfg = load_edge_config(config)
     except ConfigError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     outbox = Outbox(cfg.data_dir / "outbox.sqlite", cfg.device_id, int(cfg.outbox_max_mb * 1024 * 1024))
     agent = EdgeAgent(cfg, PostHardware(cfg), outbox, version=software_version())
     from kamling.runtime import ServiceRuntime, serve  # sd_notify: READY=1, WATCHDOG=1 from the agent loop, STOPPING=1
@@ -133,7 +125,7 @@ def sim_press(
 
     sock = workdir / "sim.sock"
     if not sock.exists():
-        raise _fail(f"no running demo found ({sock} missing): start one with `poskamling demo`")
+        raise fail(f"no running demo found ({sock} missing): start one with `poskamling demo`")
     reply = send_control(sock, f"press {device}")
     typer.echo(reply)
     if reply.startswith("error"):
@@ -147,7 +139,7 @@ def sim_leds(workdir: Annotated[Path, typer.Option("--dir", help="the running de
 
     sock = workdir / "sim.sock"
     if not sock.exists():
-        raise _fail(f"no running demo found ({sock} missing): start one with `poskamling demo`")
+        raise fail(f"no running demo found ({sock} missing): start one with `poskamling demo`")
     typer.echo(send_control(sock, "leds"))
 
 
@@ -165,7 +157,7 @@ def sim_run(
     try:
         posts = {cfg.device_id: SimulatedPost(cfg) for cfg in (load_edge_config(p) for p in configs)}
     except ConfigError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     for post in posts.values():
         post.start()
     ctl = SimControl(control, posts) if control else None
@@ -189,7 +181,7 @@ def token_new(
     from hub.auth import ROLES, new_token
 
     if role not in ROLES:
-        raise _fail(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
+        raise fail(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
     token, digest = new_token()
     typer.echo(f"token (shown once): {token}")
     typer.echo("add to hub config under api_tokens:")

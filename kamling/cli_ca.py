@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from kamling.configfile import ConfigError
+from kamling.cli_common import hub_settings
 
 app = typer.Typer(help="Certificate authority for broker TLS (8883) and device client certificates.", no_args_is_help=True)
 
@@ -22,13 +22,7 @@ DEFAULT_CONFIG = Path("/etc/poskamling/hub.yaml")
 def ca_dir(directory: Path | None, config: Path) -> Path:
     if directory is not None:
         return directory
-    from hub.settings import load_hub_settings
-
-    try:
-        settings = load_hub_settings(config)
-    except ConfigError as exc:
-        typer.secho(f"{exc}\n(or pass --dir)", fg=typer.colors.RED, err=True)
-        raise typer.Exit(2) from None
+    settings = hub_settings(config, hint="\n(or pass --dir)")
     return settings.provisioning.ca_dir or settings.data_dir / "pki"
 
 

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from kamling.configfile import ConfigError
+from kamling.cli_common import hub_settings
 
 app = typer.Typer(help="Post devices: broker credentials, ACL and edge configs.", no_args_is_help=True)
 
@@ -20,15 +20,9 @@ TlsDirOption = Annotated[Path, typer.Option("--tls-dir", help="folder of ca.crt 
 
 
 def _provisioner(config: Path):  # type: ignore[no-untyped-def]
-    from hub.settings import load_hub_settings
     from kamling.provision import Provisioner
 
-    try:
-        settings = load_hub_settings(config)
-    except ConfigError as exc:
-        typer.secho(str(exc), fg=typer.colors.RED, err=True)
-        raise typer.Exit(2) from None
-    return Provisioner(settings, actor=f"cli:{getpass.getuser()}")
+    return Provisioner(hub_settings(config), actor=f"cli:{getpass.getuser()}")
 
 
 def _run(action):  # type: ignore[no-untyped-def]

@@ -12,6 +12,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from kamling.cli_common import fail, hub_settings
+
 app = typer.Typer(help="Officers and the duty roster (who is paged, when).", no_args_is_help=True)
 
 ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="the hub's YAML or TOML config file")]
@@ -19,25 +21,10 @@ DataDirOption = Annotated[Optional[Path], typer.Option("--data-dir", help="the h
 DEFAULT_CONFIG = Path("/etc/poskamling/hub.yaml")
 
 
-def _fail(message: str) -> typer.Exit:
-    typer.secho(message, fg=typer.colors.RED, err=True)
-    return typer.Exit(code=2)
-
-
-def _settings(config: Path):
-    from hub.settings import load_hub_settings
-    from kamling.configfile import ConfigError
-
-    try:
-        return load_hub_settings(config)
-    except ConfigError as exc:
-        raise _fail(str(exc)) from None
-
-
 def _store(config: Path, data_dir: Path | None):
     from hub.officers import OfficerStore
 
-    folder = data_dir or _settings(config).data_dir
+    folder = data_dir or hub_settings(config).data_dir
     return OfficerStore(folder / "roster.json")
 
 
@@ -45,9 +32,9 @@ def _when(value: str) -> datetime:
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        raise _fail(f"{value!r} is not a date-time; use e.g. 2026-11-22T22:00+07:00") from None
+        raise fail(f"{value!r} is not a date-time; use e.g. 2026-11-22T22:00+07:00") from None
     if moment.tzinfo is None:
-        raise _fail(f"{value!r} needs a timezone, e.g. 2026-11-22T22:00+07:00")
+        raise fail(f"{value!r} needs a timezone, e.g. 2026-11-22T22:00+07:00")
     return moment
 
 
@@ -60,9 +47,9 @@ def _guard(action):
         return action()
     except ValidationError as exc:
         first = exc.errors()[0]
-        raise _fail(f"{'.'.join(str(p) for p in first['loc']) or 'input'}: {first['msg']}") from None
+        raise fail(f"{'.'.join(str(p) for p in first['loc']) or 'input'}: {first['msg']}") from None
     except (RosterError, ValueError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
 
 
 @app.command("list")
@@ -117,7 +104,7 @@ def add(
 def remove(officer_id: str, config: ConfigOption = DEFAULT_CONFIG, data_dir: DataDirOption = None) -> None:
     """Remove an officer with their shifts and overrides."""
     if not _store(config, data_dir).remove_officer(officer_id):
-        raise _fail(f"no officer {officer_id!r}")
+        raise fail(f"no officer {officer_id!r}")
     typer.echo(f"officer {officer_id} removed")
 
 
@@ -178,7 +165,7 @@ def unset(entry_id: str, config: ConfigOption = DEFAULT_CONFIG, data_dir: DataDi
     """Remove a shift or an override by its id."""
     store = _store(config, data_dir)
     if not (store.remove_entry("shifts", entry_id) or store.remove_entry("overrides", entry_id)):
-        raise _fail(f"no shift or override {entry_id!r}")
+        raise fail(f"no shift or override {entry_id!r}")
     typer.echo(f"{entry_id} removed")
 
 
@@ -211,14 +198,14 @@ def on_duty(
     from hub.roster import duty_chain
     from kamling.protocol import utc_now
 
-    settings = _settings(config)
+    settings = hub_settings(config)
     post = next((p for p in settings.posts if p.device_id == device), None)
     if post is None:
-        raise _fail(f"no post {device!r} in {config}")
+        raise fail(f"no post {device!r} in {config}")
     moment = _when(at) if at else utc_now()
     roster = RosterResolver(settings, OfficerStore(settings.data_dir / "roster.json")).roster()
     chain = duty_chain(roster, post.village, moment, settings.timezone)
     if not chain:
-        raise _fail(f"nobody would be paged for {device} at {moment.isoformat()}")
+        raise fail(f"nobody would be paged for {device} at {moment.isoformat()}")
     for step, level in enumerate(chain, start=1):
         typer.echo(f"step {step}: " + ", ".join(f"{o.name} ({o.rank or 'L' + str(o.level)})" for o in level))

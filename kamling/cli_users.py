@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from kamling.configfile import ConfigError
+from kamling.cli_common import hub_settings
 
 app = typer.Typer(help="Hub user accounts (admin, operator, technician, viewer).", no_args_is_help=True)
 
@@ -16,15 +16,9 @@ ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="the hub's co
 
 
 def _store(config: Path):  # type: ignore[no-untyped-def]
-    from hub.settings import load_hub_settings
     from hub.users import UserStore
 
-    try:
-        settings = load_hub_settings(config)
-    except ConfigError as exc:
-        typer.secho(str(exc), fg=typer.colors.RED, err=True)
-        raise typer.Exit(2) from None
-    store = UserStore(settings.data_dir / "users.json")
+    store = UserStore(hub_settings(config).data_dir / "users.json")
     store.open()
     return store
 
