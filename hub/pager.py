@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import IO, Protocol
+from typing import Protocol
 
 from hub.notify import Notifier
 
@@ -69,6 +69,16 @@ class Pager(Protocol):
         ...
 
 
+def deliver(notifier: Notifier, page: Page) -> tuple[bool, str | None]:
+    """Send one page: (delivered, why not). A notifier that raises must not kill its caller."""
+    try:
+        ok = notifier.send(list(page.urls), page.title, page.body)
+    except Exception as exc:
+        log.exception("pager: notifier failed")
+        return False, str(exc) or type(exc).__name__
+    return ok, None if ok else "notifier refused"
+
+
 def _settle(done: Done, ok: bool, error: str | None) -> None:
     try:
         done(ok, error)
@@ -97,13 +107,7 @@ class ThreadPager:
         self._pool.submit(self._send, page, done)
 
     def _send(self, page: Page, done: Done) -> None:
-        try:
-            ok = self.notifier.send(list(page.urls), page.title, page.body)
-        except Exception as exc:  # a broken notifier must not kill the pager
-            log.exception("pager: notifier failed")
-            _settle(done, False, str(exc) or type(exc).__name__)
-            return
-        _settle(done, ok, None if ok else "notifier refused")
+        _settle(done, *deliver(self.notifier, page))
 
 
 @dataclass
@@ -201,7 +205,7 @@ class ProcessPager:
             "--log-level", logging.getLevelName(logging.getLogger().getEffectiveLevel()),
         ]
         try:
-            proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)
+            proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         except OSError:
             log.exception("pager worker could not be started")
             return False
@@ -262,7 +266,9 @@ class ProcessPager:
 
     def _read(self, proc: subprocess.Popen[bytes]) -> None:
         assert proc.stdout is not None
-        for raw in _lines(proc.stdout):
+        for raw in proc.stdout:  # buffered: each line as soon as it is complete
+            if not raw.strip():
+                continue
             try:
                 result = json.loads(raw)
                 page_id, ok, error = int(result["id"]), bool(result["ok"]), result.get("error")
@@ -287,7 +293,9 @@ class ProcessPager:
             self._quick_deaths = self._quick_deaths + 1 if quick else 0
             if not quick:
                 self._backoff = self.first_pause
-            if self._quick_deaths >= MAX_QUICK_DEATHS or not self._spawn_logged(code):
+            if self._quick_deaths < MAX_QUICK_DEATHS:
+                log.error("pager worker exited with code %s; restarting it", code)
+            if self._quick_deaths >= MAX_QUICK_DEATHS or not self._spawn():
                 self._give_worker_a_rest()
                 rehome = list(self._in_flight.values())
                 self._in_flight.clear()
@@ -301,16 +309,3 @@ class ProcessPager:
             _settle(item.done, False, f"pager worker died {MAX_ATTEMPTS} times while sending")
         for item in rehome:
             self._send_in_hub(item.page, item.done)
-
-    def _spawn_logged(self, code: int) -> bool:
-        log.error("pager worker exited with code %s; restarting it", code)
-        return self._spawn()
-
-
-def _lines(stream: IO[bytes]):  # type: ignore[no-untyped-def]
-    """Lines from an unbuffered pipe until EOF."""
-    buffered = b""
-    while chunk := stream.read(65536):
-        buffered += chunk
-        *complete, buffered = buffered.split(b"\n")
-        yield from (line for line in complete if line.strip())

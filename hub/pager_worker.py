@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import IO, Any
 
 from hub.notify import AppriseNotifier, Notifier
+from hub.pager import Page, deliver
 
 log = logging.getLogger("hub.pager_worker")
 
@@ -37,20 +38,17 @@ class PageWorker:
                 if not raw.strip():
                     continue
                 try:
-                    page = json.loads(raw)
-                    page_id, urls, title, body = int(page["id"]), list(page["urls"]), str(page["title"]), str(page["body"])
+                    line = json.loads(raw)
+                    page_id = int(line["id"])
+                    page = Page(tuple(str(url) for url in line["urls"]), str(line["title"]), str(line["body"]))
                 except (ValueError, KeyError, TypeError):
                     log.error("pager worker: ignoring a line that is not a page: %r", raw[:200])
                     continue
-                pool.submit(self._send, page_id, urls, title, body)
+                pool.submit(self._send, page_id, page)
 
-    def _send(self, page_id: int, urls: list[str], title: str, body: str) -> None:
-        try:
-            ok, error = self.notifier.send(urls, title, body), None
-        except Exception as exc:  # report, never die: the hub waits for a result line
-            log.exception("pager worker: sending page %d failed", page_id)
-            ok, error = False, str(exc) or type(exc).__name__
-        self._report({"id": page_id, "ok": ok, "error": error if error or ok else "notifier refused"})
+    def _send(self, page_id: int, page: Page) -> None:
+        ok, error = deliver(self.notifier, page)  # never raises: the hub waits for a result line
+        self._report({"id": page_id, "ok": ok, "error": error})
 
     def _report(self, result: dict[str, Any]) -> None:
         line = json.dumps(result).encode() + b"\n"
