@@ -1,5 +1,5 @@
 """What one alert save costs once months of closed alerts are stored: the hot-file repository
-(hub/alert_store.py) against the baseline of the old single-file repository, with 0 and 5,000
+(hub/alerting/store.py) against the baseline of the old single-file repository, with 0 and 5,000
 closed alerts already stored (spread over 10 months, as motion alerts pile up).
 
 A sample is one alert save until it is on disk (atomic write, fsync included):
@@ -29,10 +29,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tinydb import Query
 
 from bench.common import emit, percentiles
-from hub import alerts as rules
-from hub.alert_store import AlertRepository
-from hub.alerts import Alert, AlertKind, Outcome
-from hub.store import open_tinydb
+from hub.alerting import rules
+from hub.alerting.store import AlertRepository
+from hub.alerting.rules import Alert, AlertKind, Outcome
+from hub.storage.events import open_tinydb
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 MONTHS = 10

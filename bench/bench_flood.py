@@ -4,7 +4,7 @@ One broker, one hub, one notification sink, in one run:
   - baseline: an honest post's panic press -> officer's page, nothing else going on;
   - flood, quarantine off: the rate limit in the MQTT adapter's on_message drops the flood, and the
     broker's per-client queue (max_queued_messages) bounds the backlog in front of the hub;
-  - flood, quarantine on (hub/quarantine.py, provisioning pointed at the bench broker): the hub
+  - flood, quarantine on (hub/ingest/quarantine.py, provisioning pointed at the bench broker): the hub
     blocks the flooder at the broker; presses start once it is blocked.
 The flooder is a hostile post in its own process (`mosquitto_pub -l`, QoS 0, valid motion events, its
 own credential, in a loop), as fast as it can on this machine.
@@ -29,13 +29,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import emit, percentiles, wait  # noqa: E402
-from edge.sim import SimulatedPost, sim_edge_config  # noqa: E402
-from hub.alerts import Outcome  # noqa: E402
+from poskamling.sim import SimulatedPost, sim_edge_config  # noqa: E402
+from hub.alerting.rules import Outcome  # noqa: E402
 from hub.service import HubService  # noqa: E402
 from hub.settings import HubSettings  # noqa: E402
-from kamling.broker import MAX_QUEUED_MESSAGES, MosquittoBroker  # noqa: E402
-from kamling.broker_files import new_secret  # noqa: E402
-from kamling.httpsink import NotificationSink  # noqa: E402
+from poskamling.broker import MAX_QUEUED_MESSAGES, MosquittoBroker  # noqa: E402
+from hub.provisioning.broker_files import new_secret  # noqa: E402
+from poskamling.httpsink import NotificationSink  # noqa: E402
 from kamling.protocol import Event, EventKind, new_event_id  # noqa: E402
 
 FLOODER, HONEST = "pos-flood", "pos-rw07"

@@ -27,11 +27,11 @@ import yaml  # noqa: E402
 from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
 
 from edge.outbox import Outbox  # noqa: E402
-from edge.sim import SimulatedPost, sim_edge_config  # noqa: E402
+from poskamling.sim import SimulatedPost, sim_edge_config  # noqa: E402
 from hub.service import HubService  # noqa: E402
 from hub.settings import HubSettings  # noqa: E402
-from kamling.broker import MosquittoBroker  # noqa: E402
-from kamling.broker_files import new_secret  # noqa: E402
+from poskamling.broker import MosquittoBroker  # noqa: E402
+from hub.provisioning.broker_files import new_secret  # noqa: E402
 from kamling.protocol import EventKind  # noqa: E402
 
 HUB_USER = "poskamling-hub"
@@ -156,7 +156,7 @@ def durable_ingest_processes(broker: MosquittoBroker, root: Path, devices: int, 
     _wait(lambda: hub.mqtt.connected, 10, "hub connected")
     start = time.perf_counter()
     procs = [
-        subprocess.Popen([sys.executable, "-m", "kamling.cli", "sim", "run", str(c)],
+        subprocess.Popen([sys.executable, "-m", "poskamling.cli", "sim", "run", str(c)],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for c in configs
     ]

@@ -26,12 +26,12 @@ from bench.common import CpuSteal, Delivery, MqttFloor, RemoteSink, emit, http_p
 import yaml  # noqa: E402
 
 from edge.outbox import Outbox  # noqa: E402
-from edge.sim import send_control, sim_edge_config  # noqa: E402
-from hub.alerts import Outcome  # noqa: E402
+from poskamling.sim import send_control, sim_edge_config  # noqa: E402
+from hub.alerting.rules import Outcome  # noqa: E402
 from hub.service import HubService, tune_process_for_latency  # noqa: E402
 from hub.settings import HubSettings  # noqa: E402
-from kamling.broker import MosquittoBroker  # noqa: E402
-from kamling.broker_files import new_secret  # noqa: E402
+from poskamling.broker import MosquittoBroker  # noqa: E402
+from hub.provisioning.broker_files import new_secret  # noqa: E402
 from kamling.protocol import EventKind  # noqa: E402
 
 
@@ -78,7 +78,7 @@ def start_post_processes(workdir: Path, broker: MosquittoBroker, passwords: dict
         control = workdir / f"sim-{group_start}.sock"
         procs.append(
             subprocess.Popen(
-                [sys.executable, "-m", "kamling.cli", "sim", "run", *paths, "--control", str(control)],
+                [sys.executable, "-m", "poskamling.cli", "sim", "run", *paths, "--control", str(control)],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             )
         )

@@ -17,11 +17,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import emit, percentiles  # noqa: E402
-from hub.ack_links import AckLinks  # noqa: E402
-from hub.alert_service import RosterResolver  # noqa: E402
-from hub.alerts import AlertKind, open_alert  # noqa: E402
-from hub.officers import OfficerStore  # noqa: E402
-from hub.roster import Officer  # noqa: E402
+from hub.paging.ack_links import AckLinks  # noqa: E402
+from hub.alerting.service import RosterResolver  # noqa: E402
+from hub.alerting.rules import AlertKind, open_alert  # noqa: E402
+from hub.duty.officers import OfficerStore  # noqa: E402
+from hub.duty.roster import Officer  # noqa: E402
 from hub.settings import HubSettings
 
 VILLAGES = [f"Desa {i}" for i in range(20)]

@@ -20,9 +20,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from kamling.broker import MosquittoBroker  # noqa: E402
-from kamling.broker_files import new_secret  # noqa: E402
-from kamling.httpsink import NotificationSink  # noqa: E402
+from poskamling.broker import MosquittoBroker  # noqa: E402
+from hub.provisioning.broker_files import new_secret  # noqa: E402
+from poskamling.httpsink import NotificationSink  # noqa: E402
 from tests.fault.relay import TcpRelay  # noqa: E402
 from tests.fault.rig import Rig  # noqa: E402
 

@@ -142,7 +142,7 @@ class Delivery:
 
 
 class RemoteSink:
-    """The officers' gateway in a process of its own (kamling/httpsink.py), as a real gateway is
+    """The officers' gateway in a process of its own (poskamling/httpsink.py), as a real gateway is
     another machine: its receive timestamps do not wait for the benchmarked process's threads."""
 
     def __init__(self) -> None:
@@ -156,7 +156,7 @@ class RemoteSink:
 
     def start(self) -> None:
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "kamling.httpsink"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            [sys.executable, "-m", "poskamling.httpsink"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
             cwd=Path(__file__).resolve().parent.parent,
         )
         assert self._proc.stdout is not None

@@ -84,8 +84,8 @@ class EdgeAgent:
         self.version = version
         self.on_tick = on_tick
         self.probe = probe  # where health readings come from (tests inject a fake HostProbe)
-        if cameras is None and config.cameras:  # edge/cameras.py; imports OpenCV only when cameras are configured
-            from edge.cameras import CameraManager, post_clock
+        if cameras is None and config.cameras:  # edge/camera/manager.py; imports OpenCV only when cameras are configured
+            from edge.camera.manager import CameraManager, post_clock
 
             cameras = lambda raise_event: CameraManager(  # noqa: E731
                 config.cameras, raise_event, worker_options={"wallclock": post_clock(config.timezone)}

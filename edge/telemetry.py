@@ -6,7 +6,7 @@ zone) gives None; nothing here raises. The payload, all JSON-serialisable:
 
     {
       "ts": "2026-11-22T22:10:00Z",          edge clock, UTC
-      "version": "0.1.0",                    installed poskamling distribution, or null
+      "version": "0.1.0",                    installed poskamling distribution, or "dev"
       "uptime_s": 86400.5,                   since boot
       "load": [0.12, 0.30, 0.25],            1, 5 and 15 minute load average
       "cpu_temp_c": 51.5,
@@ -27,13 +27,13 @@ import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from importlib import metadata
 from pathlib import Path
 from typing import Any, TypeVar
 
+from kamling.version import software_version
+
 T = TypeVar("T")
 
-DISTRIBUTION = "poskamling"
 COMMAND_TIMEOUT = 2.0
 
 # Bits of `vcgencmd get_throttled` (Raspberry Pi documentation, "get_throttled").
@@ -81,13 +81,6 @@ def kernel_clock_synced() -> bool | None:
     return state != _TIME_ERROR
 
 
-def software_version(distribution: str = DISTRIBUTION) -> str | None:
-    try:
-        return metadata.version(distribution)
-    except metadata.PackageNotFoundError:
-        return None
-
-
 @dataclass(frozen=True)
 class HostProbe:
     """Where the readings come from; tests point these at fake files and a fake runner."""
@@ -98,7 +91,7 @@ class HostProbe:
     throttled_command: tuple[str, ...] | None = ("vcgencmd", "get_throttled")
     run: Runner = field(default=run_command)
     clock_synced: Callable[[], bool | None] = field(default=kernel_clock_synced)
-    version: Callable[[], str | None] = field(default=software_version)
+    version: Callable[[], str] = field(default=software_version)
 
 
 def _read_text(path: Path) -> str | None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from hub.server import WebServer
+from hub.web.server import WebServer
 from hub.service import HubService, tune_process_for_latency
 
 

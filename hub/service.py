@@ -6,26 +6,29 @@ import gc
 from datetime import timedelta
 import logging
 import queue
-from importlib.metadata import PackageNotFoundError, version
 
-from hub.alert_service import AlertService, RecipientResolver
-from hub.alert_store import AlertRepository
-from hub.eventlog import EventLogWriter
-from hub.ingest import Ingest
-from hub.mqtt_adapter import HubMqtt, Inbound
-from hub.notify import AppriseNotifier, Notifier
-from hub.pager import Pager, ProcessPager, ThreadPager
-from hub.quarantine import Quarantine
-from hub.ratelimit import DeviceRateLimiter
-from hub.registry import PostRegistry
-from hub.audit import AlertAuditor, AuditLog
-from hub.devices import DeviceStore, DeviceSync
-from hub.auth import LoginGuard, LoginThrottle
-from hub.sessions import SessionManager
+from hub.alerting.health_watch import HealthWatch
+from hub.alerting.service import AlertService, RecipientResolver
+from hub.integrations.homeassistant import HomeAssistantBridge
+from hub.integrations.metrics import HubMetrics
+from hub.alerting.store import AlertRepository
+from hub.storage.eventlog import EventLogWriter
+from hub.ingest.pipeline import Ingest
+from hub.ingest.mqtt_session import HubMqtt, Inbound
+from hub.paging.notify import AppriseNotifier, Notifier
+from hub.paging.pager import Pager, ProcessPager, ThreadPager
+from hub.ingest.quarantine import Quarantine
+from hub.ingest.ratelimit import DeviceRateLimiter
+from hub.posts.registry import PostRegistry
+from hub.storage.audit import AlertAuditor, AuditLog
+from hub.provisioning.devices import DeviceStore, DeviceSync
+from hub.accounts.auth import LoginGuard, LoginThrottle
+from hub.accounts.sessions import SessionManager
 from hub.settings import HubSettings
-from hub.snapshots import SnapshotStore
-from hub.store import EventQuery, EventStore, TinyEventStore
-from hub.users import UserStore
+from hub.storage.snapshots import SnapshotStore
+from hub.storage.events import EventQuery, EventStore, TinyEventStore
+from hub.accounts.users import UserStore
+from kamling.version import software_version
 from kamling.protocol import AlertUpdate, Channel, Event, EventKind, topic, utc_now
 
 log = logging.getLogger(__name__)
@@ -33,13 +36,6 @@ log = logging.getLogger(__name__)
 MISSED_ALERT_WINDOW = timedelta(hours=24)
 MISSED_ALERT_SCAN = 10_000  # per kind: the newest events of the window
 ALERTING_KINDS = (EventKind.PANIC, EventKind.TAMPER, EventKind.CAMERA, EventKind.MOTION)
-
-
-def software_version() -> str:
-    try:
-        return version("poskamling")
-    except PackageNotFoundError:
-        return "dev"
 
 
 def tune_process_for_latency() -> None:
@@ -107,15 +103,10 @@ class HubService:
             self.users, LoginThrottle(settings.login_max_failures, settings.login_lockout_seconds), self.audit
         )
         self.version = software_version()
-        from hub.health_watch import HealthWatch  # health telemetry -> warning alerts
-        from hub.metrics import HubMetrics  # /metrics (hub/metrics.py)
-
         self.health_watch = HealthWatch(settings.health, self.alerts)
         self.ingest.on_health = self.health_watch.observe
         self.metrics = HubMetrics(self)
         self.ingest.on_commit = self.metrics.observe_commit
-        from hub.homeassistant_bridge import HomeAssistantBridge  # off unless home_assistant_discovery
-
         self.home_assistant = HomeAssistantBridge(
             settings, self.registry.all, lambda t, p, q, r: self.mqtt.publish(t, p, qos=q, retain=r), version=self.version,
             subscribe=self.devices.on_change,  # follows `device add/revoke` while the hub runs

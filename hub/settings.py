@@ -9,13 +9,70 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from kamling.configfile import ConfigError, format_validation_error, known_time_zone, read_mapping
-from hub.escalation import EscalationRule
 from kamling.protocol import DEVICE_ID_PATTERN
-from hub.ratelimit import RateLimitSettings
-from hub.health_rules import HealthThresholds
 
 Language = Literal["id", "en"]
 Role = Literal["viewer", "operator", "technician", "admin"]
+
+
+# Sections that a room of the hub reads on its own (the alerting rules, the ingest rate limit).
+
+
+class EscalationRule(BaseModel):
+    """Who is alerted for one kind of alert, and how hard the hub insists."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    page: bool = Field(default=True, description="page anyone at all for this kind (false: dashboard only)")
+    levels: int = Field(default=3, ge=1, le=9, description="how many steps of the duty chain may be paged")
+    after: float | None = Field(
+        default=60.0, gt=0, description="seconds without acknowledgement before the next step or a reminder; null: page once"
+    )
+    remind: bool = Field(default=True, description="remind those already paged at each later step")
+
+
+class HealthThresholds(BaseModel):
+    """When a post's health telemetry raises a warning alert (hub setting `health`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = Field(default=True, description="raise warning alerts from posts' health telemetry")
+    cpu_temp_warn_c: float = Field(
+        default=80.0, gt=0, le=150, description="CPU temperature (Celsius) at or above which a post is overheating"
+    )
+    throttle_is_overheating: bool = Field(
+        default=True, description="count firmware throttling / soft temperature limit / frequency capping as overheating"
+    )
+    under_voltage: bool = Field(default=True, description="warn while the Pi reports under-voltage")
+    disk_free_pct: float = Field(default=5.0, ge=0, le=100, description="warn when free disk is below this percentage")
+    disk_free_mb: float = Field(default=200.0, ge=0, description="warn when free disk is below this many megabytes")
+    camera_min_fps: float = Field(
+        default=0.0, ge=0, description="a camera reporting fps at or below this (or null) is stalled"
+    )
+    outbox_drops: bool = Field(default=True, description="warn when the post's outbox dropped events since its last report")
+
+
+class RateLimitSettings(BaseModel):
+    """Token-bucket sizes: `rate` tokens per second, bursts up to `burst`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rate: float = Field(default=20.0, gt=0, description="sustained messages per second per device (non-panic)")
+    burst: float = Field(default=200.0, ge=1, description="burst of non-panic messages a device may send at once")
+    panic_rate: float = Field(default=5.0, gt=0, description="sustained panic events per second per device")
+    panic_burst: float = Field(default=100.0, ge=1, description="burst of panic events a device may send at once")
+    max_devices: int = Field(default=10_000, ge=1, description="most devices tracked (bounded memory)")
+    quarantine_after: float = Field(
+        default=1.0, ge=0,
+        description="seconds a device must stay over its limit before a flood alert and a block (hub/ingest/quarantine.py); 0: never",
+    )
+    quarantine_min_rejected: int = Field(
+        default=500, ge=1, description="messages that must be dropped in that time, so a slightly fast device is only throttled"
+    )
+    quarantine_block: bool = Field(
+        default=True,
+        description="block a flooding device at the broker when provisioning manages its files (provisioning.broker_dir/passwd); false: alert only",
+    )
 
 
 class _Section(BaseModel):
@@ -109,7 +166,7 @@ class HubSettings(BaseSettings):
     )
     offline_grace: float = Field(default=0.0, ge=0, description="seconds an offline post may stay offline before an alert")
     alert_rules: dict[Literal["panic", "tamper", "offline", "camera", "motion", "health", "flood"], EscalationRule] = Field(
-        default_factory=dict, description="per alert kind: who is paged and the escalation timing (defaults in hub/escalation.py)"
+        default_factory=dict, description="per alert kind: who is paged and the escalation timing (defaults in hub/alerting/escalation.py)"
     )
     ack_link_secret: SecretStr | None = Field(
         default=None, description="HMAC secret of acknowledgement links; unset: generated in data_dir/ack_link.key (0600)"
@@ -117,10 +174,10 @@ class HubSettings(BaseSettings):
     ack_link_ttl: float = Field(default=12 * 3600, gt=0, description="seconds an acknowledgement link stays valid")
     pager_process: bool = Field(
         default=True,
-        description="send pages from a child process (hub/pager_worker.py), so they never wait for the hub's own work",
+        description="send pages from a child process (hub/paging/worker.py), so they never wait for the hub's own work",
     )
     health: HealthThresholds = Field(
-        default_factory=HealthThresholds, description="when posts' health telemetry raises a warning alert (hub/health_rules.py)"
+        default_factory=HealthThresholds, description="when posts' health telemetry raises a warning alert (hub/alerting/health_rules.py)"
     )
     metrics_token_sha256: str | None = Field(
         default=None,

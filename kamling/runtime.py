@@ -93,12 +93,17 @@ class ServiceRuntime:
             self.pings += 1
 
 
-def wait_for_termination() -> None:
-    """Block until SIGTERM (systemctl stop) or SIGINT (Ctrl-C). Main thread only."""
+def termination_event() -> threading.Event:
+    """An event set on SIGTERM (systemctl stop) or SIGINT (Ctrl-C). Main thread only."""
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    stop.wait()
+    return stop
+
+
+def wait_for_termination() -> None:
+    """Block until SIGTERM or SIGINT. Main thread only."""
+    termination_event().wait()
 
 
 def serve(runtime: ServiceRuntime, wait: Callable[[], None] = wait_for_termination, on_started: Callable[[], None] | None = None) -> None:

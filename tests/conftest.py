@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from edge.sim import SimulatedPost, sim_edge_config
-from kamling.broker import MosquittoBroker
-from kamling.broker_files import new_secret
-from kamling.httpsink import NotificationSink
+from poskamling.sim import SimulatedPost, sim_edge_config
+from poskamling.broker import MosquittoBroker
+from hub.provisioning.broker_files import new_secret
+from poskamling.httpsink import NotificationSink
 from tests.support import HUB_USER, FakeSystemd, HubHarness, add_device
 
 

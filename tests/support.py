@@ -12,15 +12,15 @@ from typing import Any, TypeVar
 
 import httpx
 
-from hub.api import create_app
-from hub.auth import new_token
-from hub.server import WebServer
+from hub.web.app import create_app
+from hub.accounts.auth import new_token
+from hub.web.server import WebServer
 from hub.service import HubService
 from hub.settings import HubSettings
-from kamling.broker import MosquittoBroker
-from kamling.broker_files import new_secret
-from kamling.httpsink import NotificationSink
-from kamling.net import free_port
+from poskamling.broker import MosquittoBroker
+from hub.provisioning.broker_files import new_secret
+from poskamling.httpsink import NotificationSink
+from poskamling.net import free_port
 from kamling.sdnotify import SdNotifier
 
 HUB_USER = "poskamling-hub"

@@ -13,12 +13,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from kamling.net import free_port
+from poskamling.net import free_port
 from tests.support import wait_for
 
 pytestmark = pytest.mark.e2e
 
-POSKAMLING = [sys.executable, "-m", "kamling.cli"]
+POSKAMLING = [sys.executable, "-m", "poskamling.cli"]
 
 
 def test_demo_runs_and_a_simulated_press_pages_the_officer(tmp_path: Path) -> None:

@@ -9,8 +9,8 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from kamling.broker_files import render_acl
-from kamling.provision import Provisioner
+from hub.provisioning.broker_files import render_acl
+from hub.provisioning.provisioner import Provisioner
 from tests.support import add_monitor, post_entry, wait_for
 
 pytestmark = pytest.mark.e2e

@@ -19,7 +19,7 @@ from edge.agent import EdgeAgent
 from edge.config import BuzzerConfig, EdgeConfig
 from edge.hardware import PostHardware
 from edge.outbox import Outbox
-from edge.sim import BUZZER_PIN, PANIC_PIN, sim_edge_config
+from poskamling.sim import BUZZER_PIN, PANIC_PIN, sim_edge_config
 from kamling.protocol import Ack, AlertState, AlertUpdate, Channel, EventKind
 from tests.support import wait_for
 

@@ -171,7 +171,7 @@ def test_failures_are_reported_and_exit_non_zero(broker, tmp_path: Path) -> None
 def test_cli_prints_the_table_and_exits_non_zero(tmp_path: Path, monkeypatch: Any) -> None:
     from typer.testing import CliRunner
 
-    from kamling.cli import app
+    from poskamling.cli import app
 
     monkeypatch.setenv("GPIOZERO_PIN_FACTORY", "mock")
     config = write_config(tmp_path / "edge.yaml", "pos-dr03", "127.0.0.1", 1, "pw", tmp_path / "d")

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from edge import telemetry
+from kamling.version import software_version
 from edge.telemetry import (
     THROTTLE_BITS,
     HostProbe,
@@ -162,7 +163,7 @@ class TestReaders:
         assert read_disk(tmp_path / "no-such-dir") is None
 
     def test_software_version_of_unknown_distribution(self) -> None:
-        assert telemetry.software_version("surely-not-installed-poskamling-xyz") is None
+        assert software_version("surely-not-installed-poskamling-xyz") == "dev"
 
 
 class TestBuildHealth:

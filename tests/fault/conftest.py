@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from kamling.broker import MosquittoBroker
-from kamling.httpsink import NotificationSink
+from poskamling.broker import MosquittoBroker
+from poskamling.httpsink import NotificationSink
 from tests.fault.rig import Rig
 
 

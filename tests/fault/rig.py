@@ -16,14 +16,14 @@ import httpx
 import yaml
 
 from edge.outbox import Outbox
-from edge.sim import BUZZER_PIN, LED_PIN, PANIC_PIN
-from hub.auth import new_token
-from hub.store import TinyEventStore
-from kamling.broker import MosquittoBroker
-from kamling.net import free_port, wait_for_port
+from poskamling.sim import BUZZER_PIN, LED_PIN, PANIC_PIN
+from hub.accounts.auth import new_token
+from hub.storage.events import TinyEventStore
+from poskamling.broker import MosquittoBroker
+from poskamling.net import free_port, wait_for_port
 from tests.support import HUB_USER, add_device, post_entry, wait_for
 
-CLI = [sys.executable, "-m", "kamling.cli"]
+CLI = [sys.executable, "-m", "poskamling.cli"]
 REPO = Path(__file__).resolve().parents[2]
 
 

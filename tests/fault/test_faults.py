@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.store import TinyEventStore
+from hub.storage.events import TinyEventStore
 from tests.fault.relay import TcpRelay
 from tests.fault.rig import Rig, assert_log_exactly_once_in_order
 from tests.support import wait_for

@@ -8,12 +8,12 @@ from collections.abc import Callable
 
 import httpx
 
-from edge.sim import SimulatedPost
-from hub.api import create_app
+from poskamling.sim import SimulatedPost
+from hub.web.app import create_app
 from hub.process import HubProcess
-from hub.server import WebServer
+from hub.web.server import WebServer
 from hub.service import HubService
-from kamling.net import free_port
+from poskamling.net import free_port
 from kamling.runtime import ServiceRuntime
 from tests.support import FakeSystemd, HubHarness, post_entry, wait_for
 

@@ -24,10 +24,10 @@ def test_wheel_contains_runtime_data(tmp_path: Path) -> None:
     (wheel,) = tmp_path.glob("poskamling-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     for needed in (
-        "kamling/templates/mosquitto.conf.template",
-        "hub/templates/dashboard/base.html",
-        "hub/templates/ack/alert.html",
-        "hub/static/dashboard.css",
+        "poskamling/templates/mosquitto.conf.template",
+        "hub/web/templates/dashboard/base.html",
+        "hub/web/templates/ack/alert.html",
+        "hub/web/static/dashboard.css",
         "kamling/protocol.py",
         "edge/camera/motion.py",
     ):

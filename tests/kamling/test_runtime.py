@@ -105,7 +105,7 @@ def test_edge_command_notifies_systemd_and_stops_on_sigterm(broker, tmp_path: Pa
     }
     env.pop("WATCHDOG_PID", None)
     process = subprocess.Popen(
-        [sys.executable, "-m", "kamling.cli", "edge", "--config", str(config)],
+        [sys.executable, "-m", "poskamling.cli", "edge", "--config", str(config)],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -77,7 +77,7 @@ def _refused(response: Any, path: str) -> bool:
 def test_every_route_refuses_strangers_and_too_small_roles(make_hub) -> None:
     hub = make_hub([post_entry("pos-rw01")])
     assert hub.service is not None and hub.web is not None
-    from hub.api import create_app
+    from hub.web.app import create_app
 
     routes = _routes(create_app(hub.service))
     assert len(routes) > 20, "the route walk found too few routes: is it still seeing included routers?"

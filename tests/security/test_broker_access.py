@@ -9,8 +9,8 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from edge.config import load_edge_config
-from edge.sim import SimulatedPost
-from kamling.provision import Provisioner
+from poskamling.sim import SimulatedPost
+from hub.provisioning.provisioner import Provisioner
 from tests.support import add_device, add_monitor, post_entry, wait_for
 
 pytestmark = pytest.mark.e2e

@@ -11,9 +11,9 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from hub.settings import HubSettings
-from kamling.broker import MosquittoBroker
-from kamling.broker_files import new_secret
-from kamling.provision import Provisioner
+from poskamling.broker import MosquittoBroker
+from hub.provisioning.broker_files import new_secret
+from hub.provisioning.provisioner import Provisioner
 from tests.support import HUB_USER, add_device, add_monitor, wait_for
 
 pytestmark = pytest.mark.e2e

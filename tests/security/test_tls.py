@@ -16,12 +16,12 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from edge.config import load_edge_config
-from edge.sim import SimulatedPost
-from kamling.broker import MosquittoBroker, TlsListener
-from kamling.broker_files import new_secret
-from kamling.net import free_port
-from kamling.pki import CertificateAuthority, KeyPair
-from kamling.provision import Provisioner
+from poskamling.sim import SimulatedPost
+from poskamling.broker import MosquittoBroker, TlsListener
+from hub.provisioning.broker_files import new_secret
+from poskamling.net import free_port
+from hub.provisioning.pki import CertificateAuthority, KeyPair
+from hub.provisioning.provisioner import Provisioner
 from tests.support import HUB_USER, add_device, add_monitor, post_entry, wait_for
 
 pytestmark = pytest.mark.e2e

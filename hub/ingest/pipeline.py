@@ -1,0 +1,233 @@
+"""Ingest: validate every inbound message, route events to the alert path and the log path.
+
+Runs on its own thread, fed by the MQTT adapter's queue. Bad input is logged, counted
+and dropped; the worker keeps running.
+
+Delivery: an event is acked to its post (and PUBACKed to the broker, `Inbound.done`) only
+after the event log committed it; ingest is idempotent by event id, and gaps in a post's
+`seq` are counted per device (`seq_gaps`).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections import Counter, OrderedDict
+from collections.abc import Callable
+from datetime import datetime
+from typing import Protocol
+
+from hub.alerting.service import AlertService
+from hub.alerting.rules import AlertKind
+from hub.storage.eventlog import EventLogWriter
+from hub.ingest.mqtt_session import Inbound
+from hub.ingest.ratelimit import DeviceRateLimiter, message_kind
+from hub.posts.registry import PostRegistry
+from hub.storage.events import EventStore, Record
+from kamling.protocol import (
+    Ack,
+    Channel,
+    Event,
+    ProtocolError,
+    check_snapshot,
+    decode_event,
+    decode_health,
+    decode_status,
+    parse_topic,
+    topic,
+    utc_now,
+)
+
+log = logging.getLogger(__name__)
+
+RECENT_IDS = 100_000
+
+
+class SnapshotSink(Protocol):
+    def save(self, device: str, event_id: str, jpeg: bytes) -> None: ...
+
+
+class Ingest:
+    def __init__(
+        self,
+        inbox: queue.Queue[Inbound],
+        registry: PostRegistry,
+        store: EventStore,
+        writer_factory: Callable[..., EventLogWriter],
+        alerts: AlertService,
+        publish: Callable[[str, bytes], None],
+        snapshots: SnapshotSink | None = None,
+        limiter: DeviceRateLimiter | None = None,
+        clock: Callable[[], datetime] = utc_now,
+        max_batch: int = 500,
+    ) -> None:
+        self.inbox = inbox
+        self.registry = registry
+        self.store = store
+        self.alerts = alerts
+        self.publish = publish
+        self.snapshots = snapshots
+        self.limiter = limiter or DeviceRateLimiter()  # per-device token buckets (hub/ingest/ratelimit.py)
+        self.clock = clock
+        self.on_health: Callable[[str, dict], None] | None = None  # set by HubService
+        self.on_commit: Callable[[list[Record]], None] | None = None  # set by HubService
+        self.on_rate_limited: Callable[[str], None] | None = None  # hub/ingest/quarantine.py (paho's thread: cheap)
+        self.on_tick: Callable[[], None] | None = None  # kamling/runtime.py: systemd watchdog, from this loop
+        self.writer = writer_factory(store, self._on_committed, max_batch=max_batch)
+        self.rejected: Counter[str] = Counter()
+        self.accepted = 0
+        self.duplicates = 0
+        self._pending: dict[str, list[Inbound]] = {}  # event id -> messages to settle at commit
+        self.seq_gaps: Counter[str] = Counter()
+        self._alerted: OrderedDict[str, None] = OrderedDict()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+
+    def start(self) -> None:
+        self.registry.prime_seqs(self.store.last_seqs())
+        self.writer.start()
+        self._thread = threading.Thread(target=self._run, name="ingest", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+        self.writer.stop()
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                item = self.inbox.get(timeout=0.2)
+            except queue.Empty:
+                item = None
+            if item is not None:
+                try:
+                    self.handle(item)
+                except Exception:  # never let one message stop ingest
+                    self.rejected["internal_error"] += 1
+                    log.exception("ingest: unexpected error on %s", item.topic)
+            tick = self.on_tick
+            if tick is not None:
+                tick()
+
+    def admit(self, topic_name: str, payload: bytes) -> bool:
+        """The rate-limit check alone, cheap enough for paho's thread (HubMqtt.admit): topic split and
+        the device's token bucket; a substring test picks the panic bucket (a real panic always has
+        `"panic"`; a device faking it only spends its own panic bucket). False: drop the message."""
+        parts = topic_name.split("/", 4)
+        if len(parts) < 4:
+            return True  # handle() rejects it with the right reason
+        kind = "panic" if parts[3] == "event" and b'"panic"' in payload else None
+        if self.limiter.allow(parts[2], kind):
+            return True
+        self.rejected["rate_limited"] += 1
+        if self.on_rate_limited is not None:
+            self.on_rate_limited(parts[2])
+        return False
+
+    def _reject(self, reason: str, topic_name: str, detail: str) -> None:
+        self.rejected[reason] += 1
+        log.warning("ingest: rejected message on %r: %s (%s)", topic_name[:200], reason, detail[:300])
+
+    def handle(self, item: Inbound) -> None:
+        """Validate and route one message; settles it now unless an event awaits its commit."""
+        deferred = False
+        try:
+            parts = parse_topic(item.topic)
+            if self.registry.get(parts.device) is None:
+                raise ProtocolError("unknown_device", parts.device)
+            if not item.admitted and not self.limiter.allow(parts.device, message_kind(parts.channel.value, item.payload)):
+                if self.on_rate_limited is not None:
+                    self.on_rate_limited(parts.device)
+                raise ProtocolError("rate_limited", parts.device)
+            if parts.channel is Channel.EVENT:
+                deferred = self._handle_event(decode_event(parts.device, item.payload), item)
+            elif parts.channel is Channel.STATUS:
+                self._handle_status(parts.device, item.payload)
+            elif parts.channel is Channel.HEALTH:
+                health = decode_health(item.payload)
+                self.registry.set_health(parts.device, health, self.clock())
+                if self.on_health is not None:  # hub/alerting/health_watch.py: warning alerts
+                    self.on_health(parts.device, health)
+            elif parts.channel is Channel.SNAPSHOT and self.snapshots is not None:
+                assert parts.suffix is not None
+                self.snapshots.save(parts.device, parts.suffix, check_snapshot(item.payload))
+            else:
+                raise ProtocolError("unexpected_channel", parts.channel.value)
+        except ProtocolError as exc:
+            self._reject(exc.reason, item.topic, exc.detail)
+        finally:
+            if not deferred:
+                item.done()
+
+    def _handle_status(self, device: str, payload: bytes) -> None:
+        status = decode_status(payload)
+        now = self.clock()
+        online = status.state == "online"
+        changed = self.registry.set_status(device, online, now, status.version)
+        if not changed:
+            return
+        if online:
+            log.info("post %s is online", device)
+            self.alerts.clear_condition(device, AlertKind.OFFLINE, "post back online")
+        else:
+            log.warning("post %s went OFFLINE", device)
+            self.alerts.post_offline(device)
+
+    def _handle_event(self, event: Event, item: Inbound | None = None) -> bool:
+        """Returns True when settling `item` waits for the commit."""
+        now = self.clock()
+        with self._lock:
+            waiting = self._pending.get(event.id)
+            duplicate_pending = waiting is not None
+            stored = self.store.contains(event.id)
+            if duplicate_pending and item is not None:
+                waiting.append(item)
+            if not duplicate_pending and not stored:
+                self._pending[event.id] = [item] if item is not None else []
+        if stored:  # already durable: the edge missed our ack, so ack again
+            self.duplicates += 1
+            self._ack(event.device, [event.id])
+            return False
+        if duplicate_pending:
+            self.duplicates += 1
+            return item is not None
+        gap = self.registry.seen(event.device, now, event.seq)
+        if gap:
+            self.seq_gaps[event.device] += gap
+            log.warning("ingest: %s skipped %d seq number(s) before %d", event.device, gap, event.seq)
+        self.accepted += 1
+        # Alert path first: it must never wait for the log commit.
+        if event.id not in self._alerted:
+            self._alerted[event.id] = None
+            if len(self._alerted) > RECENT_IDS:
+                self._alerted.popitem(last=False)
+            self.alerts.handle_event(event)
+        record: Record = event.model_dump(mode="json")
+        record["received_at"] = now.isoformat()
+        self.writer.submit(record)
+        return item is not None
+
+    def _on_committed(self, batch: list[Record], _added: list[Record]) -> None:
+        by_device: dict[str, list[str]] = {}
+        for record in batch:
+            by_device.setdefault(record["device"], []).append(record["id"])
+        settled: list[Inbound] = []
+        with self._lock:
+            for record in batch:
+                settled.extend(self._pending.pop(record["id"], ()))
+        for device, ids in by_device.items():
+            self._ack(device, ids)
+        for item in settled:
+            item.done()
+        if self.on_commit is not None:  # hub/integrations/metrics.py: events by kind, ingest latency
+            self.on_commit(batch)
+
+    def _ack(self, device: str, ids: list[str]) -> None:
+        for start in range(0, len(ids), 1000):
+            payload = Ack(ids=ids[start : start + 1000]).model_dump_json().encode()
+            self.publish(topic(device, Channel.ACK), payload)

@@ -1,0 +1,99 @@
+"""Per-device rate limiting for ingest: token buckets with an injectable clock (pure logic).
+
+A broken or hostile device must not flood the hub. Each device has two buckets:
+
+* `panic`: panic events only. Generous, so a post whose camera floods motion events can
+  still raise a panic, and a guard who presses repeatedly is never throttled in practice.
+* `other`: every other message (motion, tamper, status, health, snapshots).
+
+Buckets are per device, so one post's flood never costs another post anything but the
+CPU to drop its messages. Dropped messages are not acked: the edge keeps events in its
+outbox and resends them later, so throttling delays but never loses a real event.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+from hub.settings import RateLimitSettings
+from kamling.protocol import MAX_EVENT_BYTES
+
+PANIC = "panic"
+OTHER = "other"
+
+
+@dataclass
+class TokenBucket:
+    """`capacity` tokens, refilled at `rate` per second; `take` spends one if available."""
+
+    rate: float
+    capacity: float
+    tokens: float
+    updated: float
+
+    def take(self, now: float, cost: float = 1.0) -> bool:
+        elapsed = max(0.0, now - self.updated)
+        self.tokens = min(self.capacity, self.tokens + elapsed * self.rate)
+        self.updated = now
+        if self.tokens >= cost:
+            self.tokens -= cost
+            return True
+        return False
+
+
+class DeviceRateLimiter:
+    """Thread-safe: `allow(device, kind)` says whether to process one more message."""
+
+    def __init__(self, settings: RateLimitSettings | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+        self.settings = settings or RateLimitSettings()
+        self.clock = clock
+        self._buckets: dict[tuple[str, str], TokenBucket] = {}
+        self._lock = threading.Lock()
+        self.throttled: dict[str, int] = {}
+
+    @staticmethod
+    def bucket_for(kind: str | None) -> str:
+        return PANIC if kind == PANIC else OTHER
+
+    def allow(self, device: str, kind: str | None = None) -> bool:
+        """One message of `kind` (an event kind, or None for status/health/snapshot) from `device`."""
+        name = self.bucket_for(kind)
+        s = self.settings
+        now = self.clock()
+        with self._lock:
+            bucket = self._buckets.get((device, name))
+            if bucket is None:
+                if len(self._buckets) >= 2 * s.max_devices:
+                    self._evict_full(now)
+                rate, burst = (s.panic_rate, s.panic_burst) if name == PANIC else (s.rate, s.burst)
+                bucket = self._buckets[(device, name)] = TokenBucket(rate, burst, burst, now)
+            ok = bucket.take(now)
+            if not ok:
+                self.throttled[device] = self.throttled.get(device, 0) + 1
+            return ok
+
+    def _evict_full(self, now: float) -> None:
+        """Forget buckets that have refilled completely (they carry no state worth keeping)."""
+        for key, bucket in list(self._buckets.items()):
+            if bucket.tokens + (now - bucket.updated) * bucket.rate >= bucket.capacity:
+                del self._buckets[key]
+        if len(self._buckets) >= 2 * self.settings.max_devices:  # still full: drop the oldest
+            oldest = min(self._buckets, key=lambda k: self._buckets[k].updated)
+            del self._buckets[oldest]
+
+
+def message_kind(channel: str, payload: bytes) -> str | None:
+    """The event kind of an `event` message (for picking its bucket), else None. Never raises."""
+    if channel != "event" or len(payload) > MAX_EVENT_BYTES:
+        return None
+    try:
+        raw = json.loads(payload)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    kind = raw.get("kind") if isinstance(raw, dict) else None
+    return kind if isinstance(kind, str) else None

@@ -1,0 +1,1 @@
+"""hub.posts: which posts exist and their live state."""

@@ -1,0 +1,63 @@
+"""Login, logout and who-am-I for dashboard sessions (cookie + CSRF token)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request, Response, status
+from pydantic import BaseModel, Field
+
+from hub.web.deps import HubDep, Viewer
+from hub.accounts.sessions import SESSION_COOKIE
+
+router = APIRouter(prefix="/api/auth", tags=["auth"])
+
+
+class LoginRequest(BaseModel):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=256)
+
+
+def set_session_cookie(response: Response, session_id: str, secure: bool) -> None:
+    response.set_cookie(
+        SESSION_COOKIE, session_id, httponly=True, secure=secure, samesite="strict", path="/"
+    )
+
+
+def client_address(request: Request) -> str:
+    """The peer address (a proxy in front of the hub must be trusted explicitly: not yet)."""
+    return request.client.host if request.client else ""
+
+
+@router.post(
+    "/login",
+    summary="Log in with user name and password; sets an HTTP-only session cookie",
+    responses={401: {"description": "wrong user name or password"}, 429: {"description": "locked out for a while"}},
+)
+def login(body: LoginRequest, request: Request, response: Response, hub: HubDep) -> dict[str, Any]:
+    outcome = hub.login_guard.login(body.username, body.password, client_address(request))
+    if outcome.locked:
+        retry = str(max(1, int(outcome.retry_after + 0.999)))
+        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, "too many failed logins; try again later", {"Retry-After": retry})
+    principal = outcome.principal
+    if principal is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong user name or password")
+    session = hub.sessions.create(principal)
+    set_session_cookie(response, session.id, hub.settings.public_url.startswith("https://"))
+    return {"username": principal.name, "role": principal.role, "csrf_token": session.csrf_token}
+
+
+@router.post("/logout", summary="End the dashboard session")
+def logout(request: Request, response: Response, hub: HubDep, who: Viewer) -> dict[str, str]:
+    hub.audit.record(who.name, "logout", client=client_address(request))
+    hub.sessions.destroy(request.cookies.get(SESSION_COOKIE))
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return {"status": "logged out"}
+
+
+@router.get("/me", summary="Who is logged in, with the CSRF token for unsafe requests")
+def me(request: Request, hub: HubDep, who: Viewer) -> dict[str, Any]:
+    session = hub.sessions.get(request.cookies.get(SESSION_COOKIE))
+    return {"username": who.name, "role": who.role, "csrf_token": session.csrf_token if session else None}
+
+

@@ -1,0 +1,340 @@
+"""The operator dashboard: server-rendered HTML pages over HubService (Jinja2, no build step).
+
+Every page but /login needs a dashboard session; without one the browser is sent to
+/login?next=<page>. Viewers can look; operators (and admins) also get the acknowledge and
+resolve controls, which call the JSON API with the session's CSRF token. Live updates come
+from /api/stream (hub.live); the page scripts live in hub/static.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote, urlencode
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Form, HTTPException, Request, status
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles  # noqa: F401  (mounted by hub.api.create_app)
+from fastapi.templating import Jinja2Templates
+
+from hub.alerting.rules import Alert, AlertKind, Outcome
+from hub.web.deps import HubDep
+from hub.web.routes.auth import client_address, set_session_cookie
+from hub.accounts.auth import Principal, allowed
+from hub.i18n import LANG_COOKIE, Translator, choose_language
+from hub.web.live import camera_state
+from hub.web.mapview import build_map
+from hub.alerting.messages import TZ_ABBREVIATION, local_time
+from hub.service import HubService
+from hub.accounts.sessions import CSRF_FORM_FIELD, SESSION_COOKIE, Session
+from hub.duty.roster import is_on_duty
+from hub.storage.events import EventQuery
+from kamling.protocol import EventKind
+
+PACKAGE = Path(__file__).parent.parent  # hub/web: templates/ and static/
+TEMPLATES = Jinja2Templates(directory=PACKAGE / "templates")
+STATIC_DIR = PACKAGE / "static"
+EVENTS_PER_PAGE = 50
+RECENT_CLOSED = 50
+
+router = APIRouter(tags=["dashboard"], include_in_schema=False)
+
+
+# -- sessions and context ---------------------------------------------------------------------
+
+
+def safe_next(target: str | None) -> str:
+    """Only local paths: never send a user who just logged in to another site."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+def login_redirect(request: Request) -> HTTPException:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    location = f"/login?next={quote(target, safe='')}"
+    return HTTPException(status.HTTP_303_SEE_OTHER, "login required", headers={"Location": location})
+
+
+def page_session(request: Request, hub: HubService) -> Session:
+    session = hub.sessions.get(request.cookies.get(SESSION_COOKIE))
+    if session is None:
+        raise login_redirect(request)
+    return session
+
+
+def can_operate(principal: Principal) -> bool:
+    return allowed(principal, ("operator",))
+
+
+def language_of(request: Request, hub: HubService) -> str:
+    return choose_language(request.query_params.get("lang"), request.cookies.get(LANG_COOKIE), hub.settings.language)
+
+
+def format_time(hub: HubService, value: datetime | str | None) -> str:
+    if not value:
+        return "-"
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    when, zone = local_time(moment, hub.settings.timezone)
+    return f"{when} {zone}"
+
+
+def render(
+    request: Request,
+    hub: HubService,
+    template: str,
+    session: Session | None,
+    status_code: int = 200,
+    **context: Any,
+) -> HTMLResponse:
+    lang = language_of(request, hub)
+    t = Translator(lang)
+    principal = session.principal if session else None
+    page = {
+        "t": t,
+        "lang": lang,
+        "user": principal,
+        "csrf_token": session.csrf_token if session else "",
+        "can_operate": bool(principal and can_operate(principal)),
+        "when": lambda value: format_time(hub, value),
+        "path": request.url.path,
+        "client_config": {
+            "lang": lang,
+            "timezone": hub.settings.timezone,
+            "zone": TZ_ABBREVIATION.get(hub.settings.timezone, ""),
+            "csrf": session.csrf_token if session else "",
+            "canOperate": bool(principal and can_operate(principal)),
+            "strings": t.all(),
+        },
+    }
+    response = TEMPLATES.TemplateResponse(request, template, page | context, status_code=status_code)
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Referrer-Policy"] = "same-origin"
+    if request.query_params.get("lang") == lang:
+        response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax", path="/")
+    return response
+
+
+# -- login / logout ---------------------------------------------------------------------------
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request, hub: HubDep, next: str = "/") -> Response:
+    if hub.sessions.get(request.cookies.get(SESSION_COOKIE)) is not None:
+        return RedirectResponse(safe_next(next), status.HTTP_303_SEE_OTHER)
+    return render(request, hub, "dashboard/login.html", None, next=safe_next(next), error=None, no_users=hub.users.count() == 0)
+
+
+def check_login(request: Request, hub: HubService, username: str, password: str) -> tuple[Principal | None, float]:
+    """The hub's one login check (throttling, lockout, audit: hub.login_guard); (principal, retry_after)."""
+    guard = getattr(hub, "login_guard", None)
+    if guard is None:
+        return hub.users.verify(username, password), 0.0
+    outcome = guard.login(username, password, client_address(request))
+    return outcome.principal, outcome.retry_after
+
+
+@router.post("/login", response_class=HTMLResponse)
+def login_submit(
+    request: Request,
+    hub: HubDep,
+    username: Annotated[str, Form(max_length=64)],
+    password: Annotated[str, Form(max_length=256)],
+    next: Annotated[str, Form(max_length=2000)] = "/",
+) -> Response:
+    principal, retry_after = check_login(request, hub, username.strip(), password)
+    if principal is None:
+        locked = retry_after > 0
+        response = render(
+            request, hub, "dashboard/login.html", None,
+            status.HTTP_429_TOO_MANY_REQUESTS if locked else status.HTTP_401_UNAUTHORIZED,
+            next=safe_next(next), error="login_throttled" if locked else "login_failed", no_users=False, username=username,
+        )
+        if locked:
+            response.headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
+        return response
+    session = hub.sessions.create(principal)
+    response = RedirectResponse(safe_next(next), status.HTTP_303_SEE_OTHER)
+    set_session_cookie(response, session.id, hub.settings.public_url.startswith("https://"))
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, hub: HubDep, csrf_token: Annotated[str, Form(alias=CSRF_FORM_FIELD)] = "") -> Response:
+    session = hub.sessions.get(request.cookies.get(SESSION_COOKIE))
+    if session is not None:
+        if not hub.sessions.csrf_ok(session, csrf_token):
+            raise HTTPException(status.HTTP_403_FORBIDDEN, "missing or wrong CSRF token")
+        audit = getattr(hub, "audit", None)
+        if audit is not None:
+            audit.record(session.principal.name, "logout", client=client_address(request))
+        hub.sessions.destroy(session.id)
+    response = RedirectResponse("/login", status.HTTP_303_SEE_OTHER)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+# -- pages ------------------------------------------------------------------------------------
+
+
+@router.get("/", response_class=HTMLResponse)
+def console(request: Request, hub: HubDep) -> Response:
+    session = page_session(request, hub)
+    return render(request, hub, "dashboard/console.html", session)
+
+
+def post_rows(hub: HubService) -> list[dict[str, Any]]:
+    open_by_device: dict[str, list[Alert]] = {}
+    for alert in hub.alerts.all():
+        if alert.is_open:
+            open_by_device.setdefault(alert.device, []).append(alert)
+    rows = []
+    for post in hub.registry.all():
+        state = hub.registry.state(post.device_id)
+        rows.append(
+            {
+                "post": post,
+                "state": state,
+                "camera": camera_state(state.health),
+                "open_alerts": open_by_device.get(post.device_id, []),
+            }
+        )
+    return rows
+
+
+@router.get("/posts", response_class=HTMLResponse)
+def posts(request: Request, hub: HubDep, fragment: bool = False) -> Response:
+    session = page_session(request, hub)
+    rows = post_rows(hub)
+    view = build_map(
+        [(r["post"].device_id, r["post"].name, r["post"].lat, r["post"].lon) for r in rows],
+        tile_url=getattr(hub.settings, "map_tile_url", None),
+    )
+    by_device = {r["post"].device_id: r for r in rows}
+    template = "dashboard/_posts.html" if fragment else "dashboard/posts.html"
+    return render(request, hub, template, session, rows=rows, map=view, by_device=by_device)
+
+
+def snapshots_of(hub: HubService, alert: Alert) -> list[str]:
+    return [event_id for event_id in alert.event_ids if hub.snapshots.find(event_id, alert.device) is not None]
+
+
+@router.get("/alerts/{alert_id}", response_class=HTMLResponse)
+def alert_detail(request: Request, alert_id: str, hub: HubDep, fragment: bool = False) -> Response:
+    session = page_session(request, hub)
+    alert = hub.alerts.get(alert_id)
+    if alert is None:
+        return render(request, hub, "dashboard/not_found.html", session, status.HTTP_404_NOT_FOUND)
+    post = hub.registry.get(alert.device)
+    template = "dashboard/_alert.html" if fragment else "dashboard/alert.html"
+    outcomes = [o.value for o in Outcome if o is not Outcome.RESTORED]
+    return render(
+        request, hub, template, session,
+        alert=alert, post=post, snapshots=snapshots_of(hub, alert), outcomes=outcomes,
+    )
+
+
+def parse_local(value: str | None, zone: str) -> datetime | None:
+    """A `datetime-local` form value (hub local time) as an aware datetime; None if empty or bad."""
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(zone))
+
+
+@router.get("/events", response_class=HTMLResponse)
+def events(
+    request: Request,
+    hub: HubDep,
+    device: str = "",
+    kind: str = "",
+    since: str = "",
+    until: str = "",
+    page: int = 1,
+) -> Response:
+    session = page_session(request, hub)
+    page = max(1, page)
+    zone = hub.settings.timezone
+    query = EventQuery(
+        device=device or None,
+        kind=kind or None,
+        since=parse_local(since, zone),
+        until=parse_local(until, zone),
+        limit=EVENTS_PER_PAGE,
+        offset=(page - 1) * EVENTS_PER_PAGE,
+    )
+    result = hub.store.query(query)
+    pages = max(1, math.ceil(result.total / EVENTS_PER_PAGE))
+    filters = {"device": device, "kind": kind, "since": since, "until": until}
+
+    def page_link(number: int) -> str:
+        return "/events?" + urlencode({k: v for k, v in filters.items() if v} | {"page": number})
+
+    return render(
+        request, hub, "dashboard/events.html", session,
+        items=result.items, total=result.total, page=page, pages=pages, filters=filters,
+        posts=hub.registry.all(), kinds=[k.value for k in EventKind],
+        newer=page_link(page - 1) if page > 1 else None,
+        older=page_link(page + 1) if page < pages else None,
+        names={p.device_id: p.name for p in hub.registry.all()},
+    )
+
+
+def roster_source(hub: HubService) -> Any | None:
+    """What the alert service pages from: its resolver's roster (stored roster, or the settings'
+    officers while none is stored), else its officer store; None: settings.officers are shown."""
+    for source in (getattr(hub.alerts, "resolver", None), getattr(hub.alerts, "officers", None)):
+        if source is not None and callable(getattr(source, "roster", None)):
+            return source
+    return None
+
+
+@router.get("/officers", response_class=HTMLResponse)
+def officers(request: Request, hub: HubDep) -> Response:
+    session = page_session(request, hub)
+    store = roster_source(hub)
+    now = datetime.now(ZoneInfo(hub.settings.timezone))
+    if store is not None:
+        roster = store.roster()
+        people = [
+            {
+                "name": o.name, "rank": o.rank, "villages": list(o.villages), "level": o.level,
+                "language": o.language, "channels": channels(o.urls), "active": o.active,
+                "on_duty": is_on_duty(roster, o, now, hub.settings.timezone), "id": o.id,
+            }
+            for o in roster.officers
+        ]
+        shifts, overrides, fallback = list(roster.shifts), list(roster.overrides), roster.fallback
+    else:
+        people = [
+            {
+                "name": o.name, "rank": "", "villages": list(o.villages), "level": 1, "language": o.language,
+                "channels": channels([u.get_secret_value() for u in o.urls]), "active": True, "on_duty": None, "id": "",
+            }
+            for o in hub.settings.officers
+        ]
+        shifts, overrides, fallback = [], [], None
+    return render(
+        request, hub, "dashboard/officers.html", session,
+        people=people, shifts=shifts, overrides=overrides, fallback=fallback,
+        officer_names={p["id"]: p["name"] for p in people if p["id"]},
+        fallback_channels=channels(fallback.urls) if fallback else [],
+        weekdays=("Senin", "Selasa", "Rabu", "Kamis", "Jumat", "Sabtu", "Minggu")
+        if language_of(request, hub) == "id" else ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
+    )
+
+
+def channels(urls: Any) -> list[str]:
+    """Only the kind of each contact (tgram, mailto, ...): apprise URLs carry secrets."""
+    return sorted({str(u).split("://", 1)[0] for u in urls})
+
+
+def kind_key(kind: AlertKind | str) -> str:
+    return f"kind_{getattr(kind, 'value', kind)}"

@@ -1,0 +1,86 @@
+"""Mosquitto password and ACL files: formats and least privilege (pure)."""
+
+from __future__ import annotations
+
+import stat
+
+import pytest
+
+from hub.provisioning.broker_files import hash_password, new_secret, render_acl, render_password_file, verify_password, write_private
+
+
+def _rules(acl: str, user: str | None) -> set[str]:
+    """The `topic` lines of one user's section, or the `pattern` lines when user is None."""
+    rules: set[str] = set()
+    current = None
+    for line in acl.splitlines():
+        if line.startswith("user "):
+            current = line.split(" ", 1)[1]
+        elif user is not None and current == user and line.startswith("topic "):
+            rules.add(line)
+        elif user is None and line.startswith("pattern "):
+            rules.add(line)
+    return rules
+
+
+def test_hub_user_gets_exactly_what_it_needs() -> None:
+    acl = render_acl(["poskamling-hub"])
+    assert _rules(acl, "poskamling-hub") == {
+        "topic read kamling/v1/+/event",
+        "topic read kamling/v1/+/status",
+        "topic read kamling/v1/+/health",
+        "topic read kamling/v1/+/snapshot/+",
+        "topic write kamling/v1/+/ack",
+        "topic write kamling/v1/+/alert",
+        "topic write kamling/v1/+/cmd",
+    }
+    assert "readwrite" not in acl and "kamling/v1/#" not in acl
+
+
+def test_devices_are_confined_to_their_own_topics() -> None:
+    assert _rules(render_acl(["poskamling-hub"]), None) == {
+        "pattern write kamling/v1/%u/event",
+        "pattern write kamling/v1/%u/status",
+        "pattern write kamling/v1/%u/health",
+        "pattern write kamling/v1/%u/snapshot/+",
+        "pattern read kamling/v1/%u/ack",
+        "pattern read kamling/v1/%u/alert",
+        "pattern read kamling/v1/%u/cmd",
+    }
+
+
+def test_monitor_users_read_only() -> None:
+    acl = render_acl(["poskamling-hub"], ["monitor"])
+    assert _rules(acl, "monitor") == {"topic read kamling/v1/#"}
+
+
+@pytest.mark.parametrize("bad", ["", "a b", "a#", "a+", "a/b", "%u", "x\nuser evil"])
+def test_user_names_that_would_break_the_acl_are_refused(bad: str) -> None:
+    with pytest.raises(ValueError):
+        render_acl([bad])
+
+
+def test_password_hash_round_trip_and_format() -> None:
+    encoded = hash_password("s3cret-value")
+    assert encoded.startswith("$7$101$")
+    assert verify_password("s3cret-value", encoded)
+    assert not verify_password("s3cret-valuf", encoded)
+    assert hash_password("same") != hash_password("same")  # salted
+
+
+def test_password_file_refuses_colons_and_newlines() -> None:
+    assert render_password_file({"b": "h2", "a": "h1"}) == "a:h1\nb:h2\n"
+    with pytest.raises(ValueError):
+        render_password_file({"a:b": "h"})
+    with pytest.raises(ValueError):
+        render_password_file({"a\nb": "h"})
+
+
+def test_write_private_is_owner_only(tmp_path) -> None:
+    path = tmp_path / "passwd"
+    write_private(path, "x")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600 and path.read_text() == "x"
+
+
+def test_new_secret_is_long_and_random() -> None:
+    assert len(new_secret()) >= 32 and new_secret() != new_secret()
