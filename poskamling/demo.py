@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import signal
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +17,7 @@ from hub.settings import HubSettings
 from poskamling.broker import MosquittoBroker
 from hub.provisioning.broker_files import new_secret
 from poskamling.httpsink import NotificationSink, Received
+from kamling.runtime import termination_event
 
 log = logging.getLogger(__name__)
 
@@ -165,9 +164,7 @@ def _print_notification(item: Received) -> None:
 
 def run_demo(options: DemoOptions) -> None:
     demo = Demo(options)
-    stop = threading.Event()
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    stop = termination_event()
     try:
         demo.start()
         print(demo.banner(), flush=True)
