@@ -29,8 +29,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from edge.agent import EdgeAgent
+from edge.camera.worker import open_source
 from edge.config import EdgeConfig, load_edge_config
+from edge.hardware import PostHardware
+from edge.outbox import Outbox
+from edge.telemetry import kernel_clock_synced
 from kamling.configfile import ConfigError
+from kamling.mqtt import make_client, reason_ok
+from kamling.protocol import EventKind
 
 PASS, FAIL, SKIP = "PASS", "FAIL", "SKIP"
 
@@ -136,10 +143,8 @@ def check_camera(camera: Any, seconds: float, opener: Callable[..., Any] | None 
                  clock: Callable[[], float] = time.monotonic) -> CheckResult:
     """Open one camera, read frames for `seconds`, report frames per second."""
     name = f"camera:{camera.name}"
-    if opener is None:
-        from edge.camera.worker import open_source as opener  # OpenCV only when cameras are checked
     try:
-        source = opener(camera)
+        source = (opener or open_source)(camera)
         source.open()
     except Exception as exc:  # noqa: BLE001 - any failure to open is the answer
         return CheckResult(name, FAIL, f"cannot open: {exc}"[:200])
@@ -166,8 +171,6 @@ def check_camera(camera: Any, seconds: float, opener: Callable[..., Any] | None 
 
 def check_broker(config: EdgeConfig, timeout: float) -> CheckResult:
     """Connect with the device credential (a separate client id, so a running agent is not kicked off)."""
-    from kamling.mqtt import make_client, reason_ok
-
     endpoint = config.broker_endpoint
     where = f"{config.mqtt.host}:{config.mqtt.port} as {config.mqtt_username}"
     outcome: dict[str, Any] = {}
@@ -223,8 +226,6 @@ def walk_test(agent: Any, timeout: float, clock: Callable[[], float] = time.mono
 
     `agent` is a started-or-not EdgeAgent: it is started and stopped here.
     """
-    from kamling.protocol import EventKind
-
     agent.start()
     try:
         deadline = clock() + timeout
@@ -261,8 +262,6 @@ def run_doctor(
     if config is None:
         return results
 
-    from edge.hardware import PostHardware
-
     hardware = PostHardware(config, pin_factory=pin_factory)
     try:
         hardware.start(on_panic=lambda: None)
@@ -283,15 +282,10 @@ def run_doctor(
         results.extend(check_camera(c, options.camera_seconds, camera_opener) for c in cameras)
 
     results.append(check_broker(config, options.broker_timeout))
-    if clock_synced is None:
-        from edge.telemetry import kernel_clock_synced as clock_synced
-    results.append(check_clock(clock_synced))
+    results.append(check_clock(clock_synced or kernel_clock_synced))
     results.append(check_outbox(config.data_dir, int(config.outbox_max_mb * 1024 * 1024)))
 
     if options.walk_test:
-        from edge.agent import EdgeAgent
-        from edge.outbox import Outbox
-
         outbox = Outbox(config.data_dir / "outbox.sqlite", config.device_id, int(config.outbox_max_mb * 1024 * 1024))
         agent = EdgeAgent(config, PostHardware(config, pin_factory=pin_factory), outbox, version="doctor")
         prompt.say("Walk test: mengirim panik UJI (test) ke hub / sending a TEST panic to the hub...")

@@ -176,7 +176,8 @@ class MotionDetector:
         for contour in contours:
             area = cv2.contourArea(contour)
             if area >= min_pixels:
-                found.append((area, cv2.boundingRect(contour)))
+                x, y, w, h = cv2.boundingRect(contour)
+                found.append((area, (x, y, w, h)))
         if not found:
             return _NO_MOTION
         found.sort(key=lambda item: item[0], reverse=True)

@@ -10,6 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from hub.provisioning.pki import CertificateAuthority, PkiError
 from poskamling.commands.hub_config import hub_settings
 
 app = typer.Typer(help="Certificate authority for broker TLS (8883) and device client certificates.", no_args_is_help=True)
@@ -39,8 +40,6 @@ def init(
     force: Annotated[bool, typer.Option("--force", help="replace an existing CA (every post needs new certificates)")] = False,
 ) -> None:
     """Create the CA (EC P-256, 10 years; key 0600 in a 0700 folder)."""
-    from hub.provisioning.pki import CertificateAuthority, PkiError
-
     folder = ca_dir(directory, config)
     try:
         cert = CertificateAuthority(folder).init(name, force=force)
@@ -57,8 +56,6 @@ def server_cert(
     config: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
     """The broker's certificate (always valid for localhost and 127.0.0.1 too)."""
-    from hub.provisioning.pki import CertificateAuthority, PkiError
-
     ca = CertificateAuthority(ca_dir(directory, config))
     try:
         pair = ca.issue_server(list(name or []), list(ip or []))

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import getpass
 from pathlib import Path
-from typing import Annotated, Optional
+from collections.abc import Callable
+from typing import Annotated, Optional, TypeVar
 
 import typer
 
+from hub.provisioning.provisioner import ProvisionError, Provisioner
 from poskamling.commands.hub_config import hub_settings
+
+T = TypeVar("T")
 
 app = typer.Typer(help="Post devices: broker credentials, ACL and edge configs.", no_args_is_help=True)
 
@@ -19,15 +23,11 @@ TlsOption = Annotated[bool, typer.Option("--tls", help="also issue a client cert
 TlsDirOption = Annotated[Path, typer.Option("--tls-dir", help="folder of ca.crt and the device's cert/key on the post")]
 
 
-def _provisioner(config: Path):  # type: ignore[no-untyped-def]
-    from hub.provisioning.provisioner import Provisioner
-
+def _provisioner(config: Path) -> Provisioner:
     return Provisioner(hub_settings(config), actor=f"cli:{getpass.getuser()}")
 
 
-def _run(action):  # type: ignore[no-untyped-def]
-    from hub.provisioning.provisioner import ProvisionError
-
+def _run(action: Callable[[], T]) -> T:
     try:
         return action()
     except (ProvisionError, KeyError, ValueError, OSError) as exc:

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from hub.accounts.users import UserError, UserStore
 from poskamling.commands.hub_config import hub_settings
 
 app = typer.Typer(help="Hub user accounts (admin, operator, technician, viewer).", no_args_is_help=True)
@@ -15,9 +16,7 @@ app = typer.Typer(help="Hub user accounts (admin, operator, technician, viewer).
 ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="the hub's config file")]
 
 
-def _store(config: Path):  # type: ignore[no-untyped-def]
-    from hub.accounts.users import UserStore
-
+def _store(config: Path) -> UserStore:
     store = UserStore(hub_settings(config).data_dir / "users.json")
     store.open()
     return store
@@ -37,8 +36,6 @@ def add(
     password_stdin: Annotated[bool, typer.Option(help="read the password from standard input")] = False,
 ) -> None:
     """Create a user; asks for the password (never a default)."""
-    from hub.accounts.users import UserError
-
     store = _store(config)
     try:
         user = store.create(username, _read_password(password_stdin), role)  # type: ignore[arg-type]
@@ -66,8 +63,6 @@ def passwd(
     password_stdin: Annotated[bool, typer.Option(help="read the password from standard input")] = False,
 ) -> None:
     """Set a user's password."""
-    from hub.accounts.users import UserError
-
     store = _store(config)
     try:
         store.set_password(username, _read_password(password_stdin))
