@@ -156,6 +156,10 @@ class MosquittoBroker:
             [find_mosquitto(), "-c", str(self.config_path)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
+            # Not in the terminal's process group: a Ctrl-C must reach only our own process, which
+            # stops the hub before the broker (a broker that dies first sends every post's Last
+            # Will, and the hub pages "POS TERPUTUS" for posts that are merely shutting down).
+            start_new_session=True,
         )
         if not wait_for_port(self.bind, self.port, timeout):
             self.kill()

@@ -15,10 +15,11 @@ thread-safe, as the worker requires.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from zoneinfo import ZoneInfo
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
 from edge.camera.config import CameraConfig
 from edge.camera.sources import FrameSource
@@ -29,6 +30,10 @@ log = logging.getLogger(__name__)
 
 SourceFactory = Callable[[CameraConfig], FrameSource]
 
+WARMUP_SECONDS = 15.0
+"""A camera that has not delivered frames yet is left out of health telemetry this long after start:
+an RTSP camera takes seconds to connect, and the hub must not call a camera that is still starting
+"not delivering frames" (the demo's synthetic camera was reported stalled in its first report)."""
 
 
 def post_clock(zone: str) -> Callable[[], datetime]:
@@ -61,6 +66,8 @@ class CameraManager:
         self.source_factory = source_factory
         self.worker_options = worker_options or {}  # clock/wallclock/sleep for tests
         self.workers: dict[str, CameraWorker] = {}
+        self.monotonic: Callable[[], float] = self.worker_options.get("clock", time.monotonic)
+        self._started_at: float | None = None
 
     def __len__(self) -> int:
         return len(self.configs)
@@ -68,6 +75,7 @@ class CameraManager:
     def start(self) -> None:
         if self.workers:
             raise RuntimeError("cameras already started")
+        self._started_at = self.monotonic()
         for config in self.configs:
             try:
                 source = self.source_factory(config)
@@ -89,10 +97,19 @@ class CameraManager:
         return {name: worker.stats() for name, worker in self.workers.items()}
 
     def fps(self) -> dict[str, float | None]:
-        """Analysed frames per second per camera; None for a camera that is not connected or not running."""
+        """Analysed frames per second per camera; None for a camera that is not connected or not running.
+
+        During the warm-up after start, a camera with no measurement and no failed connection yet is
+        left out rather than reported as None or 0 (the hub would raise a "camera stalled" warning for a starting camera).
+        """
+        warming = self._started_at is not None and self.monotonic() - self._started_at < WARMUP_SECONDS
         result: dict[str, float | None] = {config.name: None for config in self.configs}
         for name, stats in self.stats().items():
-            result[name] = stats.fps_analysed if stats.connected else None
+            fps = stats.fps_analysed if stats.connected else None
+            if warming and not fps and stats.connect_failures == 0:
+                del result[name]  # still starting: no frames yet, but no failed connection either
+            else:
+                result[name] = fps
         return result
 
     def _emitter(self, name: str) -> Callable[[EventKind, dict[str, Any], bytes | None], None]:

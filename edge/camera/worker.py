@@ -100,6 +100,7 @@ class WorkerStats:
     detect_ms: float
     connected: bool
     reconnect_attempts: int
+    connect_failures: int
     episodes: int
 
     def as_dict(self) -> dict[str, Any]:
@@ -174,6 +175,7 @@ class CameraWorker:
             detect_ms=round(sum(detect) / len(detect), 3) if detect else 0.0,
             connected=reader.connected if reader else False,
             reconnect_attempts=reader.attempts if reader else 0,
+            connect_failures=reader.failures if reader else 0,
             episodes=episodes,
         )
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -69,6 +70,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=16, help="pages sent at the same time")
     parser.add_argument("--log-level", default="INFO", help="the hub's log level")
     args = parser.parse_args(argv)
+    # The hub ends this process by closing its stdin (pages in hand are finished first). A Ctrl-C
+    # in the terminal or systemd's SIGTERM to the whole unit must not kill it mid-page.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s pager-worker %(name)s: %(message)s")
     logging.getLogger("apprise").setLevel(max(logging.WARNING, logging.getLogger().level))  # the hub logs each page
     threading.Thread(target=_load_apprise, name="warm-up", daemon=True).start()  # while we already read pages

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from edge.camera.config import CameraConfig
 from edge.camera.sources import SourceError, SyntheticSource
 from edge.camera.synthetic import make_clip
-from edge.camera.manager import CameraManager
+from edge.camera.manager import WARMUP_SECONDS, CameraManager
 from edge.config import EdgeConfig
 from kamling.protocol import EventKind
 from tests.support import VirtualClock
@@ -140,3 +140,30 @@ def test_camera_names_must_be_unique() -> None:
     assert EdgeConfig.model_validate(base).cameras == []
     with pytest.raises(ValueError, match="unique"):
         CameraManager([CameraConfig.model_validate(c) for c in cameras], Events())
+
+
+class SlowToConnectSource(FailingSource):
+    """An RTSP camera still connecting: open() waits until released, without failing."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+
+    def open(self) -> None:
+        self.release.wait(30)
+
+
+def test_a_camera_still_starting_is_left_out_of_telemetry_until_the_warm_up_ends() -> None:
+    clock = VirtualClock()
+    source = SlowToConnectSource()
+    config = CameraConfig(name="gate", source="rtsp://10.0.0.9/sub")
+    manager = CameraManager(
+        [config], Events(), source_factory=lambda c: source, worker_options={"clock": clock, "sleep": clock.sleep}
+    )
+    manager.start()
+    try:
+        assert manager.fps() == {}  # starting: the hub must not call it stalled yet
+        clock.now += WARMUP_SECONDS + 1
+        assert manager.fps() == {"gate": None}  # still no frames after the warm-up: reported
+    finally:
+        source.release.set()
+        manager.stop()
