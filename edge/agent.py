@@ -18,6 +18,7 @@ from edge.hardware import PostHardware
 from edge.link import EdgeLink
 from edge.outbox import Outbox
 from edge.telemetry import HostProbe, build_health
+from kamling.backoff import Backoff
 from kamling.protocol import (
     AlertState,
     Channel,
@@ -99,7 +100,9 @@ class EdgeAgent:
         self._sent_at: OrderedDict[str, float] = OrderedDict()  # in flight: id -> sent at, seq order
         self._sent_upto = 0  # highest seq published since the last (re)connect or replay
         self._last_health: float | None = None
-        self._replay_wait: float = config.ack_timeout  # doubles while replays go unacked
+        # The replay wait starts at ack_timeout and doubles while replays go unacked.
+        self._replay_backoff = Backoff(config.ack_timeout, max(config.ack_timeout, MAX_REPLAY_WAIT))
+        self._replay_wait = self._replay_backoff.next()
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self.stats = {"published": 0, "acked": 0, "resent": 0, "bad_messages": 0, "replays": 0}
@@ -196,7 +199,8 @@ class EdgeAgent:
                 ack = decode_ack(item.payload)
                 removed = self.outbox.remove(ack.ids)
                 if removed:
-                    self._replay_wait = self.config.ack_timeout  # the hub is back: replay promptly
+                    self._replay_backoff.reset()  # the hub is back: replay promptly
+                    self._replay_wait = self._replay_backoff.next()
                 for event_id in ack.ids:
                     self._sent_at.pop(event_id, None)
                     self._ever_sent.discard(event_id)
@@ -236,7 +240,7 @@ class EdgeAgent:
             oldest = next(iter(self._sent_at.values()))
             if now - oldest >= self._replay_wait:
                 self.stats["replays"] += 1
-                self._replay_wait = min(self._replay_wait * 2, MAX_REPLAY_WAIT)
+                self._replay_wait = self._replay_backoff.next()
                 self._replay_from_oldest()
         room = MAX_IN_FLIGHT - len(self._sent_at)
         if room <= 0:

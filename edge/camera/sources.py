@@ -28,6 +28,7 @@ import cv2
 import numpy as np
 
 from edge.camera.synthetic import Clip
+from kamling.backoff import Backoff
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,9 @@ Sleep = Callable[[float], object]
 
 OPEN_TIMEOUT_MS = 8000
 READ_TIMEOUT_MS = 5000
+RECONNECT_FIRST_S = 0.5
+RECONNECT_MAX_S = 30.0
+"""A lost camera is retried after 0.5 s, then twice as long each time, at most every 30 s."""
 
 
 class SourceError(OSError):
@@ -253,26 +257,6 @@ class SyntheticSource:
         self._open = False
 
 
-class Backoff:
-    """Exponential back-off: initial, initial*factor, ... capped at maximum."""
-
-    def __init__(self, initial_s: float = 0.5, maximum_s: float = 30.0, factor: float = 2.0) -> None:
-        if initial_s <= 0 or maximum_s < initial_s or factor < 1:
-            raise ValueError("need 0 < initial_s <= maximum_s and factor >= 1")
-        self._initial = initial_s
-        self._maximum = maximum_s
-        self._factor = factor
-        self._next = initial_s
-
-    def next(self) -> float:
-        delay = self._next
-        self._next = min(self._maximum, self._next * self._factor)
-        return delay
-
-    def reset(self) -> None:
-        self._next = self._initial
-
-
 class ReconnectingSource:
     """Wraps a source; after a failed open or grab it re-opens with exponential back-off.
 
@@ -290,7 +274,7 @@ class ReconnectingSource:
         poll_s: float = 0.5,
     ) -> None:
         self.inner = inner
-        self._backoff = backoff or Backoff()
+        self._backoff = backoff or Backoff(RECONNECT_FIRST_S, RECONNECT_MAX_S)
         self._clock = clock
         self._sleep = sleep
         self._poll_s = poll_s

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from hub.paging.notify import Notifier
+from kamling.backoff import Backoff
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +147,7 @@ class ProcessPager:
         self._started_at = 0.0
         self._quick_deaths = 0
         self.first_pause = first_pause
-        self._backoff = first_pause
+        self._backoff = Backoff(first_pause, max(first_pause, RESPAWN_MAX_SECONDS))
         self._respawn: threading.Timer | None = None
         self._fallback_running = False
         self._stopping = False
@@ -220,12 +221,12 @@ class ProcessPager:
     def _give_worker_a_rest(self) -> None:
         """No worker for now: pages go to the fallback; try the worker again after a growing pause."""
         self._proc = None
-        self.respawn_in = self._backoff
-        log.error("pager worker cannot run; the hub sends pages itself and retries the worker in %.0f s", self._backoff)
-        self._respawn = threading.Timer(self._backoff, self._try_worker_again)
+        pause = self._backoff.next()
+        self.respawn_in = pause
+        log.error("pager worker cannot run; the hub sends pages itself and retries the worker in %.0f s", pause)
+        self._respawn = threading.Timer(pause, self._try_worker_again)
         self._respawn.daemon = True
         self._respawn.start()
-        self._backoff = min(self._backoff * 2, RESPAWN_MAX_SECONDS)
 
     def _hand_over(self, page_id: int, item: _InFlight) -> None:
         item.attempts += 1
@@ -292,7 +293,7 @@ class ProcessPager:
             quick = time.monotonic() - self._started_at < QUICK_DEATH_SECONDS
             self._quick_deaths = self._quick_deaths + 1 if quick else 0
             if not quick:
-                self._backoff = self.first_pause
+                self._backoff.reset()
             if self._quick_deaths < MAX_QUICK_DEATHS:
                 log.error("pager worker exited with code %s; restarting it", code)
             if self._quick_deaths >= MAX_QUICK_DEATHS or not self._spawn():

@@ -9,7 +9,6 @@ import pytest
 
 from edge.camera.config import CameraConfig
 from edge.camera.sources import (
-    Backoff,
     FileSource,
     FrameSource,
     Pacer,
@@ -21,6 +20,7 @@ from edge.camera.sources import (
 )
 from edge.camera.synthetic import make_clip, write_clip
 from edge.camera.worker import open_source
+from kamling.backoff import Backoff
 from tests.support import VirtualClock
 
 
@@ -117,13 +117,6 @@ def test_realtime_file_source_is_paced(tmp_path: Path) -> None:
     for _ in range(6):
         assert source.grab()
     assert clock.now == pytest.approx(1.0)
-
-
-def test_backoff_doubles_up_to_the_cap() -> None:
-    backoff = Backoff(0.5, 4.0)
-    assert [backoff.next() for _ in range(6)] == [0.5, 1.0, 2.0, 4.0, 4.0, 4.0]
-    backoff.reset()
-    assert backoff.next() == 0.5
 
 
 def test_reconnect_with_exponential_backoff() -> None:
