@@ -30,6 +30,7 @@ def test_demo_runs_and_a_simulated_press_pages_the_officer(tmp_path: Path) -> No
         stderr=subprocess.STDOUT,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        start_new_session=True,  # its own process group, as in a terminal: Ctrl-C reaches the whole group
     )
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")), daemon=True)  # type: ignore[union-attr]
@@ -57,11 +58,15 @@ def test_demo_runs_and_a_simulated_press_pages_the_officer(tmp_path: Path) -> No
         )
         assert unknown.returncode == 1 and "no simulated post" in unknown.stdout
     finally:
-        proc.send_signal(signal.SIGINT)
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in the terminal does: every process of the group
         code = proc.wait(timeout=30)
+    reader.join(timeout=10)
+    output = "".join(lines)
     assert code == 0
-    assert "stopping demo" in "".join(lines)
-    assert "POS TERPUTUS" not in "".join(lines)  # a clean shutdown does not page anyone
+    assert "stopping demo" in output
+    assert "POS TERPUTUS" not in output  # a clean shutdown does not page anyone
+    assert "Traceback" not in output  # nor does any child process print one
+    assert "not delivering frames" not in output  # the demo camera is not called stalled while it starts
 
 
 def test_sim_press_without_a_demo_says_how_to_start_one(tmp_path: Path) -> None:
