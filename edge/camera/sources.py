@@ -29,6 +29,7 @@ import numpy as np
 
 from edge.camera.synthetic import Clip
 from kamling.backoff import Backoff
+from kamling.redact import redact_url
 
 log = logging.getLogger(__name__)
 
@@ -122,9 +123,8 @@ class CaptureSource:
 
     def describe(self) -> str:
         target = self.target
-        if isinstance(target, str) and "@" in target:  # do not log credentials in URLs
-            scheme, _, rest = target.partition("://")
-            target = f"{scheme}://***@{rest.split('@', 1)[1]}"
+        if isinstance(target, str) and "://" in target:  # never log a camera's credentials
+            target = redact_url(target, keep_location=True)
         return f"{type(self).__name__}({target})"
 
 

@@ -7,6 +7,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from kamling.redact import redact_url
+
 log = logging.getLogger(__name__)
 
 
@@ -38,7 +40,7 @@ class AppriseNotifier:
                 sender = apprise.Apprise(asset=apprise.AppriseAsset(async_mode=False))
                 for url in urls:
                     if not sender.add(url):
-                        log.error("notifier: apprise does not understand URL scheme of %s", url.split("://")[0])
+                        log.error("notifier: apprise does not understand %s", redact_url(url))
                 cached = (sender, threading.Lock())
                 self._senders[urls] = cached
         return cached if len(cached[0]) else None

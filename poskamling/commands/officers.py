@@ -12,6 +12,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from kamling.redact import redact_url
 from poskamling.commands.common import fail
 from poskamling.commands.hub_config import hub_settings
 
@@ -56,7 +57,6 @@ def _guard(action):
 @app.command("list")
 def list_officers(config: ConfigOption = DEFAULT_CONFIG, data_dir: DataDirOption = None) -> None:
     """Show officers, shifts, overrides and the fallback (contact URLs hidden)."""
-    from hub.web.routes.roster import redact
     from hub.duty.roster import WEEKDAYS
 
     roster = _store(config, data_dir).roster()
@@ -66,7 +66,7 @@ def list_officers(config: ConfigOption = DEFAULT_CONFIG, data_dir: DataDirOption
         villages = ", ".join(o.villages) or "all villages"
         extra = " always on duty" if o.always_on_duty else ""
         typer.echo(f"{o.id:<12} L{o.level} {o.rank + ' ' if o.rank else ''}{o.name} [{villages}] "
-                   f"{' '.join(redact(u) for u in o.urls)} ({o.language}){extra}{'' if o.active else ' INACTIVE'}")
+                   f"{' '.join(redact_url(u) for u in o.urls)} ({o.language}){extra}{'' if o.active else ' INACTIVE'}")
         for s in roster.shifts:
             if s.officer_id == o.id:
                 typer.echo(f"    shift {s.id}: {WEEKDAYS[s.weekday]} {s.start:%H:%M}-{s.end:%H:%M}")
@@ -74,7 +74,7 @@ def list_officers(config: ConfigOption = DEFAULT_CONFIG, data_dir: DataDirOption
             if v.officer_id == o.id:
                 typer.echo(f"    {v.kind.value:<3} {v.id}: {v.start.isoformat()} .. {v.end.isoformat()} {v.note}")
     if roster.fallback:
-        typer.echo(f"fallback: {roster.fallback.name} {' '.join(redact(u) for u in roster.fallback.urls)}")
+        typer.echo(f"fallback: {roster.fallback.name} {' '.join(redact_url(u) for u in roster.fallback.urls)}")
 
 
 @app.command("add")

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from hub.web.deps import HubDep, Viewer, require
 from hub.accounts.auth import Principal
 from hub.duty.officers import FALLBACK_ID, RosterError
+from kamling.redact import redact_url
 from hub.duty.roster import OFFICER_ID_PATTERN, Officer, OverrideKind, duty_chain, is_on_duty
 
 Admin = Annotated[Principal, Depends(require("admin"))]
@@ -50,13 +51,8 @@ class OverrideBody(BaseModel):
     note: str = Field(default="", max_length=300)
 
 
-def redact(url: str) -> str:
-    """Contact URLs carry bot tokens and phone numbers: show only the channel."""
-    return url.split("://", 1)[0] + "://…"
-
-
 def officer_json(officer: Officer) -> dict[str, Any]:
-    return officer.model_dump(mode="json") | {"urls": [redact(u) for u in officer.urls]}
+    return officer.model_dump(mode="json") | {"urls": [redact_url(u) for u in officer.urls]}
 
 
 def _officer(officer_id: str, body: OfficerBody) -> Officer:
