@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
-from typing import Any
 from pathlib import Path
+from typing import Any
 
+import psycopg
 import pytest
 
 from poskamling.sim import SimulatedPost, sim_edge_config
 from poskamling.broker import MosquittoBroker
 from hub.provisioning.broker_files import new_secret
 from poskamling.httpsink import NotificationSink
+from poskamling.postgres import TempPostgres
 from tests.support import HUB_USER, FakeSystemd, HubHarness, add_device
 
 
@@ -76,3 +79,30 @@ def systemd() -> Iterator[FakeSystemd]:
     fake = FakeSystemd()
     yield fake
     fake.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[TempPostgres]:
+    """One private PostgreSQL for the session (Debian's postgresql, as an unprivileged user)."""
+    server = TempPostgres()
+    server.start()
+    yield server
+    server.remove()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: TempPostgres) -> str:
+    """A fresh, empty database on the session's server: one per test, so tests never see each other's rows."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_server.url, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    return postgres_server.url.rsplit("/", 1)[0] + f"/{name}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The SQL store's URL on each backend: SQLite in tmp_path, PostgreSQL on the session's server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'hub.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url

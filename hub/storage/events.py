@@ -3,27 +3,25 @@
 TinyDB rewrites its whole file on every write and overwrites in place. So this store keeps
 one file per UTC hour of receipt, split further into chunks of at most `max_records` events
 (no write rewrites history, and a commit costs O(chunk), not O(day)); it writes each file
-atomically (temp file, fsync, rename, fsync of the folder) and expects one writer that
-batches. A damaged partition found at open is set aside (renamed) and reported; the rest
-loads. Partition keys sort in commit order, so `scan()` returns events as committed.
+atomically (kamling.durable: temp file, fsync, rename, fsync of the folder) and expects one
+writer that batches. A damaged partition found at open (zero-length, truncated, records
+without id) is set aside (renamed, never deleted) and reported in `damaged`; the rest loads
+(hub.storage.files). Partition keys sort in commit order, so `scan()` returns events as committed.
 """
 
 from __future__ import annotations
 
-import json
-import logging
-import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 from tinydb import TinyDB
-from tinydb.storages import Storage
 
-log = logging.getLogger(__name__)
+from hub.storage.files import DamagedFile, open_tinydb, report_damage
+from kamling import durable
 
 Record = dict[str, Any]
 """A stored event: the wire Event's JSON fields plus `received_at` (hub clock, ISO-8601)."""
@@ -38,12 +36,15 @@ class EventQuery:
     include_tests: bool = True
     limit: int = 100
     offset: int = 0
+    cursor: str | None = None  # keyset: continue after this page's last item (SQL store), instead of offset
 
 
 @dataclass(frozen=True)
 class Page:
     items: list[Record]
-    total: int
+    total: int  # matches, counted up to a cap where counting everything would be slow (total_capped)
+    next_cursor: str | None = None
+    total_capped: bool = False
 
 
 class EventStore(Protocol):
@@ -60,67 +61,9 @@ class EventStore(Protocol):
     def last_seqs(self) -> dict[str, int]: ...
 
 
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Replace `path` with `data` so that a crash leaves either the old or the new file."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
-
-
-class AtomicJSONStorage(Storage):
-    """TinyDB storage that keeps the data in memory and replaces the file atomically on write."""
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self._data: dict[str, Any] | None = None
-
-    def read(self) -> dict[str, Any] | None:
-        if self._data is None and self.path.exists():
-            with open(self.path, "rb") as handle:
-                raw = handle.read()
-            self._data = json.loads(raw) if raw.strip() else None
-            if self._data is not None and not isinstance(self._data, dict):
-                raise ValueError(f"{self.path}: not a TinyDB document (top level is not an object)")
-        return self._data
-
-    def write(self, data: dict[str, Any]) -> None:
-        try:
-            atomic_write_bytes(self.path, json.dumps(data, separators=(",", ":")).encode())
-        except BaseException:
-            self._data = None  # memory may hold unsaved changes: reload from disk next time
-            raise
-        self._data = data
-
-    def close(self) -> None:
-        self._data = None
-
-
-def set_aside(path: Path, exc: Exception) -> str:
-    """Move a damaged file out of the way (`<name>.damaged-<UTC stamp>`); returns what happened, for the log."""
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
-    target = path.with_name(f"{path.name}.damaged-{stamp}")
-    problem = f"{path.name}: damaged ({exc.__class__.__name__}: {str(exc)[:120]})"
-    try:
-        os.replace(path, target)
-    except OSError as err:
-        return f"{problem}; could not move it aside ({err})"
-    return f"{problem}; moved to {target.name}"
-
-
-def open_tinydb(path: Path) -> TinyDB:
-    return TinyDB(path, storage=AtomicJSONStorage)
+    """Deprecated name of kamling.durable.atomic_write, kept while code written before it is moved over."""
+    durable.atomic_write(path, data)
 
 
 @dataclass
@@ -154,7 +97,7 @@ class TinyEventStore:
             key = path.stem[len(self.PREFIX) :]
             try:
                 partition = self._load(key)
-            except (ValueError, UnicodeDecodeError, OSError) as exc:
+            except (DamagedFile, OSError) as exc:
                 self._set_aside(path, exc)
                 continue
             try:
@@ -186,9 +129,7 @@ class TinyEventStore:
         return key
 
     def _set_aside(self, path: Path, exc: Exception) -> None:
-        message = set_aside(path, exc)
-        self.damaged.append(message)
-        log.error("event store: %s", message)
+        report_damage(path, exc, self.damaged, "event store")
 
     def _load(self, key: str) -> _Partition:
         partition = self._partitions.get(key)

@@ -1,0 +1,1 @@
+"""The hub's SQL store: SQLite (embedded default) or PostgreSQL, chosen by one URL setting."""
