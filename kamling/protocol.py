@@ -8,11 +8,21 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    field_validator,
+)
 from ulid import ULID
 
 PROTOCOL_VERSION = "v1"
@@ -25,6 +35,20 @@ MAX_SNAPSHOT_BYTES = 1024 * 1024
 
 DEVICE_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{1,62}$"
 _DEVICE_ID_RE = re.compile(DEVICE_ID_PATTERN)
+
+MAX_SAFE_INTEGER = 2**53 - 1
+"""Largest magnitude of any number in a payload: beyond it a browser's JSON loses precision."""
+MAX_DEPTH = 16
+"""Deepest nesting of objects and arrays in a payload (the top-level object is depth 1)."""
+
+TS_MIN = datetime(1900, 1, 1, tzinfo=timezone.utc)
+"""Earliest edge timestamp accepted: a Pi clock reset to 1970, or a 32-bit time_t wrapped to 1901, is still a clock."""
+TS_MAX = datetime(2200, 1, 1, tzinfo=timezone.utc)
+"""Edge timestamps must be before this: far enough from year 9999 that date arithmetic cannot overflow."""
+CLOCK_AHEAD_LIMIT = timedelta(days=1)
+"""An edge clock further ahead of the hub than this is flagged as skewed (the event is still accepted)."""
+CLOCK_BEHIND_LIMIT = timedelta(days=365)
+"""An edge clock further behind the hub than this is flagged as skewed (the event is still accepted)."""
 
 
 class Channel(StrEnum):
@@ -126,27 +150,72 @@ def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+# RFC 3339 with a zone: what both ends write. Pydantic alone would also take "1700000000"
+# (a Unix time as a string) and a bare date, so the form is checked before it parses.
+_TIMESTAMP_RE = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})"
+)
+
+
+def _timestamp_form(value: Any) -> Any:
+    """A wire timestamp is an ISO-8601 string with a zone; never a number, a date or a naive time."""
+    if isinstance(value, datetime):  # built in Python by edge or hub, not parsed from the wire
+        return value
+    if not isinstance(value, str):
+        # ValueError, not TypeError: pydantic turns only ValueError into a validation error
+        raise ValueError("must be an ISO-8601 string with a zone, e.g. 2026-11-22T15:00:00Z")  # noqa: TRY004
+    if not _TIMESTAMP_RE.fullmatch(value):
+        raise ValueError("must be ISO-8601 with seconds and a zone (Z or +hh:mm), e.g. 2026-11-22T15:00:00Z")
+    return value
+
+
+def _to_utc(value: datetime) -> datetime:
+    """Aware, in UTC, and between TS_MIN and TS_MAX (so later arithmetic cannot overflow)."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("must carry a timezone (UTC, e.g. 2026-11-22T22:10:00Z)")
+    try:
+        utc = value.astimezone(timezone.utc)
+    except (OverflowError, ValueError):  # e.g. 0001-01-01T00:00+01:00 is before year 1 in UTC
+        raise ValueError("is out of range") from None
+    if not TS_MIN <= utc < TS_MAX:
+        raise ValueError(f"must be from {TS_MIN:%Y} to {TS_MAX.year - 1}")
+    return utc
+
+
+def _json_number(value: Any) -> Any:
+    """An int or a float as JSON gives them; never a bool (an int in Python) or a numeric string."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be a number")  # noqa: TRY004 - see _timestamp_form
+    return value
+
+
+WireTimestamp = Annotated[datetime, BeforeValidator(_timestamp_form)]
+"""A timestamp as sent on the wire; models convert it with `_to_utc`."""
+WireNumber = Annotated[int | float, BeforeValidator(_json_number)]
+"""A JSON number, kept as int or float (range and finiteness are checked on parsing)."""
+
+
 class _Strict(BaseModel):
+    # Scalars use Strict* types so nothing is coerced ("1" is not 1, "yes" is not true). The
+    # models themselves stay lax for enums so the hub can rebuild them from stored JSON records.
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Event(_Strict):
     """One thing that happened at a post, as published on `event`."""
 
-    id: str = Field(description="ULID: globally unique and time-sortable", pattern=r"^[0-9A-HJKMNP-TV-Z]{26}$")
-    device: str = Field(description="device id; must equal the topic's device", pattern=DEVICE_ID_PATTERN)
-    seq: int = Field(ge=1, description="per-device sequence number, monotonic across restarts")
+    id: StrictStr = Field(description="ULID: globally unique and time-sortable", pattern=r"^[0-9A-HJKMNP-TV-Z]{26}$")
+    device: StrictStr = Field(description="device id; must equal the topic's device", pattern=DEVICE_ID_PATTERN)
+    seq: StrictInt = Field(ge=1, le=MAX_SAFE_INTEGER, description="per-device sequence number, monotonic across restarts")
     kind: EventKind
-    ts: datetime = Field(description="edge clock, UTC, ISO-8601")
-    data: dict[str, Any] = Field(default_factory=dict, description="kind-specific details")
-    test: bool = Field(default=False, description="walk test by a technician: never pages anyone")
+    ts: WireTimestamp = Field(description="edge clock, UTC, ISO-8601")
+    data: dict[StrictStr, Any] = Field(default_factory=dict, description="kind-specific details")
+    test: StrictBool = Field(default=False, description="walk test by a technician: never pages anyone")
 
     @field_validator("ts")
     @classmethod
     def _must_be_utc(cls, value: datetime) -> datetime:
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise ValueError("ts must carry a timezone (UTC, e.g. 2026-11-22T22:10:00Z)")
-        return value.astimezone(timezone.utc)
+        return _to_utc(value)
 
     def to_payload(self) -> bytes:
         return self.model_dump_json().encode()
@@ -155,45 +224,196 @@ class Event(_Strict):
 class Ack(_Strict):
     """Hub -> edge: these events are durably stored; the edge may forget them."""
 
-    ids: list[str] = Field(min_length=1, max_length=1000)
+    ids: list[StrictStr] = Field(min_length=1, max_length=1000)
 
 
 class AlertUpdate(_Strict):
     """Hub -> edge: the state of the alert the post raised."""
 
-    alert_id: str
+    alert_id: StrictStr
     state: AlertState
     kind: EventKind
-    ts: datetime
-    by: str | None = Field(default=None, description="who acknowledged / is en route, if anyone")
-    message: str | None = Field(default=None, description="short text for a post display, if any")
+    ts: WireTimestamp
+    by: StrictStr | None = Field(default=None, description="who acknowledged / is en route, if anyone")
+    message: StrictStr | None = Field(default=None, description="short text for a post display, if any")
+
+    @field_validator("ts")
+    @classmethod
+    def _must_be_utc(cls, value: datetime) -> datetime:
+        return _to_utc(value)
 
 
 class Status(_Strict):
     """Retained device status: `online` on connect, `offline` as the Last Will."""
 
     state: Literal["online", "offline"]
-    ts: datetime | None = None
-    version: str | None = None
+    ts: WireTimestamp | None = None
+    version: StrictStr | None = Field(default=None, max_length=100)
+
+    @field_validator("ts")
+    @classmethod
+    def _must_be_utc(cls, value: datetime | None) -> datetime | None:
+        return None if value is None else _to_utc(value)
+
+
+class HealthDisk(_Strict):
+    """Space left on the file system of the edge's outbox."""
+
+    path: StrictStr | None = None
+    free_bytes: StrictInt | None = Field(default=None, ge=0)
+    total_bytes: StrictInt | None = Field(default=None, ge=0)
+    free_pct: WireNumber | None = Field(default=None, ge=0, le=100)
+
+
+class HealthOutbox(_Strict):
+    """Events waiting for the hub's ack, and events dropped because the disk budget was full."""
+
+    depth: StrictInt | None = Field(default=None, ge=0)
+    drops: StrictInt | None = Field(default=None, ge=0)
+
+
+class Health(_Strict):
+    """Periodic telemetry on `health` (edge/telemetry.py builds it); every reading may be null."""
+
+    ts: WireTimestamp | None = None
+    version: StrictStr | None = Field(default=None, max_length=100)
+    uptime_s: WireNumber | None = Field(default=None, ge=0)
+    load: list[WireNumber] | None = Field(default=None, max_length=3)
+    cpu_temp_c: WireNumber | None = None
+    throttle: dict[StrictStr, StrictBool | StrictStr] | None = Field(
+        default=None, description="vcgencmd get_throttled: `raw` as hex plus one boolean per named bit"
+    )
+    disk: HealthDisk | None = None
+    clock_synced: StrictBool | None = None
+    outbox: HealthOutbox | None = None
+    cameras: dict[StrictStr, WireNumber | None] | None = Field(default=None, description="frames per second by camera")
+
+    @field_validator("ts")
+    @classmethod
+    def _must_be_utc(cls, value: datetime | None) -> datetime | None:
+        return None if value is None else _to_utc(value)
 
 
 class Command(_Strict):
     """Hub -> edge command."""
 
     name: Literal["ping", "test_siren", "reload"]
-    args: dict[str, Any] = Field(default_factory=dict)
+    args: dict[StrictStr, Any] = Field(default_factory=dict)
 
 
 OFFLINE_WILL = Status(state="offline").model_dump_json(exclude_none=True).encode()
 
 
+def clock_skew(edge_ts: datetime, received: datetime) -> timedelta | None:
+    """`edge_ts - received` when the edge clock is outside the sane window, else None.
+
+    Positive: the edge is ahead. The window is CLOCK_AHEAD_LIMIT ahead to CLOCK_BEHIND_LIMIT
+    behind, both inclusive. Skew never rejects a message: a panic from a post with a wrong
+    clock must still page; the hub flags it and orders by its own receive time.
+    """
+    if edge_ts.utcoffset() is None or received.utcoffset() is None:
+        raise ValueError("clock_skew needs timezone-aware datetimes")
+    skew = edge_ts - received
+    if skew > CLOCK_AHEAD_LIMIT or skew < -CLOCK_BEHIND_LIMIT:
+        return skew
+    return None
+
+
+class _OutOfRange:
+    """Stands in for an integer literal too long to convert (Python caps int() at 4300 digits)."""
+
+
+_OUT_OF_RANGE = _OutOfRange()
+_BAD_CHARS = re.compile("[\x00\ud800-\udfff]")
+"""NUL, and lone surrogates: `"\\ud800"` is valid JSON but not Unicode text (UTF-8 cannot encode it)."""
+
+
+def _parse_int(literal: str) -> int | _OutOfRange:
+    # 20 characters hold any int64; longer literals are out of range however they would parse.
+    return int(literal) if len(literal) <= 20 else _OUT_OF_RANGE
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ProtocolError("bad_json", f"{name} is not JSON")
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # Two parsers may keep different copies of a repeated key; refusing it leaves nothing to disagree on.
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise ProtocolError("bad_json", f"duplicate key {_printable(key)}")
+            seen.add(key)
+    return result
+
+
+def _printable(text: str) -> str:
+    """A string for a log line: short, and with surrogates and NUL escaped."""
+    return ascii(text[:50])
+
+
+_Path = tuple[Any, str | int] | None
+"""Where a value sits, as a linked list (parent path, key): built in O(1) per value, joined only for errors."""
+
+
+def _check_values(root: Any) -> None:
+    """Walk the parsed JSON without recursion: depth, strings and numbers everywhere, keys included."""
+    stack: list[tuple[Any, int, _Path]] = [(root, 1, None)]
+    while stack:
+        value, depth, path = stack.pop()
+        if isinstance(value, str):
+            if _BAD_CHARS.search(value):
+                raise ProtocolError("bad_unicode", f"{_where(path)}: lone surrogate or NUL in a string")
+        elif isinstance(value, dict):
+            if depth > MAX_DEPTH:
+                raise ProtocolError("too_deep", f"{_where(path)}: nested deeper than {MAX_DEPTH}")
+            for key, item in value.items():
+                if _BAD_CHARS.search(key):
+                    raise ProtocolError("bad_unicode", f"{_where(path)}: key {_printable(key)}")
+                stack.append((item, depth + 1, (path, key)))
+        elif isinstance(value, list):
+            if depth > MAX_DEPTH:
+                raise ProtocolError("too_deep", f"{_where(path)}: nested deeper than {MAX_DEPTH}")
+            stack.extend((item, depth + 1, (path, index)) for index, item in enumerate(value))
+        elif isinstance(value, bool) or value is None:
+            pass
+        elif isinstance(value, int):
+            if not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+                raise ProtocolError("schema", f"{_where(path)}: integer beyond +/-{MAX_SAFE_INTEGER}")
+        elif isinstance(value, float):
+            # 1e400 parses as inf; NaN fails both comparisons
+            if not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+                raise ProtocolError("schema", f"{_where(path)}: number beyond +/-{MAX_SAFE_INTEGER}")
+        else:  # _OUT_OF_RANGE from _parse_int
+            raise ProtocolError("schema", f"{_where(path)}: integer beyond +/-{MAX_SAFE_INTEGER}")
+
+
+def _where(path: _Path) -> str:
+    """The dotted path pydantic would give, e.g. `data.boxes.0`; `payload` for the top level."""
+    parts: list[str] = []
+    while path is not None:
+        path, key = path
+        parts.append(_printable(key)[1:-1] if isinstance(key, str) else str(key))
+    return ".".join(reversed(parts)) or "payload"
+
+
 def _load_json(payload: bytes, limit: int = MAX_EVENT_BYTES) -> Any:
+    """Parse a payload, refusing anything that is not plain, bounded, UTF-8 JSON text."""
     if len(payload) > limit:
         raise ProtocolError("too_large", f"{len(payload)} bytes > {limit}")
     try:
-        return json.loads(payload)
+        text = payload.decode("utf-8")  # strict: also refuses UTF-8-encoded surrogates
+        raw = json.loads(
+            text, parse_int=_parse_int, parse_constant=_refuse_constant, object_pairs_hook=_unique_keys
+        )
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ProtocolError("bad_json", str(exc)[:200]) from None
+    except RecursionError:  # the C parser gives up around 1000 levels; MAX_DEPTH is far below
+        raise ProtocolError("too_deep", f"nested deeper than {MAX_DEPTH}") from None
+    _check_values(raw)
+    return raw
 
 
 def _validate(model: type[_Strict], raw: Any) -> Any:
@@ -201,7 +421,8 @@ def _validate(model: type[_Strict], raw: Any) -> Any:
         return model.model_validate(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ())) or "payload"
+        # An unknown key is the sender's text: escaped so it cannot forge log lines.
+        where = ".".join(_printable(str(p))[1:-1] for p in first.get("loc", ())) or "payload"
         raise ProtocolError("schema", f"{where}: {first.get('msg')}") from None
 
 
@@ -218,9 +439,11 @@ def decode_status(payload: bytes) -> Status:
 
 
 def decode_health(payload: bytes) -> dict[str, Any]:
+    """Validate a `health` payload against `Health`; returns the JSON object as received."""
     raw = _load_json(payload)
     if not isinstance(raw, dict):
         raise ProtocolError("schema", "health must be a JSON object")
+    _validate(Health, raw)
     return raw
 
 
