@@ -1,8 +1,15 @@
-"""Dashboard texts in Bahasa Indonesia (default) and English, and how a page picks its language.
+"""The hub's one catalogue of user-facing texts, in Bahasa Indonesia (default) and English.
 
-The language comes from `?lang=` (which also sets a cookie), then the `kamling_lang`
-cookie, then the hub's `language` setting. Missing English strings fall back to Indonesian,
-and a missing key shows itself, so a gap is visible instead of crashing a page at night.
+Every text a person reads from the hub lives here under one key: the dashboard, the officers'
+pages (hub/alerting/messages.py composes them from these parts), the acknowledgement page
+(hub/web/routes/ack.py), weekday names. `text(key, language, **fields)` is the one lookup;
+`Translator` binds it to a page's language for the templates.
+
+A dashboard page takes its language from `?lang=` (which also sets a cookie), then the
+`kamling_lang` cookie, then the hub's `language` setting; a page to an officer, from the
+officer's own `language`. Missing English strings fall back to Indonesian, and a missing key
+shows itself, so a gap is visible instead of crashing a page at night. tests/hub/test_i18n.py
+keeps both languages complete and no text empty.
 """
 
 from __future__ import annotations
@@ -129,6 +136,50 @@ STRINGS: dict[str, dict[str, str]] = {
         "tl_acknowledged": "dikonfirmasi",
         "tl_en_route": "dalam perjalanan",
         "tl_resolved": "selesai",
+        # Officers' pages (hub/alerting/messages.py fills the fields).
+        "page_title": "{test}[{label}] {post}",
+        "page_body": (
+            "{test}{repeat}{label} di {post}, {village}.\n"
+            "Waktu: {time} {tz}\n"
+            "{map}"
+            "{ack}"
+            "Buka & konfirmasi: {link}"
+        ),
+        "page_test_prefix": "UJI COBA - ",
+        "page_map": "Peta: {url}\n",
+        "page_ack": "KONFIRMASI (1 ketuk): {url}\n",
+        "page_reminder": "PENGINGAT: belum ada yang merespons. ",
+        "page_escalated": "ESKALASI: petugas piket belum merespons. ",
+        # An alert kind in capitals: a page's title, the acknowledgement page's headline.
+        "page_kind_panic": "PANIK",
+        "page_kind_tamper": "SABOTASE",
+        "page_kind_offline": "POS TERPUTUS",
+        "page_kind_camera": "KAMERA HILANG",
+        "page_kind_motion": "GERAKAN",
+        "page_kind_health": "PERINGATAN KONDISI POS",
+        "page_kind_flood": "POS MEMBANJIRI SISTEM",
+        "page_kind_poison": "PESAN POS GAGAL DIPROSES",
+        "page_kind_ingest_stuck": "HUB TIDAK MENERIMA KEJADIAN",
+        # The acknowledgement page an officer opens from a page (hub/web/routes/ack.py); it also
+        # uses alert_title, col_post, col_time, col_kind, acknowledge, acknowledged_by, state_*.
+        "ack_village": "Desa/Kelurahan",
+        "ack_map": "Buka peta",
+        "ack_snapshot": "Lihat foto kamera",
+        "ack_en_route_button": "Saya menuju lokasi",
+        "ack_test": "UJI COBA - tidak perlu datang",
+        "ack_state_notified": "Petugas dihubungi",
+        "ack_state_en_route": "Petugas menuju lokasi",
+        "ack_invalid": "Tautan tidak sah.",
+        "ack_expired": "Tautan sudah kedaluwarsa. Hubungi piket Polsek.",
+        "ack_missing": "Peringatan tidak ditemukan.",
+        # Weekdays by number, Monday first as in date.weekday() (the officers page).
+        "weekday_0": "Senin",
+        "weekday_1": "Selasa",
+        "weekday_2": "Rabu",
+        "weekday_3": "Kamis",
+        "weekday_4": "Jumat",
+        "weekday_5": "Sabtu",
+        "weekday_6": "Minggu",
     },
     "en": {
         "app_name": "Pos Kamling",
@@ -246,28 +297,84 @@ STRINGS: dict[str, dict[str, str]] = {
         "tl_acknowledged": "acknowledged",
         "tl_en_route": "en route",
         "tl_resolved": "resolved",
+        "page_title": "{test}[{label}] {post}",
+        "page_body": (
+            "{test}{repeat}{label} at {post}, {village}.\n"
+            "Time: {time} {tz}\n"
+            "{map}"
+            "{ack}"
+            "Open & acknowledge: {link}"
+        ),
+        "page_test_prefix": "TEST - ",
+        "page_map": "Map: {url}\n",
+        "page_ack": "ACKNOWLEDGE (one tap): {url}\n",
+        "page_reminder": "REMINDER: nobody has answered yet. ",
+        "page_escalated": "ESCALATED: the officer on duty has not answered. ",
+        "page_kind_panic": "PANIC",
+        "page_kind_tamper": "TAMPER",
+        "page_kind_offline": "POST OFFLINE",
+        "page_kind_camera": "CAMERA LOST",
+        "page_kind_motion": "MOTION",
+        "page_kind_health": "POST HEALTH WARNING",
+        "page_kind_flood": "POST FLOODING",
+        "page_kind_poison": "POST MESSAGES FAILING",
+        "page_kind_ingest_stuck": "HUB NOT RECEIVING EVENTS",
+        "ack_village": "Village",
+        "ack_map": "Open map",
+        "ack_snapshot": "See camera snapshot",
+        "ack_en_route_button": "I'm on my way",
+        "ack_test": "TEST - no need to come",
+        "ack_state_notified": "Officers paged",
+        "ack_state_en_route": "Officer on the way",
+        "ack_invalid": "This link is not valid.",
+        "ack_expired": "This link has expired. Call the Polsek duty desk.",
+        "ack_missing": "Alert not found.",
+        "weekday_0": "Mon",
+        "weekday_1": "Tue",
+        "weekday_2": "Wed",
+        "weekday_3": "Thu",
+        "weekday_4": "Fri",
+        "weekday_5": "Sat",
+        "weekday_6": "Sun",
     },
 }
 
 
+def text(key: str, language: str = "id", /, **fields: object) -> str:
+    """The one lookup: `key` in `language`, else in Indonesian, else the key itself.
+
+    With `fields` the text is formatted: `text("page_of", "en", page=1, pages=3, total=120)`.
+    """
+    found = _find(key, language) or key
+    return found.format(**fields) if fields else found
+
+
+def weekday_names(language: str) -> tuple[str, ...]:
+    """Monday first, as `date.weekday()` counts."""
+    return tuple(text(f"weekday_{day}", language) for day in range(7))
+
+
 class Translator:
-    """`t("key")` or `t("key", page=1)`; unknown keys show as themselves."""
+    """`text` bound to one language, for templates: `t("key")` or `t("key", page=1)`."""
 
     def __init__(self, language: str) -> None:
         self.language = language if language in LANGUAGES else "id"
-        self._strings = STRINGS[self.language]
 
     def __call__(self, key: str, **fields: object) -> str:
-        text = self._strings.get(key) or STRINGS["id"].get(key) or key
-        return text.format(**fields) if fields else text
+        return text(key, self.language, **fields)
 
     def get(self, key: str, default: str) -> str:
         """The string for `key`, or `default` (e.g. a timeline action added after this table)."""
-        return self._strings.get(key) or STRINGS["id"].get(key) or default
+        return _find(key, self.language) or default
 
     def all(self) -> dict[str, str]:
         """Every string, for the page's JavaScript."""
-        return STRINGS["id"] | self._strings
+        return STRINGS["id"] | STRINGS[self.language]
+
+
+def _find(key: str, language: str) -> str | None:
+    """`key` in `language`, else in Indonesian (the hub's default; an English gap shows Indonesian)."""
+    return STRINGS.get(language, STRINGS["id"]).get(key) or STRINGS["id"].get(key)
 
 
 def choose_language(query: str | None, cookie: str | None, default: str) -> str:

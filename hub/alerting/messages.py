@@ -1,4 +1,4 @@
-"""User-facing message texts for notifications: Bahasa Indonesia by default, English available."""
+"""The page an officer receives: composed from the catalogue's parts (hub/i18n.py) in the officer's language."""
 
 from __future__ import annotations
 
@@ -7,62 +7,9 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from hub.alerting.rules import Alert, AlertKind
+from hub.i18n import text
 
 TZ_ABBREVIATION = {"Asia/Jakarta": "WIB", "Asia/Pontianak": "WIB", "Asia/Makassar": "WITA", "Asia/Jayapura": "WIT"}
-
-KIND_LABEL = {
-    "id": {
-        AlertKind.PANIC: "PANIK",
-        AlertKind.TAMPER: "SABOTASE",
-        AlertKind.OFFLINE: "POS TERPUTUS",
-        AlertKind.CAMERA: "KAMERA HILANG",
-        AlertKind.MOTION: "GERAKAN",
-        AlertKind.HEALTH: "PERINGATAN KONDISI POS",
-        AlertKind.FLOOD: "POS MEMBANJIRI SISTEM",
-    },
-    "en": {
-        AlertKind.PANIC: "PANIC",
-        AlertKind.TAMPER: "TAMPER",
-        AlertKind.OFFLINE: "POST OFFLINE",
-        AlertKind.CAMERA: "CAMERA LOST",
-        AlertKind.MOTION: "MOTION",
-        AlertKind.HEALTH: "POST HEALTH WARNING",
-        AlertKind.FLOOD: "POST FLOODING",
-    },
-}
-
-TEMPLATES = {
-    "id": {
-        "title": "{test}[{label}] {post}",
-        "body": (
-            "{test}{repeat}{label} di {post}, {village}.\n"
-            "Waktu: {time} {tz}\n"
-            "{map}"
-            "{ack}"
-            "Buka & konfirmasi: {link}"
-        ),
-        "test_prefix": "UJI COBA - ",
-        "map": "Peta: {url}\n",
-        "ack": "KONFIRMASI (1 ketuk): {url}\n",
-        "reminder": "PENGINGAT: belum ada yang merespons. ",
-        "escalated": "ESKALASI: petugas piket belum merespons. ",
-    },
-    "en": {
-        "title": "{test}[{label}] {post}",
-        "body": (
-            "{test}{repeat}{label} at {post}, {village}.\n"
-            "Time: {time} {tz}\n"
-            "{map}"
-            "{ack}"
-            "Open & acknowledge: {link}"
-        ),
-        "test_prefix": "TEST - ",
-        "map": "Map: {url}\n",
-        "ack": "ACKNOWLEDGE (one tap): {url}\n",
-        "reminder": "REMINDER: nobody has answered yet. ",
-        "escalated": "ESCALATED: the officer on duty has not answered. ",
-    },
-}
 
 
 @dataclass(frozen=True)
@@ -77,6 +24,11 @@ class PostInfo:
 class Message:
     title: str
     body: str
+
+
+def kind_label(kind: AlertKind, language: str) -> str:
+    """An alert kind in capitals, as a page's title and the acknowledgement page show it."""
+    return text(f"page_kind_{kind.value}", language)
 
 
 def local_time(moment: datetime, zone: str) -> tuple[str, str]:
@@ -101,20 +53,18 @@ def alert_message(
     repeat: str | None = None,
 ) -> Message:
     """The page for one officer. `ack_link`: their signed one-tap link; `repeat`: reminder/escalated."""
-    texts = TEMPLATES.get(language, TEMPLATES["id"])
-    label = KIND_LABEL.get(language, KIND_LABEL["id"])[alert.kind]
     when, tz = local_time(alert.opened_at, zone)
     url = map_url(post.lat, post.lon)
     fields = {
-        "test": texts["test_prefix"] if alert.test else "",
-        "label": label,
+        "test": text("page_test_prefix", language) if alert.test else "",
+        "label": kind_label(alert.kind, language),
         "post": post.name,
         "village": post.village or "-",
         "time": when,
         "tz": tz,
-        "map": texts["map"].format(url=url) if url else "",
-        "ack": texts["ack"].format(url=ack_link) if ack_link else "",
-        "repeat": texts[repeat] if repeat in ("reminder", "escalated") else "",
+        "map": text("page_map", language, url=url) if url else "",
+        "ack": text("page_ack", language, url=ack_link) if ack_link else "",
+        "repeat": text(f"page_{repeat}", language) if repeat in ("reminder", "escalated") else "",
         "link": link,
     }
-    return Message(texts["title"].format(**fields), texts["body"].format(**fields))
+    return Message(text("page_title", language, **fields), text("page_body", language, **fields))

@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from hub.i18n import weekday_names
+
 OFFICER_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,39}$"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -152,7 +154,7 @@ def parse_weekday(value: str | int) -> int:
             return day
         raise ValueError(f"weekday {value} out of range 0 (Monday) .. 6 (Sunday)")
     names = {name: i for i, name in enumerate(WEEKDAYS)}
-    names.update({n: i for i, n in enumerate(("senin", "selasa", "rabu", "kamis", "jumat", "sabtu", "minggu"))})
+    names.update({n.casefold(): i for i, n in enumerate(weekday_names("id"))})
     key = value.strip().casefold()[:3] if value.strip().casefold()[:3] in names else value.strip().casefold()
     if key not in names:
         raise ValueError(f"unknown weekday {value!r}; use mon..sun or senin..minggu")

@@ -21,10 +21,11 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from hub.paging.ack_links import AckClaim, LinkError
+from hub.alerting.messages import kind_label, local_time, map_url
 from hub.alerting.rules import Alert, TransitionError
+from hub.i18n import Translator
+from hub.paging.ack_links import AckClaim, LinkError
 from hub.web.deps import HubDep
-from hub.alerting.messages import KIND_LABEL, local_time, map_url
 
 router = APIRouter(tags=["ack"], include_in_schema=False)
 
@@ -47,28 +48,8 @@ SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
 }
 
-TEXT = {
-    "id": {
-        "title": "Peringatan", "post": "Pos", "village": "Desa/Kelurahan", "time": "Waktu", "kind": "Jenis",
-        "state": "Status", "map": "Buka peta", "snapshot": "Lihat foto kamera", "ack_button": "Konfirmasi",
-        "en_route_button": "Saya menuju lokasi", "acknowledged_by": "Dikonfirmasi oleh", "you": "Anda",
-        "test": "UJI COBA - tidak perlu datang",
-        "states": {"new": "Baru", "notified": "Petugas dihubungi", "acknowledged": "Dikonfirmasi",
-                   "en_route": "Petugas menuju lokasi", "resolved": "Selesai"},
-        "invalid": "Tautan tidak sah.", "expired": "Tautan sudah kedaluwarsa. Hubungi piket Polsek.",
-        "missing": "Peringatan tidak ditemukan.",
-    },
-    "en": {
-        "title": "Alert", "post": "Post", "village": "Village", "time": "Time", "kind": "Kind",
-        "state": "State", "map": "Open map", "snapshot": "See camera snapshot", "ack_button": "Acknowledge",
-        "en_route_button": "I'm on my way", "acknowledged_by": "Acknowledged by", "you": "you",
-        "test": "TEST - no need to come",
-        "states": {"new": "New", "notified": "Officers paged", "acknowledged": "Acknowledged",
-                   "en_route": "Officer on the way", "resolved": "Resolved"},
-        "invalid": "This link is not valid.", "expired": "This link has expired. Call the Polsek duty desk.",
-        "missing": "Alert not found.",
-    },
-}
+ACK_STATE_KEYS = {"notified": "ack_state_notified", "en_route": "ack_state_en_route"}
+"""States worded for the officer on the way rather than as on the dashboard (`state_<value>`)."""
 
 
 def _html(body: str, status: int = 200) -> HTMLResponse:
@@ -76,11 +57,9 @@ def _html(body: str, status: int = 200) -> HTMLResponse:
 
 
 def _error(reason: str, language: str = "id") -> HTMLResponse:
-    text = TEXT.get(language, TEXT["id"])
-    status, message = {"expired": (410, text["expired"]), "missing": (404, text["missing"])}.get(
-        reason, (403, text["invalid"])
-    )
-    return _html(_env.get_template("error.html").render(t=text, message=message, lang=language), status)
+    t = Translator(language)
+    status, key = {"expired": (410, "ack_expired"), "missing": (404, "ack_missing")}.get(reason, (403, "ack_invalid"))
+    return _html(_env.get_template("error.html").render(t=t, message=t(key), lang=language), status)
 
 
 def _claim(hub: Any, token: str) -> AckClaim:
@@ -99,14 +78,14 @@ def _is_person(request: Request) -> bool:
 
 
 def _page(hub: Any, alert: Alert, claim: AckClaim, token: str) -> HTMLResponse:
-    text = TEXT.get(claim.language, TEXT["id"])
+    t = Translator(claim.language)
     post = hub.registry.get(alert.device)
     zone = hub.settings.timezone
     opened, tz = local_time(alert.opened_at, zone)
     acked = local_time(alert.acknowledged_at, zone)[0] if alert.acknowledged_at else None
     snapshot = any(hub.snapshots.find(event_id, alert.device) for event_id in alert.event_ids)
     body = _env.get_template("alert.html").render(
-        t=text,
+        t=t,
         lang=claim.language,
         token=token,
         alert=alert,
@@ -116,8 +95,8 @@ def _page(hub: Any, alert: Alert, claim: AckClaim, token: str) -> HTMLResponse:
         map=map_url(post.lat, post.lon) if post else None,
         opened=f"{opened} {tz}",
         acked=f"{acked} {tz}" if acked else None,
-        kind=KIND_LABEL.get(claim.language, KIND_LABEL["id"])[alert.kind],
-        state=text["states"][alert.state.value],
+        kind=kind_label(alert.kind, claim.language),
+        state=t(ACK_STATE_KEYS.get(alert.state.value, f"state_{alert.state.value}")),
         snapshot=snapshot,
         can_ack=alert.awaiting_ack,
         can_en_route=alert.is_open and alert.state.value != "en_route",

@@ -24,7 +24,7 @@ from hub.alerting.rules import Alert, AlertKind, Outcome
 from hub.web.deps import HubDep
 from hub.web.routes.auth import client_address, set_session_cookie
 from hub.accounts.auth import Principal, allowed
-from hub.i18n import LANG_COOKIE, Translator, choose_language
+from hub.i18n import LANG_COOKIE, Translator, choose_language, weekday_names
 from hub.web.live import camera_state
 from hub.web.mapview import build_map
 from hub.alerting.messages import TZ_ABBREVIATION, local_time
@@ -326,8 +326,7 @@ def officers(request: Request, hub: HubDep) -> Response:
         people=people, shifts=shifts, overrides=overrides, fallback=fallback,
         officer_names={p["id"]: p["name"] for p in people if p["id"]},
         fallback_channels=channels(fallback.urls) if fallback else [],
-        weekdays=("Senin", "Selasa", "Rabu", "Kamis", "Jumat", "Sabtu", "Minggu")
-        if language_of(request, hub) == "id" else ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
+        weekdays=weekday_names(language_of(request, hub)),
     )
 
 
