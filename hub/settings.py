@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from kamling.configfile import ConfigError, format_validation_error, known_time_zone, read_mapping
@@ -75,6 +77,80 @@ class RateLimitSettings(BaseModel):
     )
 
 
+class LoginSettings(BaseModel):
+    """Login throttling (hub/accounts/auth.py, docs/security.md "Hostile posts and strangers").
+
+    Guessing is slowed, never turned into a lockout: each failure past the free ones makes the
+    next attempt wait longer, up to a small cap, and a browser or address the operator has
+    logged in from before is not held up by a stranger's failures on the same account.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    account_free_failures: int = Field(
+        default=5, ge=1, le=100,
+        description="failed logins on one user name (from unknown sources) before each further attempt must wait",
+    )
+    account_base_delay: float = Field(default=1.0, gt=0, le=60, description="first wait in seconds on an account; doubles per failure")
+    account_max_delay: float = Field(
+        default=30.0, gt=0, le=300,
+        description="longest wait in seconds between guesses on one account: a slowdown, never a lockout",
+    )
+    address_free_failures: int = Field(
+        default=10, ge=1, le=1000,
+        description="failed logins from one client address (any user name; IPv6 per /64) before that address must wait",
+    )
+    address_base_delay: float = Field(default=1.0, gt=0, le=60, description="first wait in seconds for an address; doubles per failure")
+    address_max_delay: float = Field(default=300.0, gt=0, le=3600, description="longest wait in seconds for one guessing address")
+    forget_after: float = Field(
+        default=900.0, gt=0, description="seconds without a failure after which an account's or address's failures are forgotten"
+    )
+    known_addresses: int = Field(
+        default=16, ge=0, le=256,
+        description="addresses remembered per user after a successful login; from them the account's wait does not apply",
+    )
+    device_cookie_days: float = Field(
+        default=180.0, ge=0,
+        description="days a signed 'known browser' cookie (set at a successful login) exempts that browser from the account's "
+        "and its address's waits; 0: no such cookie",
+    )
+    device_free_failures: int = Field(
+        default=5, ge=1, le=100, description="failures with one known-browser cookie after which it no longer exempts anything"
+    )
+
+
+# Settings that issue 18 replaced; a file that still sets them must not start a hub that silently ignores them.
+REMOVED_SETTINGS = {
+    "login_max_failures": "login.account_free_failures (and login.address_free_failures)",
+    "login_lockout_seconds": "login.account_max_delay (and login.address_max_delay)",
+}
+
+
+def refuse_removed_settings(data: Any) -> Any:
+    """Refuse the old lockout settings by name, with what replaces them (file, init arguments or environment)."""
+    if isinstance(data, dict):
+        used = [name for name in REMOVED_SETTINGS if name in data]
+        used += [name for name in REMOVED_SETTINGS if f"POSKAMLING_HUB_{name.upper()}" in os.environ and name not in used]
+        if used:
+            hints = "; ".join(f"{name} -> {REMOVED_SETTINGS[name]}" for name in used)
+            raise ValueError(
+                f"removed setting(s): {hints}. Logins are no longer locked out but slowed "
+                "(a stranger could lock an operator out); see docs/security.md"
+            )
+    return data
+
+
+def plain_tile_url(value: str | None) -> str | None:
+    """Validator: the map tile URL is http(s) with a plain host, so its origin can go into the dashboard's CSP img-src."""
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    host = parts.hostname or ""
+    if parts.scheme not in ("http", "https") or not host or any(c in parts.netloc for c in " ;,'\"{}*"):
+        raise ValueError("map_tile_url must be an http(s) URL with a plain host, e.g. http://tiles.lan/{z}/{x}/{y}.png")
+    return value
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -136,6 +212,12 @@ class HubSettings(BaseSettings):
     mqtt_session_expiry: int = Field(default=7 * 24 * 3600, ge=60, description="seconds the broker keeps our session")
     mqtt_tls_ca: Path | None = Field(default=None, description="CA certificate of the broker; enables TLS")
     data_dir: Path = Field(default=Path("/var/lib/poskamling/hub"), description="event log, alerts, snapshots")
+    database_url: str | None = Field(
+        default=None,
+        pattern=r"^(sqlite|postgresql|postgres)://",
+        description="the SQL store of the event log: sqlite:////path/hub.db (default: <data_dir>/hub.db) or "
+        "postgresql://user@host/db when one machine is not enough",
+    )
     http_host: str = Field(default="127.0.0.1", description="address the web server binds")
     http_port: int = Field(default=8000, ge=1, le=65535, description="web server port")
     public_url: str = Field(default="http://127.0.0.1:8000", description="base URL people reach the hub at")
@@ -148,24 +230,69 @@ class HubSettings(BaseSettings):
     rate_limit: RateLimitSettings = Field(
         default_factory=RateLimitSettings, description="per-device ingest rate limits (token buckets)"
     )
-    login_max_failures: int = Field(default=5, ge=1, description="failed logins per user or client address before a lockout")
-    login_lockout_seconds: float = Field(default=60.0, gt=0, description="first lockout; doubles each time, up to an hour")
+    login: LoginSettings = Field(
+        default_factory=LoginSettings,
+        description="login throttling: slows guessing per account and per address, never locks an operator out (hub/accounts/auth.py)",
+    )
     audit_file: Path | None = Field(default=None, description="append-only audit log (JSON lines); default <data_dir>/audit.jsonl")
     provisioning: ProvisioningSettings = Field(
         default_factory=ProvisioningSettings, description="device provisioning: broker files, reload, edge configs"
     )
     session_idle_minutes: int = Field(default=12 * 60, ge=5, description="dashboard logins expire after this idle time")
     max_batch: int = Field(default=500, ge=1, description="most events per event-log commit")
-    snapshot_max_files: int = Field(
-        default=10_000, ge=1, description="camera snapshots kept (JPEG files under data_dir/snapshots); oldest go first"
+    dead_letter_max: int = Field(
+        default=10_000, ge=10,
+        description="dead letters kept (messages that failed in the hub, data_dir/deadletters.sqlite); past it the oldest go",
     )
-    snapshot_max_mb: float = Field(default=2048.0, gt=0, description="disk budget of the camera snapshots in MB")
+    poison_alert_count: int = Field(
+        default=3, ge=1, description="dead letters from one post within poison_alert_window that raise a poison alert on it"
+    )
+    poison_alert_window: float = Field(default=600.0, gt=0, description="seconds over which a post's dead letters are counted")
+    ingest_degraded_after: float = Field(
+        default=5.0, gt=0, description="/api/health says degraded while a message has waited this many seconds for its PUBACK"
+    )
+    ingest_stuck_after: float = Field(
+        default=10.0, gt=0, description="seconds a message may wait for its PUBACK before the duty desk is paged (ingest stuck)"
+    )
+    snapshot_max_files: int = Field(
+        default=10_000, ge=1,
+        description="camera snapshots kept over all posts (JPEG files under data_dir/snapshots): the backstop behind the "
+        "per-post quotas; when exceeded, the post holding the most loses its oldest first",
+    )
+    snapshot_max_mb: float = Field(
+        default=2048.0, gt=0, description="disk budget of all camera snapshots in MB (backstop, like snapshot_max_files)"
+    )
+    snapshot_post_max_files: int = Field(
+        default=1_000, ge=1,
+        description="camera snapshots kept per post: a post over it evicts only its own oldest, never another post's",
+    )
+    snapshot_post_max_mb: float = Field(
+        default=200.0, gt=0, description="disk budget of one post's camera snapshots in MB (its own oldest go first)"
+    )
+    snapshot_alert_keep_days: float = Field(
+        default=30.0, ge=0,
+        description="snapshots of an open alert are never evicted; after the alert closes they stay pinned this many "
+        "days, then go only after the post's snapshots no alert references",
+    )
+    snapshot_pending_seconds: float = Field(
+        default=30.0, gt=0,
+        description="how long a snapshot that arrived before its event waits for that event of the same post; "
+        "then it is rejected (snapshot_orphan)",
+    )
+    snapshot_pending_per_post: int = Field(
+        default=8, ge=1, description="snapshots one post may have waiting for their events (more: snapshot_pending_full)"
+    )
+    snapshot_pending_max_mb: float = Field(
+        default=64.0, gt=0, description="memory for snapshots waiting for their events, all posts together, in MB"
+    )
     map_tile_url: str | None = Field(
         default=None,
         description="optional raster tile URL for the dashboard map, e.g. http://tiles.lan/{z}/{x}/{y}.png; none: no tiles",
     )
     offline_grace: float = Field(default=0.0, ge=0, description="seconds an offline post may stay offline before an alert")
-    alert_rules: dict[Literal["panic", "tamper", "offline", "camera", "motion", "health", "flood"], EscalationRule] = Field(
+    alert_rules: dict[
+        Literal["panic", "tamper", "offline", "camera", "motion", "health", "flood", "poison", "ingest_stuck"], EscalationRule
+    ] = Field(
         default_factory=dict, description="per alert kind: who is paged and the escalation timing (defaults in hub/alerting/escalation.py)"
     )
     ack_link_secret: SecretStr | None = Field(
@@ -190,6 +317,13 @@ class HubSettings(BaseSettings):
     home_assistant_prefix: str = Field(default="homeassistant", description="Home Assistant's MQTT discovery prefix")
 
     _known_zone = field_validator("timezone")(known_time_zone)
+    _tile_url = field_validator("map_tile_url")(plain_tile_url)
+    _removed = model_validator(mode="before")(refuse_removed_settings)
+
+    @property
+    def store_url(self) -> str:
+        """The event log's database URL: `database_url`, else SQLite in data_dir."""
+        return self.database_url or f"sqlite:///{(self.data_dir / 'hub.db').absolute()}"
 
     @classmethod
     def settings_customise_sources(
