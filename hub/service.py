@@ -7,6 +7,7 @@ from datetime import timedelta
 import logging
 import queue
 
+from hub.alerting.evidence import AlertEvidence
 from hub.alerting.health_watch import HealthWatch
 from hub.alerting.service import AlertService, RecipientResolver
 from hub.integrations.homeassistant import HomeAssistantBridge
@@ -35,6 +36,7 @@ log = logging.getLogger(__name__)
 
 MISSED_ALERT_WINDOW = timedelta(hours=24)
 MISSED_ALERT_SCAN = 10_000  # per kind: the newest events of the window
+MB = 1024 * 1024
 ALERTING_KINDS = (EventKind.PANIC, EventKind.TAMPER, EventKind.CAMERA, EventKind.MOTION)
 
 
@@ -69,8 +71,12 @@ class HubService:
         self.registry = PostRegistry(settings.posts)
         self.devices = DeviceSync(DeviceStore(settings.data_dir / "devices.json"), self.registry)  # `device add`
         self.store: EventStore = store or TinyEventStore(settings.data_dir / "events")
-        self.snapshots = SnapshotStore(
-            settings.data_dir / "snapshots", settings.snapshot_max_files, int(settings.snapshot_max_mb * 1024 * 1024)
+        self.snapshots = SnapshotStore(  # quotas per post, global backstop, alert evidence held (issue 18)
+            settings.data_dir / "snapshots",
+            settings.snapshot_max_files,
+            int(settings.snapshot_max_mb * MB),
+            post_max_files=settings.snapshot_post_max_files,
+            post_max_bytes=int(settings.snapshot_post_max_mb * MB),
         )
         self.mqtt = HubMqtt(settings, self.inbox)
         self.alerts = AlertService(
@@ -92,6 +98,15 @@ class HubService:
             limiter=DeviceRateLimiter(settings.rate_limit),
             max_batch=settings.max_batch,
         )
+        self.ingest.snapshot_gate.configure(  # snapshots that arrive before their event wait here (issue 18)
+            window=settings.snapshot_pending_seconds,
+            per_post=settings.snapshot_pending_per_post,
+            max_bytes=int(settings.snapshot_pending_max_mb * MB),
+        )
+        # storage sits below alerting: the snapshot store asks this callable which pictures are evidence
+        self.evidence = AlertEvidence(self.alerts, timedelta(days=settings.snapshot_alert_keep_days))
+        self.alerts.listeners.append(self.evidence.observe)
+        self.snapshots.protection = self.evidence.hold
         self.mqtt.admit = self.ingest.admit  # rate limit before queueing (flooding devices)
         self.quarantine = Quarantine(settings, self.alerts)  # a device that keeps flooding: alert, block
         self.ingest.on_rate_limited = self.quarantine.rejected
@@ -118,6 +133,7 @@ class HubService:
         self.users.open()
         self.devices.start()
         self.alerts.start()
+        self.evidence.load()  # the alerts read back from disk; later changes arrive through the listener
         self._raise_missed_alerts()
         self.quarantine.start()
         self.ingest.start()

@@ -23,8 +23,10 @@ from hub.alerting.rules import AlertKind
 from hub.storage.eventlog import EventLogWriter
 from hub.ingest.mqtt_session import Inbound
 from hub.ingest.ratelimit import DeviceRateLimiter, message_kind
+from hub.ingest.snapshot_gate import SnapshotGate
 from hub.posts.registry import PostRegistry
 from hub.storage.events import EventStore, Record
+from hub.storage.snapshots import SnapshotRefused, is_safe_key
 from kamling.protocol import (
     Ack,
     Channel,
@@ -45,7 +47,8 @@ RECENT_IDS = 100_000
 
 
 class SnapshotSink(Protocol):
-    def save(self, device: str, event_id: str, jpeg: bytes) -> None: ...
+    def save(self, device: str, event_id: str, jpeg: bytes) -> bool | None:
+        """Store one snapshot (False/None: a replay); may raise hub.storage.snapshots.SnapshotRefused."""
 
 
 class Ingest:
@@ -75,6 +78,8 @@ class Ingest:
         self.on_rate_limited: Callable[[str], None] | None = None  # hub/ingest/quarantine.py (paho's thread: cheap)
         self.on_tick: Callable[[], None] | None = None  # kamling/runtime.py: systemd watchdog, from this loop
         self.writer = writer_factory(store, self._on_committed, max_batch=max_batch)
+        # no snapshot without an event of the same post (issue 18); HubService.configure()s its limits
+        self.snapshot_gate = SnapshotGate(self._store_snapshot, self._event_owner, self._reject)
         self.rejected: Counter[str] = Counter()
         self.accepted = 0
         self.duplicates = 0
@@ -110,6 +115,7 @@ class Ingest:
                 except Exception:  # never let one message stop ingest
                     self.rejected["internal_error"] += 1
                     log.exception("ingest: unexpected error on %s", item.topic)
+            self.snapshot_gate.run_due()  # snapshots released by a commit, or waiting too long for one
             tick = self.on_tick
             if tick is not None:
                 tick()
@@ -155,7 +161,7 @@ class Ingest:
                     self.on_health(parts.device, health)
             elif parts.channel is Channel.SNAPSHOT and self.snapshots is not None:
                 assert parts.suffix is not None
-                self.snapshots.save(parts.device, parts.suffix, check_snapshot(item.payload))
+                self._handle_snapshot(parts.device, parts.suffix, check_snapshot(item.payload))
             else:
                 raise ProtocolError("unexpected_channel", parts.channel.value)
         except ProtocolError as exc:
@@ -163,6 +169,26 @@ class Ingest:
         finally:
             if not deferred:
                 item.done()
+
+    def _handle_snapshot(self, device: str, event_id: str, jpeg: bytes) -> None:
+        """Stored now if `event_id` is a stored event of `device`, else held until it commits (or rejected)."""
+        if not is_safe_key(device, event_id):
+            raise ProtocolError("bad_topic", f"snapshot event id {event_id[:40]!r} is not an event id")
+        self.snapshot_gate.offer(device, event_id, jpeg)
+
+    def _store_snapshot(self, device: str, event_id: str, jpeg: bytes) -> None:
+        assert self.snapshots is not None
+        try:
+            self.snapshots.save(device, event_id, jpeg)
+        except SnapshotRefused as exc:  # the post's quota is full of pinned alert evidence
+            raise ProtocolError(exc.reason, exc.detail) from None
+
+    def _event_owner(self, event_id: str) -> str | None:
+        """The device of a stored event (None: not stored); `contains` is O(1), so orphans cost no read."""
+        if not self.store.contains(event_id):
+            return None
+        record = self.store.get(event_id)
+        return str(record["device"]) if record is not None else None
 
     def _handle_status(self, device: str, payload: bytes) -> None:
         status = decode_status(payload)
@@ -224,6 +250,7 @@ class Ingest:
             self._ack(device, ids)
         for item in settled:
             item.done()
+        self.snapshot_gate.committed(batch)  # releases snapshots that arrived before their event
         if self.on_commit is not None:  # hub/integrations/metrics.py: events by kind, ingest latency
             self.on_commit(batch)
 

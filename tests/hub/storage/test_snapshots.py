@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pytest
 
-from hub.storage.snapshots import SnapshotStore
+from hub.storage.snapshots import Hold, SnapshotRefused, SnapshotStore
 from kamling.protocol import new_event_id
 
 JPEG = b"\xff\xd8\xff\xe0" + b"x" * 96  # 100 bytes; the store does not decode
@@ -76,13 +77,15 @@ def test_retention_by_count_evicts_oldest_arrival(tmp_path: Path) -> None:
 
 
 def test_future_ids_do_not_outlive_newer_pictures(tmp_path: Path) -> None:
-    """A post with a clock years ahead (or a hostile one) cannot pin its files."""
-    store = SnapshotStore(tmp_path, max_files=2)
+    """A post with a clock years ahead (or a hostile one) cannot pin its files: arrival order counts."""
+    store = SnapshotStore(tmp_path, max_files=100, post_max_files=2)
     future = "7ZZZZZZZZZZZZZZZZZZZZZZZZZ"
     store.save("pos-evil", future, JPEG)
-    store.save("pos-rw01", new_event_id(), JPEG)
-    store.save("pos-rw01", new_event_id(), JPEG)
+    later = ids(2)
+    for event_id in later:
+        store.save("pos-evil", event_id, JPEG)
     assert store.find(future, "pos-evil") is None
+    assert all(store.find(e, "pos-evil") for e in later)
 
 
 def test_retention_by_size(tmp_path: Path) -> None:
@@ -123,3 +126,160 @@ def test_index_is_rebuilt_from_disk_in_arrival_order_and_limits_apply(tmp_path: 
     assert kept == saved[:3]  # the three that arrived last (smallest ids, by mtime)
     restarted.save("pos-rw02", new_event_id(), JPEG)
     assert restarted.find(saved[2], "pos-rw01") is None  # the oldest arrival of the survivors
+
+
+# -- quotas per post, the global backstop and alert evidence (issue 18) --------------------
+
+
+class Evidence:
+    """A stand-in for the alert side's `protection`: fixed holds per (device, event id), calls recorded."""
+
+    def __init__(self, holds: dict[tuple[str, str], Hold] | None = None) -> None:
+        self.holds = dict(holds or {})
+        self.calls = 0
+
+    def __call__(self, device: str, event_ids: Sequence[str]) -> Mapping[str, Hold]:
+        self.calls += 1
+        return {e: self.holds[(device, e)] for e in event_ids if (device, e) in self.holds}
+
+
+def kept(store: SnapshotStore, device: str, event_ids: list[str]) -> list[bool]:
+    return [store.find(e, device) is not None for e in event_ids]
+
+
+def test_a_flood_from_one_post_evicts_only_its_own_oldest(tmp_path: Path) -> None:
+    store = SnapshotStore(tmp_path, max_files=1_000, post_max_files=5)
+    evidence = ids(3)
+    for event_id in evidence:
+        store.save("pos-rw01", event_id, JPEG)
+    flood = ids(200)
+    for event_id in flood:
+        store.save("pos-evil", event_id, JPEG)
+    assert kept(store, "pos-rw01", evidence) == [True, True, True]
+    assert kept(store, "pos-evil", flood[-5:]) == [True] * 5 and store.usage("pos-evil") == (5, 500)
+    assert store.evicted == 195 and len(list((tmp_path / "pos-evil").glob("*.jpg"))) == 5
+
+
+def test_the_byte_quota_is_per_post_too(tmp_path: Path) -> None:
+    store = SnapshotStore(tmp_path, max_files=1_000, post_max_bytes=350)
+    mine = new_event_id()
+    store.save("pos-rw01", mine, JPEG * 3)  # 300 bytes, within its own 350
+    for event_id in ids(10):
+        store.save("pos-evil", event_id, JPEG)
+    assert store.usage("pos-evil") == (3, 300) and store.find(mine, "pos-rw01") is not None
+
+
+def test_global_backstop_evicts_from_the_post_using_the_most(tmp_path: Path) -> None:
+    store = SnapshotStore(tmp_path, max_files=6, post_max_files=100)
+    small, big = ids(2), ids(4)
+    for event_id in small:
+        store.save("pos-rw01", event_id, JPEG)
+    for event_id in big:
+        store.save("pos-rw02", event_id, JPEG)
+    newcomer = new_event_id()
+    store.save("pos-rw03", newcomer, JPEG)  # 7 > 6: pos-rw02 holds the most
+    assert kept(store, "pos-rw02", big) == [False, True, True, True]
+    assert kept(store, "pos-rw01", small) == [True, True] and store.find(newcomer, "pos-rw03")
+
+
+def test_global_byte_backstop_picks_the_post_with_the_most_bytes(tmp_path: Path) -> None:
+    store = SnapshotStore(tmp_path, max_files=100, max_bytes=1_000)
+    many_small, few_big = ids(4), ids(2)
+    for event_id in many_small:
+        store.save("pos-rw01", event_id, JPEG)  # 4 files, 400 bytes
+    for event_id in few_big:
+        store.save("pos-rw02", event_id, JPEG * 3)  # 2 files, 600 bytes
+    store.save("pos-rw03", new_event_id(), JPEG)  # 1,100 > 1,000
+    assert kept(store, "pos-rw02", few_big) == [False, True]
+    assert kept(store, "pos-rw01", many_small) == [True] * 4
+
+
+def test_pinned_evidence_survives_a_flood_of_its_own_post(tmp_path: Path) -> None:
+    alert_picture, *rest = ids(3)
+    evidence = Evidence({("pos-rw01", alert_picture): Hold.PINNED})
+    store = SnapshotStore(tmp_path, max_files=1_000, post_max_files=3, protection=evidence)
+    for event_id in (alert_picture, *rest):
+        store.save("pos-rw01", event_id, JPEG)
+    flood = ids(50)
+    for event_id in flood:
+        store.save("pos-rw01", event_id, JPEG)
+    assert store.find(alert_picture, "pos-rw01") is not None  # the oldest, but the alert is open
+    assert kept(store, "pos-rw01", flood[-2:]) == [True, True] and store.usage("pos-rw01")[0] == 3
+    assert evidence.calls > 0
+
+
+def test_closed_alert_evidence_goes_after_unreferenced_pictures(tmp_path: Path) -> None:
+    old_alert, plain1, plain2, new1, new2, new3 = ids(6)
+    evidence = Evidence({("pos-rw01", old_alert): Hold.LAST})
+    store = SnapshotStore(tmp_path, post_max_files=3, protection=evidence)
+    for event_id in (old_alert, plain1, plain2):
+        store.save("pos-rw01", event_id, JPEG)
+    store.save("pos-rw01", new1, JPEG)
+    store.save("pos-rw01", new2, JPEG)
+    assert kept(store, "pos-rw01", [old_alert, plain1, plain2, new1, new2]) == [True, False, False, True, True]
+    store.save("pos-rw01", new3, JPEG)  # still an unreferenced one older than new3 to go first
+    assert kept(store, "pos-rw01", [old_alert, new1, new2, new3]) == [True, False, True, True]
+    evidence.holds.update({("pos-rw01", new2): Hold.PINNED, ("pos-rw01", new3): Hold.PINNED})
+    store.save("pos-rw01", new_event_id(), JPEG)  # only evidence left: the closed alert's goes, pinned stay
+    assert kept(store, "pos-rw01", [old_alert, new2, new3]) == [False, True, True]
+
+
+def test_a_quota_full_of_pinned_evidence_refuses_the_new_picture_and_deletes_nothing(tmp_path: Path) -> None:
+    pinned = ids(2)
+    store = SnapshotStore(
+        tmp_path, post_max_files=2, protection=Evidence({("pos-rw01", e): Hold.PINNED for e in pinned})
+    )
+    for event_id in pinned:
+        store.save("pos-rw01", event_id, JPEG)
+    refused = new_event_id()
+    with pytest.raises(SnapshotRefused) as caught:
+        store.save("pos-rw01", refused, JPEG)
+    assert caught.value.reason == "snapshot_quota_full"
+    assert kept(store, "pos-rw01", pinned) == [True, True] and store.find(refused, "pos-rw01") is None
+    assert not (tmp_path / "pos-rw01" / f"{refused}.jpg").exists() and store.refused == 1
+    assert store.save("pos-rw02", new_event_id(), JPEG)  # other posts are unaffected
+
+
+def test_a_failing_protection_lookup_keeps_everything(tmp_path: Path) -> None:
+    def broken(device: str, event_ids: Sequence[str]) -> Mapping[str, Hold]:
+        raise RuntimeError("alert index unavailable")
+
+    store = SnapshotStore(tmp_path, post_max_files=2, protection=broken)
+    first = ids(2)
+    for event_id in first:
+        store.save("pos-rw01", event_id, JPEG)
+    with pytest.raises(SnapshotRefused):
+        store.save("pos-rw01", new_event_id(), JPEG)
+    assert kept(store, "pos-rw01", first) == [True, True]
+
+
+def test_global_backstop_never_evicts_pinned_evidence(tmp_path: Path) -> None:
+    pinned = ids(3)
+    store = SnapshotStore(
+        tmp_path, max_files=3, post_max_files=10, protection=Evidence({("pos-rw01", e): Hold.PINNED for e in pinned})
+    )
+    for event_id in pinned:
+        store.save("pos-rw01", event_id, JPEG)
+    other = ids(3)
+    for event_id in other:
+        store.save("pos-rw02", event_id, JPEG)
+    assert kept(store, "pos-rw01", pinned) == [True] * 3  # pos-rw01 uses the most, but it is all evidence
+    assert kept(store, "pos-rw02", other) == [False, False, True]  # only the newest is left over budget
+    assert store.count() == 4
+
+
+def test_restart_applies_per_post_quotas_and_keeps_evidence(tmp_path: Path) -> None:
+    first = SnapshotStore(tmp_path)
+    saved = ids(6)
+    for age, event_id in enumerate(saved):
+        first.save("pos-rw01", event_id, JPEG)
+        os.utime(first.find(event_id, "pos-rw01"), (1_000_000 + age, 1_000_000 + age))
+    other = new_event_id()
+    first.save("pos-rw02", other, JPEG)
+
+    restarted = SnapshotStore(
+        tmp_path, post_max_files=3, protection=Evidence({("pos-rw01", saved[0]): Hold.PINNED})
+    )
+    assert restarted.usage("pos-rw01") == (3, 300)
+    assert kept(restarted, "pos-rw01", saved) == [True, False, False, False, True, True]
+    assert restarted.find(other, "pos-rw02") is not None
