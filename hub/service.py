@@ -13,6 +13,10 @@ from hub.alerting.service import AlertService, RecipientResolver
 from hub.integrations.homeassistant import HomeAssistantBridge
 from hub.integrations.metrics import HubMetrics
 from hub.alerting.store import AlertRepository
+from hub.alerting.rules import HUB_DEVICE
+from hub.storage.deadletters import DeadLetterStore
+from hub.ingest.poison import PoisonWatch
+from hub.ingest.watchdog import IngestWatchdog
 from hub.storage.eventlog import EventLogWriter
 from hub.ingest.pipeline import Ingest
 from hub.ingest.mqtt_session import HubMqtt, Inbound
@@ -25,7 +29,7 @@ from hub.storage.audit import AlertAuditor, AuditLog
 from hub.provisioning.devices import DeviceStore, DeviceSync
 from hub.accounts.auth import LoginGuard, LoginThrottle
 from hub.accounts.sessions import SessionManager
-from hub.settings import HubSettings
+from hub.settings import HubSettings, PostSettings
 from hub.storage.snapshots import SnapshotStore
 from hub.storage.events import EventQuery, EventStore, TinyEventStore
 from hub.accounts.users import UserStore
@@ -38,6 +42,8 @@ MISSED_ALERT_WINDOW = timedelta(hours=24)
 MISSED_ALERT_SCAN = 10_000  # per kind: the newest events of the window
 MB = 1024 * 1024
 ALERTING_KINDS = (EventKind.PANIC, EventKind.TAMPER, EventKind.CAMERA, EventKind.MOTION)
+# model_construct: "_hub" is deliberately not a valid device id, so no post can ever be it
+HUB_POST = PostSettings.model_construct(device_id=HUB_DEVICE, name="Hub Polsek", village="", lat=None, lon=None)
 
 
 def tune_process_for_latency() -> None:
@@ -81,7 +87,7 @@ class HubService:
         self.mqtt = HubMqtt(settings, self.inbox)
         self.alerts = AlertService(
             settings,
-            posts=self.registry.get,
+            posts=self._post_or_hub,
             pager=make_pager(settings, notifier),
             publish=self._publish_alert,
             repository=AlertRepository(settings.data_dir / "alerts.json"),
@@ -97,6 +103,7 @@ class HubService:
             snapshots=self.snapshots,
             limiter=DeviceRateLimiter(settings.rate_limit),
             max_batch=settings.max_batch,
+            dead_letters=DeadLetterStore(settings.data_dir / "deadletters.sqlite", max_rows=settings.dead_letter_max),
         )
         self.ingest.snapshot_gate.configure(  # snapshots that arrive before their event wait here (issue 18)
             window=settings.snapshot_pending_seconds,
@@ -107,6 +114,10 @@ class HubService:
         self.evidence = AlertEvidence(self.alerts, timedelta(days=settings.snapshot_alert_keep_days))
         self.alerts.listeners.append(self.evidence.observe)
         self.snapshots.protection = self.evidence.hold
+        self.dead_letters = self.ingest.dead_letters  # what failed in the hub, kept for admins (issue 18)
+        self.poison = PoisonWatch(self.alerts, settings.poison_alert_count, settings.poison_alert_window)
+        self.ingest.on_dead_letter = self.poison.observe
+        self.watchdog = IngestWatchdog(self.ingest, self.alerts, settings.ingest_stuck_after, queue_depth=self.inbox.qsize)
         self.mqtt.admit = self.ingest.admit  # rate limit before queueing (flooding devices)
         self.quarantine = Quarantine(settings, self.alerts)  # a device that keeps flooding: alert, block
         self.ingest.on_rate_limited = self.quarantine.rejected
@@ -130,6 +141,7 @@ class HubService:
     def start(self) -> None:
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.store.open()
+        self.dead_letters.open()
         self.users.open()
         self.devices.start()
         self.alerts.start()
@@ -137,6 +149,7 @@ class HubService:
         self._raise_missed_alerts()
         self.quarantine.start()
         self.ingest.start()
+        self.watchdog.start()
         self.mqtt.start()
         self.home_assistant.start()
         log.info("hub started: %d posts, data in %s", len(self.settings.posts), self.settings.data_dir)
@@ -144,7 +157,9 @@ class HubService:
     def stop(self) -> None:
         self.home_assistant.stop()
         self.mqtt.stop()
+        self.watchdog.stop()
         self.ingest.stop()
+        self.dead_letters.close()
         self.quarantine.stop()
         self.alerts.stop()
         self.store.close()
@@ -164,6 +179,12 @@ class HubService:
                 except ValueError:
                     log.error("event log: stored event %s is not a valid event", record.get("id"))
         self.alerts.raise_missed(events)
+
+    def _post_or_hub(self, device: str) -> PostSettings | None:
+        """A post, or the pseudo-post of alerts about the hub itself (paged to the duty desk)."""
+        if device == HUB_DEVICE:
+            return HUB_POST
+        return self.registry.get(device)
 
     def _publish_alert(self, device: str, update: AlertUpdate) -> None:
         self.mqtt.publish(topic(device, Channel.ALERT), update.model_dump_json().encode(), qos=1)

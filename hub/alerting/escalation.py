@@ -32,6 +32,8 @@ DEFAULT_RULES: dict[AlertKind, EscalationRule] = {
     AlertKind.MOTION: EscalationRule(levels=1, after=None),
     AlertKind.HEALTH: EscalationRule(page=False, levels=1, after=None),  # dashboard only unless configured
     AlertKind.FLOOD: EscalationRule(levels=1, after=None),  # one page: a blocked post cannot raise a panic
+    AlertKind.POISON: EscalationRule(levels=1, after=None),  # one page: a post whose messages keep failing
+    AlertKind.INGEST_STUCK: EscalationRule(levels=1, after=None),  # one page per episode, to the duty desk
 }
 
 

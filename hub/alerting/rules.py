@@ -28,6 +28,16 @@ class AlertKind(StrEnum):
     OFFLINE = "offline"
     HEALTH = "health"  # a post's health telemetry crossed a threshold (hub/alerting/health_rules.py)
     FLOOD = "flood"  # a post kept exceeding its rate limit; quarantined (hub/ingest/quarantine.py)
+    POISON = "poison"  # a post's messages keep failing in the hub: dead-lettered (hub/ingest/poison.py)
+    INGEST_STUCK = "ingest_stuck"  # the hub's ingest stopped settling messages (hub/ingest/watchdog.py)
+
+
+HUB_DEVICE = "_hub"
+"""The pseudo-device of alerts about the hub itself; never a post's id (ids start with [a-z0-9])."""
+HUB_KINDS = frozenset({AlertKind.INGEST_STUCK})
+"""Kinds about the hub, not a post: they page the duty desk (the roster's fallback) and no post is told."""
+POLSEK_ONLY = frozenset({AlertKind.OFFLINE, AlertKind.HEALTH, AlertKind.FLOOD, AlertKind.POISON, AlertKind.INGEST_STUCK})
+"""Kinds never told to the post (no `alert` message): for the Polsek only."""
 
 
 SEVERITY = {
@@ -38,6 +48,8 @@ SEVERITY = {
     AlertKind.MOTION: Severity.WARNING,
     AlertKind.HEALTH: Severity.WARNING,
     AlertKind.FLOOD: Severity.MAJOR,
+    AlertKind.POISON: Severity.MAJOR,
+    AlertKind.INGEST_STUCK: Severity.CRITICAL,  # no post's panic reaches the hub while it lasts
 }
 
 OPEN_STATES = frozenset({AlertState.NEW, AlertState.NOTIFIED, AlertState.ACKNOWLEDGED, AlertState.EN_ROUTE})

@@ -97,7 +97,10 @@ class RosterResolver:
         return stored
 
     def chain_for(self, post: PostSettings, alert: Alert, now: datetime) -> Chain:
-        chain = duty_chain(self.roster(), post.village, now, self.settings.timezone)
+        roster = self.roster()
+        if alert.kind in rules.HUB_KINDS and roster.fallback is not None:  # about the hub: the duty desk
+            return [[_recipient(roster.fallback)]]
+        chain = duty_chain(roster, post.village, now, self.settings.timezone)
         return [[_recipient(o) for o in level] for level in chain]
 
     def recipients_for(self, post: PostSettings, alert: Alert, now: datetime) -> list[Recipient]:
@@ -299,8 +302,8 @@ class AlertService:
         return alert
 
     def _tell_post(self, alert: Alert) -> None:
-        if alert.kind in (AlertKind.OFFLINE, AlertKind.HEALTH, AlertKind.FLOOD):
-            return  # offline: it will see its other alerts on reconnect; health, flood: for the Polsek only
+        if alert.kind in rules.POLSEK_ONLY:
+            return  # offline: it will see its other alerts on reconnect; health, flood, poison, hub: for the Polsek only
         update = AlertUpdate(
             alert_id=alert.id,
             state=alert.state,

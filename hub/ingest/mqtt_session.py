@@ -1,8 +1,10 @@
 """The hub's MQTT session: persistent, subscribed to every device; messages go to a queue.
 
 Inbound QoS 1 messages are acknowledged to the broker (PUBACK) only when ingest settles
-them: an event after its durable commit, anything else once handled. A hub killed between
-receipt and commit therefore gets the message again from its persistent session, in order.
+them: an event after its durable commit or its dead letter, anything else once handled. A hub
+killed between receipt and commit therefore gets the message again from its persistent session,
+in order. Every message is settled: an unsettled one holds a slot of the broker's in-flight
+window to the hub, and a full window stops every post's messages (issue 18).
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ class HubMqtt:
         self.client: mqtt.Client | None = None
         self.connected = False
         self.connects = 0
+        self.failed = 0  # messages that could not even be queued (PUBACKed, logged)
         # Cheap per-device rate-limit check run on paho's thread before queueing (Ingest.admit, set by
         # HubService): a flood is dropped here, so it costs no queue slot, no validation, no ingest time.
         self.admit: Callable[[str, bytes], bool] | None = None
@@ -95,6 +98,15 @@ class HubMqtt:
         log.warning("hub disconnected from broker: %s", reason_code)
 
     def _on_message(self, _c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
+        try:
+            self._take(message)
+        except Exception:  # an exception here would stop paho's loop, and with it every post's messages
+            self.failed += 1
+            log.exception("hub: could not take a message; PUBACKed and dropped")
+            if message.qos > 0:
+                self._ack(message.mid, message.qos, self.connects)
+
+    def _take(self, message: mqtt.MQTTMessage) -> None:
         admit = self.admit
         if admit is not None and not admit(message.topic, message.payload):
             if message.qos > 0:  # dropped: settle now (an edge resends events its hub never acked)

@@ -6,6 +6,12 @@ and dropped; the worker keeps running.
 Delivery: an event is acked to its post (and PUBACKed to the broker, `Inbound.done`) only
 after the event log committed it; ingest is idempotent by event id, and gaps in a post's
 `seq` are counted per device (`seq_gaps`).
+
+Every message ends in a definite outcome: stored, rejected with a reason, or dead-lettered
+(hub/storage/deadletters.py). A message whose handling fails in any other way, here or in the
+log writer's commit, is written to the dead letters, PUBACKed and acked to its post, and its
+event id stops being pending: no message can hold the broker's in-flight window (issue 18).
+Resends of a dead-lettered event are PUBACKed and counted, never stored.
 """
 
 from __future__ import annotations
@@ -13,18 +19,20 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol
 
-from hub.alerting.service import AlertService
 from hub.alerting.rules import AlertKind
-from hub.storage.eventlog import EventLogWriter
+from hub.alerting.service import AlertService
 from hub.ingest.mqtt_session import Inbound
 from hub.ingest.ratelimit import DeviceRateLimiter, message_kind
 from hub.ingest.snapshot_gate import SnapshotGate
 from hub.posts.registry import PostRegistry
+from hub.storage.deadletters import DeadLetter, DeadLetterStore, letter_key
+from hub.storage.eventlog import EventLogWriter
 from hub.storage.events import EventStore, Record
 from hub.storage.snapshots import SnapshotRefused, is_safe_key
 from kamling.protocol import (
@@ -44,6 +52,8 @@ from kamling.protocol import (
 log = logging.getLogger(__name__)
 
 RECENT_IDS = 100_000
+REACK_INTERVAL = 5.0  # seconds between acks of one dead-lettered event's resends
+RECENT_DEAD_ACKS = 10_000
 
 
 class SnapshotSink(Protocol):
@@ -64,6 +74,7 @@ class Ingest:
         limiter: DeviceRateLimiter | None = None,
         clock: Callable[[], datetime] = utc_now,
         max_batch: int = 500,
+        dead_letters: DeadLetterStore | None = None,
     ) -> None:
         self.inbox = inbox
         self.registry = registry
@@ -77,9 +88,17 @@ class Ingest:
         self.on_commit: Callable[[list[Record]], None] | None = None  # set by HubService
         self.on_rate_limited: Callable[[str], None] | None = None  # hub/ingest/quarantine.py (paho's thread: cheap)
         self.on_tick: Callable[[], None] | None = None  # kamling/runtime.py: systemd watchdog, from this loop
+        self.on_dead_letter: Callable[[DeadLetter], None] | None = None  # hub/ingest/poison.py: alert on repeats
         self.writer = writer_factory(store, self._on_committed, max_batch=max_batch)
         # no snapshot without an event of the same post (issue 18); HubService.configure()s its limits
         self.snapshot_gate = SnapshotGate(self._store_snapshot, self._event_owner, self._reject)
+        self.writer.on_failed = self._on_commit_failed  # a record the store refused: dead-lettered
+        if dead_letters is None:  # embedding and tests: in memory
+            dead_letters = DeadLetterStore(None)
+            dead_letters.open()
+        self.dead_letters = dead_letters
+        self.dead_lettered = 0  # messages written to the dead letters by this run
+        self.dead_letter_resends = 0  # copies of dead-lettered messages PUBACKed and dropped
         self.rejected: Counter[str] = Counter()
         self.accepted = 0
         self.duplicates = 0
@@ -89,6 +108,8 @@ class Ingest:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
+        self._current: Inbound | None = None  # the message being handled now (oldest_unacked)
+        self._dead_acked: OrderedDict[str, float] = OrderedDict()  # dead-lettered id -> last ack (monotonic)
 
     def start(self) -> None:
         self.registry.prime_seqs(self.store.last_seqs())
@@ -110,11 +131,15 @@ class Ingest:
             except queue.Empty:
                 item = None
             if item is not None:
+                self._current = item
                 try:
                     self.handle(item)
-                except Exception:  # never let one message stop ingest
+                except Exception:  # handle() dead-letters its failures; this is the last net
                     self.rejected["internal_error"] += 1
-                    log.exception("ingest: unexpected error on %s", item.topic)
+                    log.exception("ingest: unexpected error on %s", item.topic[:200])
+                    self._settle(item)
+                finally:
+                    self._current = None
             self.snapshot_gate.run_due()  # snapshots released by a commit, or waiting too long for one
             tick = self.on_tick
             if tick is not None:
@@ -139,11 +164,39 @@ class Ingest:
         self.rejected[reason] += 1
         log.warning("ingest: rejected message on %r: %s (%s)", topic_name[:200], reason, detail[:300])
 
+    def alive(self) -> bool:
+        """The ingest worker and the log writer are both running."""
+        writer_alive = getattr(self.writer, "alive", None)
+        thread = self._thread
+        return thread is not None and thread.is_alive() and (writer_alive is None or writer_alive())
+
+    def oldest_unacked_age(self, now: float | None = None) -> float:
+        """Seconds since the oldest message not yet PUBACKed was received (0: none waiting): the one in
+        hand, the head of the queue, and those awaiting their commit."""
+        now = time.monotonic() if now is None else now
+        oldest: float | None = None
+        current = self._current
+        if current is not None:
+            oldest = current.received
+        with self.inbox.mutex:
+            head = self.inbox.queue[0] if self.inbox.queue else None
+        if head is not None and (oldest is None or head.received < oldest):
+            oldest = head.received
+        with self._lock:
+            for waiting in self._pending.values():
+                for item in waiting:
+                    if oldest is None or item.received < oldest:
+                        oldest = item.received
+        return max(0.0, now - oldest) if oldest is not None else 0.0
+
     def handle(self, item: Inbound) -> None:
         """Validate and route one message; settles it now unless an event awaits its commit."""
         deferred = False
+        device: str | None = None
+        event: Event | None = None
         try:
             parts = parse_topic(item.topic)
+            device = parts.device
             if self.registry.get(parts.device) is None:
                 raise ProtocolError("unknown_device", parts.device)
             if not item.admitted and not self.limiter.allow(parts.device, message_kind(parts.channel.value, item.payload)):
@@ -151,7 +204,8 @@ class Ingest:
                     self.on_rate_limited(parts.device)
                 raise ProtocolError("rate_limited", parts.device)
             if parts.channel is Channel.EVENT:
-                deferred = self._handle_event(decode_event(parts.device, item.payload), item)
+                event = decode_event(parts.device, item.payload)
+                deferred = self._handle_event(event, item)
             elif parts.channel is Channel.STATUS:
                 self._handle_status(parts.device, item.payload)
             elif parts.channel is Channel.HEALTH:
@@ -166,9 +220,107 @@ class Ingest:
                 raise ProtocolError("unexpected_channel", parts.channel.value)
         except ProtocolError as exc:
             self._reject(exc.reason, item.topic, exc.detail)
+        except Exception as exc:  # valid but unprocessable: dead-lettered, never left pending
+            deferred = False
+            self._dead_letter(item, device if device and self.registry.get(device) else None, event, exc)
         finally:
             if not deferred:
-                item.done()
+                self._settle(item)
+
+    def _settle(self, item: Inbound) -> None:
+        try:
+            item.done()
+        except Exception:
+            log.exception("ingest: PUBACK of a message on %s failed", item.topic[:200])
+
+    def _dead_letter(self, item: Inbound, device: str | None, event: Event | None, exc: Exception) -> None:
+        """Handling `item` failed: write it to the dead letters; its event stops being pending."""
+        log.error("ingest: dead-lettering a message on %r (%s: %s)",
+                  item.topic[:200], type(exc).__name__, str(exc)[:200])
+        waiting: list[Inbound] = []
+        if event is not None:
+            with self._lock:
+                waiting = [w for w in self._pending.pop(event.id, []) if w is not item]
+        self._record_dead_letter(item.topic, item.payload, device, event.id if event else None, "handle", exc)
+        for other in waiting:  # resends held while it was pending: the same poison
+            self._count_resend(event.id if event else None)
+            self._settle(other)
+        if event is not None:
+            self._alert_if_missed(event)
+            self._ack_quietly(event.device, event.id)
+
+    def _on_commit_failed(self, record: Record, exc: Exception) -> None:
+        """The log writer's store refused this record alone (the rest of its batch is committed)."""
+        event_id = str(record.get("id"))
+        with self._lock:
+            waiting = self._pending.pop(event_id, [])
+        first = waiting[0] if waiting else None
+        device = str(record.get("device"))
+        topic_name = first.topic if first is not None else f"(event log record of {device[:64]})"
+        payload = first.payload if first is not None else repr(record).encode("utf-8", "replace")
+        self._record_dead_letter(topic_name, payload, device, event_id, "commit", exc)
+        for _held in waiting[1:]:  # resends held while it was pending: the same poison
+            self._count_resend(event_id)
+        for item in waiting:
+            self._settle(item)
+        self._ack_quietly(device, event_id)
+
+    def _record_dead_letter(
+        self, topic_name: str, payload: bytes, device: str | None, event_id: str | None, stage: str, exc: Exception
+    ) -> None:
+        try:
+            letter = self.dead_letters.add(
+                topic=topic_name, payload=payload, device=device, event_id=event_id, reason=f"{stage}_failed", error=exc
+            )
+        except Exception:  # the store itself failed beyond a disk error: still no stall
+            log.exception("ingest: writing a dead letter failed")
+            self.rejected["dead_letter_failed"] += 1
+            return
+        if letter is None:  # the same poison again (already a dead letter)
+            self.dead_letter_resends += 1
+            return
+        self.dead_lettered += 1
+        callback = self.on_dead_letter
+        if callback is not None:
+            try:
+                callback(letter)
+            except Exception:
+                log.exception("ingest: dead letter listener failed")
+
+    def _reack_dead(self, device: str, event_id: str) -> None:
+        """Ack a resent dead letter again, at most every REACK_INTERVAL s: an honest post that missed the ack
+        gets it; a hostile post's storm of resends does not become a storm of acks queued before other posts'."""
+        now = time.monotonic()
+        last = self._dead_acked.get(event_id)
+        if last is not None and now - last < REACK_INTERVAL:
+            return
+        self._dead_acked[event_id] = now
+        self._dead_acked.move_to_end(event_id)
+        if len(self._dead_acked) > RECENT_DEAD_ACKS:
+            self._dead_acked.popitem(last=False)
+        self._ack(device, [event_id])
+
+    def _count_resend(self, event_id: str | None) -> None:
+        self.dead_letter_resends += 1
+        if event_id is not None:
+            self.dead_letters.resent(letter_key("", b"", event_id))
+
+    def _alert_if_missed(self, event: Event) -> None:
+        """The alert path runs before anything that can poison an event; if it did not, try it now."""
+        if event.id in self._alerted:
+            return
+        self._alerted[event.id] = None
+        try:
+            self.alerts.handle_event(event)
+        except Exception:
+            log.exception("ingest: alert for dead-lettered event %s failed", event.id)
+
+    def _ack_quietly(self, device: str, event_id: str) -> None:
+        """Ack a dead-lettered event to its post, so it stops resending it (the letter keeps the payload)."""
+        try:
+            self._reack_dead(device, event_id)
+        except Exception:
+            log.exception("ingest: ack of dead-lettered event %s failed", event_id)
 
     def _handle_snapshot(self, device: str, event_id: str, jpeg: bytes) -> None:
         """Stored now if `event_id` is a stored event of `device`, else held until it commits (or rejected)."""
@@ -207,11 +359,15 @@ class Ingest:
     def _handle_event(self, event: Event, item: Inbound | None = None) -> bool:
         """Returns True when settling `item` waits for the commit."""
         now = self.clock()
+        if self.dead_letters.known(letter_key("", b"", event.id)):  # already dead-lettered: PUBACK, count
+            self._count_resend(event.id)
+            self._reack_dead(event.device, event.id)
+            return False
         with self._lock:
             waiting = self._pending.get(event.id)
             duplicate_pending = waiting is not None
             stored = self.store.contains(event.id)
-            if duplicate_pending and item is not None:
+            if waiting is not None and item is not None:
                 waiting.append(item)
             if not duplicate_pending and not stored:
                 self._pending[event.id] = [item] if item is not None else []
@@ -246,10 +402,12 @@ class Ingest:
         with self._lock:
             for record in batch:
                 settled.extend(self._pending.pop(record["id"], ()))
-        for device, ids in by_device.items():
-            self._ack(device, ids)
-        for item in settled:
-            item.done()
+        try:
+            for device, ids in by_device.items():
+                self._ack(device, ids)
+        finally:  # committed: PUBACK whatever happens to the acks
+            for item in settled:
+                self._settle(item)
         self.snapshot_gate.committed(batch)  # releases snapshots that arrived before their event
         if self.on_commit is not None:  # hub/integrations/metrics.py: events by kind, ingest latency
             self.on_commit(batch)

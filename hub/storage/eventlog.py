@@ -1,4 +1,10 @@
-"""The event log writer: one thread, group commit, ack after the commit is durable."""
+"""The event log writer: one thread, group commit, ack after the commit is durable.
+
+A disk error (OSError) is retried until the disk takes the batch: events are never dropped for a
+transient I/O error. Any other error is a bad record, not a bad disk: the batch is split in halves
+until the record(s) that fail alone are found; those go to `on_failed` (ingest dead-letters them),
+the rest of the batch is committed, so one poisoned record never fails other posts' events.
+"""
 
 from __future__ import annotations
 
@@ -31,9 +37,11 @@ class EventLogWriter:
         self.retry_delay = retry_delay
         self._queue: queue.Queue[object] = queue.Queue()
         self._thread: threading.Thread | None = None
+        self.on_failed: Callable[[Record, Exception], None] | None = None  # a record the store refused (not OSError)
         self.commits = 0
         self.committed_events = 0
         self.failures = 0
+        self.poisoned = 0  # records refused alone by the store (handed to on_failed)
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="eventlog-writer", daemon=True)
@@ -52,6 +60,9 @@ class EventLogWriter:
     def backlog(self) -> int:
         return self._queue.qsize()
 
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
     def _run(self) -> None:
         stopping = False
         while not stopping:
@@ -68,14 +79,30 @@ class EventLogWriter:
                     stopping = True
                     break
                 batch.append(item)  # type: ignore[arg-type]
-            added = self._commit(batch)
-            try:
-                self.on_committed(batch, added)
-            except Exception:
-                log.exception("event log: on_committed failed")
+            added, refused = self._commit(batch)
+            if refused:
+                failed_ids = {id(record) for record, _ in refused}
+                batch = [record for record in batch if id(record) not in failed_ids]
+                self._refuse(refused)
+            if batch:
+                try:
+                    self.on_committed(batch, added)
+                except Exception:
+                    log.exception("event log: on_committed failed")
 
-    def _commit(self, batch: list[Record]) -> list[Record]:
-        """Retry until the disk takes it: an event is never dropped for a transient I/O error."""
+    def _refuse(self, refused: list[tuple[Record, Exception]]) -> None:
+        for record, exc in refused:
+            self.poisoned += 1
+            log.error("event log: the store refused event %r (%s: %s)", str(record.get("id"))[:40],
+                      type(exc).__name__, str(exc)[:200])
+            if self.on_failed is not None:
+                try:
+                    self.on_failed(record, exc)
+                except Exception:
+                    log.exception("event log: on_failed failed")
+
+    def _commit(self, batch: list[Record]) -> tuple[list[Record], list[tuple[Record, Exception]]]:
+        """(added, refused): retry disk errors until the disk takes the batch; split it on any other error."""
         while True:
             try:
                 added = self.store.append(batch)
@@ -84,6 +111,13 @@ class EventLogWriter:
                 log.error("event log: commit of %d events failed (%s); retrying", len(batch), exc)
                 time.sleep(self.retry_delay)
                 continue
+            except Exception as exc:  # a record the store cannot take: find it, commit the others
+                if len(batch) == 1:
+                    return [], [(batch[0], exc)]
+                middle = len(batch) // 2
+                first_added, first_refused = self._commit(batch[:middle])
+                second_added, second_refused = self._commit(batch[middle:])
+                return first_added + second_added, first_refused + second_refused
             self.commits += 1
             self.committed_events += len(added)
-            return added
+            return added, []

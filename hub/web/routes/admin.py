@@ -38,6 +38,27 @@ def audit(
     return hub.audit.read(limit, action, actor)
 
 
+@router.get("/deadletters", summary="Dead letters: messages that failed in the hub, newest first (admins only)")
+def dead_letters(
+    hub: HubDep,
+    _: Admin,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> dict[str, Any]:
+    """Each letter: time, sender device, topic, event id, reason, exception class and message, and the raw
+    payload (at most 16 KiB; base64 when it is not UTF-8 text). JSON only: nothing here is rendered as HTML."""
+    store = hub.ingest.dead_letters
+    items, total = store.page(limit, offset)
+    return {
+        "items": [letter.to_json() for letter in items],
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+        "evicted": store.evicted,  # oldest letters dropped to stay within dead_letter_max
+        "resends": store.resends(),
+    }
+
+
 @router.get("/users", summary="User accounts and their roles")
 def users(hub: HubDep, _: Admin) -> list[dict[str, Any]]:
     return [{"username": u.username, "role": u.role, "created_at": u.created_at, "disabled": u.disabled} for u in hub.users.all()]

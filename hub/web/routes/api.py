@@ -32,9 +32,24 @@ router = APIRouter(prefix="/api")
 
 @router.get("/health", summary="Liveness and ingest counters (no authentication)")
 def health(hub: HubDep) -> dict[str, Any]:
+    """`status` is "degraded" while ingest is not keeping up: a message has waited longer than
+    `ingest_degraded_after` seconds for its PUBACK, or the ingest worker or log writer stopped."""
     states = [hub.registry.state(p.device_id) for p in hub.registry.all()]
+    oldest = hub.ingest.oldest_unacked_age()
+    alive = hub.ingest.alive()
+    degraded = oldest > hub.settings.ingest_degraded_after or not alive
     return {
-        "status": "ok",
+        "status": "degraded" if degraded else "ok",
+        "ingest": {
+            "oldest_unacked_seconds": round(oldest, 3),
+            "queue_depth": hub.inbox.qsize(),
+            "log_backlog": hub.ingest.writer.backlog(),
+            "workers_alive": alive,
+            "dead_letters": hub.ingest.dead_letters.count(),  # held in the store (data_dir/deadletters.sqlite)
+            "dead_lettered": hub.ingest.dead_lettered,  # new dead letters since start
+            "dead_letter_resends": hub.ingest.dead_letter_resends,  # copies PUBACKed and dropped since start
+            "dead_letter_write_failures": hub.ingest.dead_letters.write_failures,
+        },
         "version": hub.version,
         "mqtt_connected": hub.mqtt.connected,
         "posts": len(states),

@@ -337,3 +337,23 @@ def channels(urls: Any) -> list[str]:
 
 def kind_key(kind: AlertKind | str) -> str:
     return f"kind_{getattr(kind, 'value', kind)}"
+
+
+DEAD_LETTERS_PER_PAGE = 50
+
+
+@router.get("/admin/deadletters", response_class=HTMLResponse)
+def dead_letters(request: Request, hub: HubDep, page: int = 1) -> Response:
+    """Admins only: messages that failed in the hub (issue 18); every value is escaped by the template."""
+    session = page_session(request, hub)
+    if session.principal.role != "admin":
+        return render(request, hub, "dashboard/not_found.html", session, status.HTTP_403_FORBIDDEN)
+    page = min(max(1, page), 100_000)
+    items, total = hub.ingest.dead_letters.page(DEAD_LETTERS_PER_PAGE, (page - 1) * DEAD_LETTERS_PER_PAGE)
+    pages = max(1, math.ceil(total / DEAD_LETTERS_PER_PAGE))
+    return render(
+        request, hub, "dashboard/deadletters.html", session,
+        letters=items, total=total, page=page, pages=pages, evicted=hub.ingest.dead_letters.evicted,
+        newer=f"/admin/deadletters?page={page - 1}" if page > 1 else None,
+        older=f"/admin/deadletters?page={page + 1}" if page < pages else None,
+    )
