@@ -100,6 +100,7 @@ class EdgeAgent:
         self._sent_at: OrderedDict[str, float] = OrderedDict()  # in flight: id -> sent at, seq order
         self._sent_upto = 0  # highest seq published since the last (re)connect or replay
         self._last_health: float | None = None
+        self._cameras_reported: frozenset[str] = frozenset()  # cameras in the last health report
         # The replay wait starts at ack_timeout and doubles while replays go unacked.
         self._replay_backoff = Backoff(config.ack_timeout, max(config.ack_timeout, MAX_REPLAY_WAIT))
         self._replay_wait = self._replay_backoff.next()
@@ -262,9 +263,13 @@ class EdgeAgent:
         if link is None or not self.connected or not self.outbox.is_open:
             return
         now = self.clock()
-        if self._last_health is not None and now - self._last_health < self.config.health_interval:
+        # A camera that finished warming up joins the report at once, not a health_interval later.
+        cameras = frozenset(self.cameras.fps()) if self.cameras is not None else frozenset()
+        due = self._last_health is None or now - self._last_health >= self.config.health_interval
+        if not due and cameras == self._cameras_reported:
             return
         self._last_health = now
+        self._cameras_reported = cameras
         depth, drops, data_dir = self.outbox.depth(), self.outbox.dropped(), self.config.data_dir
 
         def send() -> None:  # host probes may run commands: never on the event thread

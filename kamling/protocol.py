@@ -259,6 +259,8 @@ class Status(_Strict):
 class HealthDisk(_Strict):
     """Space left on the file system of the edge's outbox."""
 
+    model_config = ConfigDict(extra="allow")  # newer posts may report more (see Health)
+
     path: StrictStr | None = None
     free_bytes: StrictInt | None = Field(default=None, ge=0)
     total_bytes: StrictInt | None = Field(default=None, ge=0)
@@ -268,12 +270,21 @@ class HealthDisk(_Strict):
 class HealthOutbox(_Strict):
     """Events waiting for the hub's ack, and events dropped because the disk budget was full."""
 
+    model_config = ConfigDict(extra="allow")  # newer posts may report more (see Health)
+
     depth: StrictInt | None = Field(default=None, ge=0)
     drops: StrictInt | None = Field(default=None, ge=0)
 
 
 class Health(_Strict):
-    """Periodic telemetry on `health` (edge/telemetry.py builds it); every reading may be null."""
+    """Periodic telemetry on `health` (edge/telemetry.py builds it); every reading may be null.
+
+    The known fields are strict; a field this hub does not know is kept, not refused (still
+    bounded by the size, depth, number and text checks of `_load_json`): a post updated before
+    its hub must not lose all its health reports. Events stay `extra="forbid"`.
+    """
+
+    model_config = ConfigDict(extra="allow")
 
     ts: WireTimestamp | None = None
     version: StrictStr | None = Field(default=None, max_length=100)
