@@ -36,6 +36,7 @@ from hub.storage.eventlog import EventLogWriter
 from hub.storage.events import EventStore, Record
 from hub.storage.snapshots import SnapshotRefused, is_safe_key
 from kamling.protocol import (
+    clock_skew,
     Ack,
     Channel,
     Event,
@@ -104,6 +105,7 @@ class Ingest:
         self.duplicates = 0
         self._pending: dict[str, list[Inbound]] = {}  # event id -> messages to settle at commit
         self.seq_gaps: Counter[str] = Counter()
+        self.clock_skewed: Counter[str] = Counter()  # per post: events whose time is far from the hub's (kamling.protocol.clock_skew)
         self._alerted: OrderedDict[str, None] = OrderedDict()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -391,6 +393,10 @@ class Ingest:
             self.alerts.handle_event(event)
         record: Record = event.model_dump(mode="json")
         record["received_at"] = now.isoformat()
+        skew = clock_skew(event.ts, now)
+        if skew is not None:  # accepted (never lose a panic to a wrong clock), but flagged for people
+            record["clock_skew_s"] = round(skew.total_seconds(), 3)
+            self.clock_skewed[event.device] += 1
         self.writer.submit(record)
         return item is not None
 

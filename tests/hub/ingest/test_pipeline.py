@@ -6,7 +6,7 @@ import json
 import queue
 import threading
 from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -170,6 +170,22 @@ def test_seq_gaps_are_counted_per_device() -> None:
     ingest.handle(inbound("kamling/v1/pos-rw02/event", event_payload("pos-rw02", seq=1)))
     assert ingest.seq_gaps == {"pos-rw01": 4}
     assert ingest.registry.state("pos-rw01").seq_gaps == 4
+
+
+def test_a_post_clock_far_from_the_hubs_is_stored_and_paged_but_flagged() -> None:
+    """A wrong clock never costs a panic: accepted, alerted, stored, with the skew marked and counted."""
+    store = MemoryStore()
+    ingest, _, alerts = make_ingest(store)
+    ahead = (NOW + timedelta(days=2)).isoformat()
+    behind = (NOW - timedelta(days=800)).isoformat()
+    fine = (NOW - timedelta(hours=3)).isoformat()
+    for seq, ts in ((1, ahead), (2, behind), (3, fine)):
+        ingest.handle(inbound("kamling/v1/pos-rw01/event", event_payload(seq=seq, ts=ts)))
+    assert len(alerts.events) == 3 and len(store.records) == 3
+    skews = {r["seq"]: r.get("clock_skew_s") for r in store.records.values()}
+    assert skews[1] == pytest.approx(2 * 86400, abs=1) and skews[2] == pytest.approx(-800 * 86400, abs=1)
+    assert skews[3] is None
+    assert ingest.clock_skewed == {"pos-rw01": 2}
 
 
 def test_alert_runs_before_commit_and_ack_waits_for_commit(tmp_path: Path) -> None:
