@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from kamling.configfile import ConfigError, format_validation_error, known_time_zone, read_mapping
-from kamling.protocol import DEVICE_ID_PATTERN
+from kamling.protocol import DEVICE_ID_PATTERN, EventKind
 
 Language = Literal["id", "en"]
 Role = Literal["viewer", "operator", "technician", "admin"]
@@ -117,6 +117,39 @@ class LoginSettings(BaseModel):
     device_free_failures: int = Field(
         default=5, ge=1, le=100, description="failures with one known-browser cookie after which it no longer exempts anything"
     )
+
+
+class RetentionSettings(BaseModel):
+    """How long the event log keeps each kind of event (hub/storage/sql/retention.py).
+
+    Retired events are first appended to monthly gzip JSON Lines archives (the `poskamling hub
+    export` format, so `poskamling hub import` brings them back), then deleted in small batches.
+    Kinds not listed, and all alerts and audit lines, are kept for good.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = Field(default=True, description="retire old events at all (false: keep everything in the database)")
+    event_days: dict[EventKind, float] = Field(
+        default_factory=lambda: {EventKind.MOTION: 90.0},
+        description="days (by the hub's receive time) each listed event kind stays in the database; unlisted kinds are kept",
+    )
+    archive_dir: Path | None = Field(
+        default=None, description="folder of the monthly archives events-YYYY-MM.jsonl.gz; default <data_dir>/archive"
+    )
+    interval: float = Field(default=3600.0, ge=1, description="seconds between retention passes")
+    batch: int = Field(default=500, ge=1, le=10_000, description="events archived and deleted per transaction")
+    pause: float = Field(
+        default=0.2, ge=0, le=60, description="seconds between batches, so the event-log writer is never held up for long"
+    )
+
+    @field_validator("event_days")
+    @classmethod
+    def _at_least_a_day(cls, value: dict[EventKind, float]) -> dict[EventKind, float]:
+        for kind, days in value.items():
+            if not days >= 1:  # also refuses NaN: a typo must not empty the log
+                raise ValueError(f"{kind.value}: keep events at least 1 day (got {days})")
+        return value
 
 
 # Settings that issue 18 replaced; a file that still sets them must not start a hub that silently ignores them.
@@ -315,6 +348,10 @@ class HubSettings(BaseSettings):
         default=False, description="publish Home Assistant MQTT discovery configs for every post (broker ACL must allow it)"
     )
     home_assistant_prefix: str = Field(default="homeassistant", description="Home Assistant's MQTT discovery prefix")
+    retention: RetentionSettings = Field(
+        default_factory=RetentionSettings,
+        description="event retention: per-kind days in the database, then monthly gzip archives under data_dir (default: motion 90 days)",
+    )
 
     _known_zone = field_validator("timezone")(known_time_zone)
     _tile_url = field_validator("map_tile_url")(plain_tile_url)
