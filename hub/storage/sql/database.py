@@ -24,6 +24,8 @@ from urllib.parse import unquote, urlsplit
 
 import psycopg
 
+from kamling.redact import redact_url
+
 log = logging.getLogger(__name__)
 
 Dialect = Literal["sqlite", "postgresql"]
@@ -61,14 +63,10 @@ class DatabaseUrl:
         raise DatabaseUrlError(f"{url!r}: use sqlite:////path/to/hub.db or postgresql://user@host/db")
 
     def redacted(self) -> str:
-        """The URL without its password (for logs and /api/health)."""
+        """The URL without its credentials (for logs and /api/health)."""
         if self.dialect == "sqlite":
             return f"sqlite:///{self.target}"
-        parts = urlsplit(self.target)
-        netloc = parts.netloc.rsplit("@", 1)
-        host = netloc[-1]
-        user = netloc[0].split(":", 1)[0] + "@" if len(netloc) == 2 else ""
-        return f"{parts.scheme}://{user}{host}{parts.path}"
+        return redact_url(self.target, keep_location=True)
 
 
 def check_sqlite_file(path: Path) -> None:

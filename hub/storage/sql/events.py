@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
@@ -18,8 +19,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hub.storage.events import EventQuery, Page, Record
-from hub.storage.sql.database import Cursor, Database
+from hub.storage.sql.database import Cursor, Database, StoreUnavailable
 from hub.storage.sql.migrate import migrate
+
+log = logging.getLogger(__name__)
 
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 EARLIEST = "0001-01-01T00:00:00.000000Z"
@@ -68,9 +71,30 @@ class SqlEventStore:
         self._recent: OrderedDict[str, None] = OrderedDict()
         self._lock = threading.Lock()
         self.damaged: list[str] = []  # file-level damage is an error at open (StoreDamaged), not a list
+        self._ready = False
+        self.unavailable: str | None = None  # why the database cannot be reached now (shown in /api/health)
 
     def open(self) -> None:
-        migrate(self.database)
+        """Apply migrations. A database that is away does not stop the hub: the first commit retries."""
+        try:
+            self._ensure_ready()
+        except StoreUnavailable as exc:
+            log.error("event store: %s; the hub runs on, pages from memory and acks nothing until it returns", exc)
+
+    def _ensure_ready(self) -> None:
+        if not self._ready:
+            self._tracked(lambda: migrate(self.database))
+            self._ready = True
+
+    def _tracked(self, action: Any) -> Any:
+        """Run `action`, keeping `unavailable` up to date for /api/health."""
+        try:
+            result = action()
+        except StoreUnavailable as exc:
+            self.unavailable = str(exc)
+            raise
+        self.unavailable = None
+        return result
 
     def close(self) -> None:
         self.database.close()
@@ -83,6 +107,10 @@ class SqlEventStore:
         if not unique:
             return []
         rows = [self._row(record) for record in unique.values()]  # a record that cannot be a row fails here
+        self._ensure_ready()
+        return self._tracked(lambda: self._insert(unique, rows))
+
+    def _insert(self, unique: dict[str, Record], rows: list[tuple[Any, ...]]) -> list[Record]:
         with self.database.transaction() as cursor:
             present = self._present(cursor, list(unique))
             fresh = [row for row in rows if row[0] not in present]
@@ -136,17 +164,27 @@ class SqlEventStore:
 
     # reading ---------------------------------------------------------------------------------
     def contains(self, event_id: str) -> bool:
+        """Whether `event_id` is stored; False while the database is away (the insert then skips a
+        duplicate by its primary key, and the alert path has its own memory of recent ids)."""
         with self._lock:
             if event_id in self._recent:
                 return True
-        return bool(self.database.query("SELECT 1 FROM events WHERE id = ?", (event_id,)))
+        try:
+            return bool(self._tracked(lambda: self.database.query("SELECT 1 FROM events WHERE id = ?", (event_id,))))
+        except StoreUnavailable:
+            return False
 
     def get(self, event_id: str) -> Record | None:
         rows = self.database.query("SELECT record FROM events WHERE id = ?", (event_id,))
         return _record(rows[0][0]) if rows else None
 
     def last_seqs(self) -> dict[str, int]:
-        return {str(device): int(seq) for device, seq in self.database.query("SELECT device, last_seq FROM post_seqs")}
+        """Each post's highest stored seq; empty while the database is away (gap counting starts fresh)."""
+        try:
+            rows = self._tracked(lambda: self.database.query("SELECT device, last_seq FROM post_seqs"))
+        except StoreUnavailable:
+            return {}
+        return {str(device): int(seq) for device, seq in rows}
 
     def query(self, query: EventQuery) -> Page:
         where, params = _filters(query)
