@@ -21,6 +21,7 @@ from hub.storage.eventlog import EventLogWriter
 from hub.ingest.pipeline import Ingest
 from hub.ingest.mqtt_session import HubMqtt, Inbound
 from hub.paging.notify import AppriseNotifier, Notifier
+from hub.paging.ack_links import load_or_create_secret
 from hub.paging.pager import Pager, ProcessPager, ThreadPager
 from hub.ingest.quarantine import Quarantine
 from hub.ingest.ratelimit import DeviceRateLimiter
@@ -41,6 +42,7 @@ log = logging.getLogger(__name__)
 MISSED_ALERT_WINDOW = timedelta(hours=24)
 MISSED_ALERT_SCAN = 10_000  # per kind: the newest events of the window
 MB = 1024 * 1024
+KNOWN_ADDRESS_HISTORY = 5_000  # successful logins read back at start for known addresses
 ALERTING_KINDS = (EventKind.PANIC, EventKind.TAMPER, EventKind.CAMERA, EventKind.MOTION)
 # model_construct: "_hub" is deliberately not a valid device id, so no post can ever be it
 HUB_POST = PostSettings.model_construct(device_id=HUB_DEVICE, name="Hub Polsek", village="", lat=None, lon=None)
@@ -125,8 +127,8 @@ class HubService:
         self.sessions = SessionManager(idle_seconds=settings.session_idle_minutes * 60)
         self.audit = AuditLog(settings.audit_file or settings.data_dir / "audit.jsonl")
         self.alerts.listeners.append(AlertAuditor(self.audit))
-        self.login_guard = LoginGuard(  # the one login check (API and dashboard): throttling, lockout, audit
-            self.users, LoginThrottle(settings.login_max_failures, settings.login_lockout_seconds), self.audit
+        self.login_guard = LoginGuard(  # the one login check (API and dashboard): throttling, known sources, audit
+            self.users, LoginThrottle(settings.login), self.audit
         )
         self.version = software_version()
         self.health_watch = HealthWatch(settings.health, self.alerts)
@@ -143,6 +145,10 @@ class HubService:
         self.store.open()
         self.dead_letters.open()
         self.users.open()
+        # Known-browser cookies outlive restarts (key in data_dir, 0600), and so do known addresses
+        # (rebuilt from the audit log's successful logins): a restart must not strand operators.
+        self.login_guard.set_secret(load_or_create_secret(self.settings.data_dir / "login_cookie.key"))
+        self.login_guard.learn_from_audit(reversed(self.audit.read(limit=KNOWN_ADDRESS_HISTORY, action="login.ok")))
         self.devices.start()
         self.alerts.start()
         self.evidence.load()  # the alerts read back from disk; later changes arrive through the listener

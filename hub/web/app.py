@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
+
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -11,6 +15,24 @@ from hub.service import HubService
 from hub.web.deps import Viewer
 from hub.web.live import create_live_router
 from hub.web.routes import ack, admin, api, auth, dashboard, metrics, reports, roster
+from hub.web.security_headers import SecurityHeaders
+
+SWAGGER_CDN = "https://cdn.jsdelivr.net"  # where FastAPI's explorer page loads Swagger UI from
+_INLINE_SCRIPT = re.compile(rb"<script>(.*?)</script>", re.DOTALL)
+
+
+def explorer_csp(html: bytes) -> str:
+    """The /docs page's own policy, wider than the dashboard's and only there (logged-in users):
+    Swagger UI from its CDN, its one inline start-up script by hash (not 'unsafe-inline'), and
+    inline styles, which Swagger UI's React components set."""
+    hashes = " ".join(
+        "'sha256-" + base64.b64encode(hashlib.sha256(m.group(1)).digest()).decode() + "'" for m in _INLINE_SCRIPT.finditer(html)
+    )
+    return (
+        f"default-src 'none'; script-src {SWAGGER_CDN} {hashes}; style-src {SWAGGER_CDN} 'unsafe-inline'; "
+        "img-src 'self' data: https://fastapi.tiangolo.com; connect-src 'self'; "
+        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    )
 
 
 def add_api_docs(app: FastAPI) -> None:
@@ -22,7 +44,9 @@ def add_api_docs(app: FastAPI) -> None:
 
     @app.get("/docs", include_in_schema=False)
     def api_explorer(_: Viewer) -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/openapi.json", title=f"{app.title} - API")
+        page = get_swagger_ui_html(openapi_url="/openapi.json", title=f"{app.title} - API")
+        page.headers["Content-Security-Policy"] = explorer_csp(bytes(page.body))
+        return page
 
 
 def create_app(hub: HubService) -> FastAPI:
@@ -37,4 +61,6 @@ def create_app(hub: HubService) -> FastAPI:
         app.include_router(router)
     app.include_router(create_live_router(hub))
     app.mount("/static", StaticFiles(directory=dashboard.STATIC_DIR), name="static")
+    # Outermost of the app's middleware: every response, errors and static files included, gets the headers.
+    app.add_middleware(SecurityHeaders, tile_url=hub.settings.map_tile_url)
     return app

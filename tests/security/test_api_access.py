@@ -6,10 +6,13 @@ import inspect
 import re
 from typing import Any
 
+import httpx
 import pytest
 from starlette.routing import Mount
 
-from tests.support import post_entry, wait_for
+from hub.accounts.auth import DEVICE_COOKIE
+from hub.accounts.sessions import SESSION_COOKIE
+from tests.support import VirtualClock, post_entry, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -138,20 +141,87 @@ def test_session_cookie_needs_the_csrf_token_for_unsafe_methods(make_hub) -> Non
     assert browser.get("/api/alerts").status_code == 401
 
 
-def test_login_lockout_per_user_and_per_client_is_audited(make_hub) -> None:
-    hub = make_hub([post_entry("pos-rw01")], login_max_failures=3, login_lockout_seconds=60)
-    assert hub.service is not None
-    hub.service.users.create("operator2", "Kuat-Sekali-2026", "operator")
-    client = hub.client(None)
-    assert [_login(client, "operator2", f"salah-{i}").status_code for i in range(3)] == [401, 401, 429]
-    locked = _login(client, "operator2", "Kuat-Sekali-2026")  # even the right password waits
-    assert locked.status_code == 429 and int(locked.headers["retry-after"]) > 0
-    assert _login(client, "someone-else", "whatever-pw").status_code == 429  # this client address is locked too
+def _client_from(hub: Any, address: str) -> httpx.Client:
+    """A client whose connections come from `address` (any 127.x address reaches the hub on loopback)."""
+    assert hub.web is not None
+    return httpx.Client(base_url=hub.web.url, timeout=10, transport=httpx.HTTPTransport(local_address=address))
 
-    admin = hub.client("admin")
-    actions = [e["action"] for e in admin.get("/api/admin/audit", params={"action": "login"}).json()]
-    assert actions.count("login.failed") == 3 and "login.locked" in actions
+
+def _form_login(client: Any, username: str, password: str) -> Any:
+    return client.post("/login", data={"username": username, "password": password}, follow_redirects=False)
+
+
+OPERATOR_ADDRESS, STRANGER_ADDRESS, LAPTOP_ADDRESS, NEW_ADDRESS = "127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.4"
+
+
+def test_a_stranger_hammering_an_operator_cannot_lock_them_out(make_hub) -> None:
+    """Issue 18: hundreds of wrong guesses from another address (virtual clock), through both
+    login paths; the operator still logs in at once from their console or their known browser,
+    and within the account's cap (30 s) from a machine the hub has never seen."""
+    hub = make_hub([post_entry("pos-rw01")])
+    assert hub.service is not None
+    clock = VirtualClock()
+    hub.service.login_guard.throttle.clock = clock  # the throttle's time only; cookies keep real time
+    hub.service.users.create("operator2", "Kuat-Sekali-2026", "operator")
+
+    console = _client_from(hub, OPERATOR_ADDRESS)
+    assert _login(console, "operator2", "Kuat-Sekali-2026").status_code == 200  # an earlier shift
+    laptop = _client_from(hub, LAPTOP_ADDRESS)
+    first = _form_login(laptop, "operator2", "Kuat-Sekali-2026")
+    assert first.status_code == 303 and DEVICE_COOKIE in first.cookies  # this browser is known from now on
+    laptop.cookies.delete(SESSION_COOKIE)
+
+    stranger = _client_from(hub, STRANGER_ADDRESS)
+    answers = []
+    for n in range(300):  # ten guesses a second for 30 s, half through the API, half through the form
+        response = _login(stranger, "operator2", f"tebakan-{n}") if n % 2 else _form_login(stranger, "operator2", f"tebakan-{n}")
+        answers.append(response.status_code)
+        clock.sleep(0.1)
+    assert set(answers) <= {401, 429} and answers.count(401) < 20  # only a few guesses were even checked
+    print(f"\nstranger: {len(answers)} attempts in 30 s, {answers.count(401)} checked, {answers.count(429)} refused")
+    # The stranger's own address waits, whatever the account (or password) it tries next.
+    someone = _login(stranger, "someone-else", "whatever-pw")
+    assert someone.status_code == 429 and int(someone.headers["retry-after"]) > 0
+
+    # The operator's console (a known address) and known browser get in at once, by both paths.
+    assert _login(console, "operator2", "Kuat-Sekali-2026").status_code == 200
+    assert _form_login(_client_from(hub, OPERATOR_ADDRESS), "operator2", "Kuat-Sekali-2026").status_code == 303
+    assert _login(laptop, "operator2", "Kuat-Sekali-2026").status_code == 200
+    # A never-seen machine waits for the account's slowdown only: seconds, not an hour.
+    newcomer = _client_from(hub, NEW_ADDRESS)
+    waiting = _login(newcomer, "operator2", "Kuat-Sekali-2026")
+    if waiting.status_code == 429:
+        wait = int(waiting.headers["retry-after"])
+        assert 1 <= wait <= 30
+        clock.sleep(wait)
+        waiting = _login(newcomer, "operator2", "Kuat-Sekali-2026")
+    assert waiting.status_code == 200
+
+    clock.sleep(600)  # the stranger's waits are over: one last guess carries the count of the refusals before it
+    assert _login(stranger, "operator2", "last-guess").status_code == 401
+
+    records = hub.client("admin").get("/api/admin/audit", params={"action": "login", "limit": 1000}).json()
+    by_stranger = [r for r in records if r["client"] == STRANGER_ADDRESS]
+    assert {r["action"] for r in by_stranger} == {"login.failed", "login.throttled"}
+    throttled = [r for r in by_stranger if r["action"] == "login.throttled"]
+    assert all(r["detail"]["retry_after"] > 0 and r["detail"]["scope"] in ("account", "address") for r in throttled)
+    failed = [r for r in by_stranger if r["action"] == "login.failed"]
+    refused = sum(r["detail"].get("account_refused", 0) + r["detail"].get("address_refused", 0) for r in failed)
+    assert len(failed) + refused >= 300 + 2  # every attempt is in the log (the newcomer's one refusal may add one)
+    assert len(by_stranger) < 60  # ...in a few dozen records, not one fsync per attempt
+    spared = [r for r in records if r["action"] == "login.ok" and r["detail"].get("exempt")]
+    assert {r["detail"]["exempt"] for r in spared} == {"known_address", "known_browser"}
     assert hub.client("operator").get("/api/admin/audit").status_code == 403
+
+
+def test_the_old_lockout_settings_stop_the_hub_with_a_clear_error(tmp_path) -> None:
+    from hub.settings import load_hub_settings
+    from kamling.configfile import ConfigError
+
+    config = tmp_path / "hub.yaml"
+    config.write_text("mqtt_password: x\nlogin_max_failures: 5\nlogin_lockout_seconds: 60\n")
+    with pytest.raises(ConfigError, match="login_max_failures -> login.account_free_failures"):
+        load_hub_settings(config)
 
 
 def test_acknowledgement_is_audited(make_hub, make_post) -> None:

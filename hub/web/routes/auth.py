@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, Response, status
 from pydantic import BaseModel, Field
 
 from hub.web.deps import HubDep, Viewer
+from hub.accounts.auth import DEVICE_COOKIE, LoginOutcome
 from hub.accounts.sessions import SESSION_COOKIE
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
@@ -24,6 +26,20 @@ def set_session_cookie(response: Response, session_id: str, secure: bool) -> Non
     )
 
 
+def set_device_cookie(response: Response, outcome: LoginOutcome, days: float, secure: bool) -> None:
+    """The known-browser cookie (hub/accounts/auth.py): lets this browser past a stranger's
+    failures on the same account. Only the hub reads it (HttpOnly, SameSite=Strict)."""
+    if outcome.device_cookie:
+        response.set_cookie(
+            DEVICE_COOKIE, outcome.device_cookie, max_age=int(days * 86400), httponly=True, secure=secure,
+            samesite="strict", path="/",
+        )
+
+
+def retry_after_header(seconds: float) -> str:
+    return str(max(1, math.ceil(seconds)))
+
+
 def client_address(request: Request) -> str:
     """The peer address (a proxy in front of the hub must be trusted explicitly: not yet)."""
     return request.client.host if request.client else ""
@@ -32,18 +48,22 @@ def client_address(request: Request) -> str:
 @router.post(
     "/login",
     summary="Log in with user name and password; sets an HTTP-only session cookie",
-    responses={401: {"description": "wrong user name or password"}, 429: {"description": "locked out for a while"}},
+    responses={401: {"description": "wrong user name or password"}, 429: {"description": "too many failures: wait Retry-After seconds"}},
 )
 def login(body: LoginRequest, request: Request, response: Response, hub: HubDep) -> dict[str, Any]:
-    outcome = hub.login_guard.login(body.username, body.password, client_address(request))
-    if outcome.locked:
-        retry = str(max(1, int(outcome.retry_after + 0.999)))
-        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, "too many failed logins; try again later", {"Retry-After": retry})
+    outcome = hub.login_guard.login(body.username, body.password, client_address(request), request.cookies.get(DEVICE_COOKIE))
+    if outcome.throttled:  # slowed down, not locked out: the wait is short and the password was not checked
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS, "too many failed logins; try again shortly",
+            {"Retry-After": retry_after_header(outcome.retry_after)},
+        )
     principal = outcome.principal
     if principal is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong user name or password")
     session = hub.sessions.create(principal)
-    set_session_cookie(response, session.id, hub.settings.public_url.startswith("https://"))
+    secure = hub.settings.public_url.startswith("https://")
+    set_session_cookie(response, session.id, secure)
+    set_device_cookie(response, outcome, hub.settings.login.device_cookie_days, secure)
     return {"username": principal.name, "role": principal.role, "csrf_token": session.csrf_token}
 
 

@@ -22,8 +22,8 @@ from fastapi.templating import Jinja2Templates
 
 from hub.alerting.rules import Alert, AlertKind, Outcome
 from hub.web.deps import HubDep
-from hub.web.routes.auth import client_address, set_session_cookie
-from hub.accounts.auth import Principal, allowed
+from hub.web.routes.auth import client_address, retry_after_header, set_device_cookie, set_session_cookie
+from hub.accounts.auth import DEVICE_COOKIE, LoginOutcome, Principal, allowed
 from hub.i18n import LANG_COOKIE, Translator, choose_language, weekday_names
 from hub.web.live import camera_state
 from hub.web.mapview import build_map
@@ -129,13 +129,12 @@ def login_form(request: Request, hub: HubDep, next: str = "/") -> Response:
     return render(request, hub, "dashboard/login.html", None, next=safe_next(next), error=None, no_users=hub.users.count() == 0)
 
 
-def check_login(request: Request, hub: HubService, username: str, password: str) -> tuple[Principal | None, float]:
-    """The hub's one login check (throttling, lockout, audit: hub.login_guard); (principal, retry_after)."""
+def check_login(request: Request, hub: HubService, username: str, password: str) -> LoginOutcome:
+    """The hub's one login check (throttling, known browsers and addresses, audit: hub.login_guard)."""
     guard = getattr(hub, "login_guard", None)
     if guard is None:
-        return hub.users.verify(username, password), 0.0
-    outcome = guard.login(username, password, client_address(request))
-    return outcome.principal, outcome.retry_after
+        return LoginOutcome(hub.users.verify(username, password))
+    return guard.login(username, password, client_address(request), request.cookies.get(DEVICE_COOKIE))
 
 
 @router.post("/login", response_class=HTMLResponse)
@@ -146,7 +145,8 @@ def login_submit(
     password: Annotated[str, Form(max_length=256)],
     next: Annotated[str, Form(max_length=2000)] = "/",
 ) -> Response:
-    principal, retry_after = check_login(request, hub, username.strip(), password)
+    outcome = check_login(request, hub, username.strip(), password)
+    principal, retry_after = outcome.principal, outcome.retry_after
     if principal is None:
         locked = retry_after > 0
         response = render(
@@ -155,11 +155,13 @@ def login_submit(
             next=safe_next(next), error="login_throttled" if locked else "login_failed", no_users=False, username=username,
         )
         if locked:
-            response.headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
+            response.headers["Retry-After"] = retry_after_header(retry_after)
         return response
     session = hub.sessions.create(principal)
     response = RedirectResponse(safe_next(next), status.HTTP_303_SEE_OTHER)
-    set_session_cookie(response, session.id, hub.settings.public_url.startswith("https://"))
+    secure = hub.settings.public_url.startswith("https://")
+    set_session_cookie(response, session.id, secure)
+    set_device_cookie(response, outcome, hub.settings.login.device_cookie_days, secure)
     return response
 
 

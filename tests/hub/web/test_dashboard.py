@@ -204,7 +204,7 @@ def test_static_assets_are_served_locally(hub) -> None:
 
 
 def test_login_form_uses_the_hub_throttle_and_says_so(make_hub) -> None:
-    hub = make_hub([post_entry("pos-a")], login_max_failures=2)
+    hub = make_hub([post_entry("pos-a")], login={"account_free_failures": 1, "account_base_delay": 60, "account_max_delay": 60})
     password = strong_password()
     hub.service.users.create("operator1", password, "operator")
     client = httpx.Client(base_url=hub.web.url, timeout=10)
