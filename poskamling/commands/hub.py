@@ -12,10 +12,12 @@ from typing import Annotated, Optional
 import typer
 
 from hub.accounts.auth import ROLES, new_token
+from hub.alerting.sql_store import SqlAlertRepository, migrate_alert_files
 from hub.process import HubProcess
 from hub.service import HubService
 from hub.web.app import create_app
 from hub.storage.events import TinyEventStore
+from hub.storage.sql.audit import SqlAuditLog, migrate_audit_file
 from hub.storage.sql.database import Database, StoreDamaged, StoreUnavailable
 from hub.storage.sql.events import SqlEventStore
 from hub.storage.sql.transfer import backup, describe, export_events, import_events, migrate_tinydb, open_text, restore
@@ -119,24 +121,46 @@ def import_(
 
 @hub_app.command("migrate")
 def migrate(config: ConfigOption = DEFAULT_CONFIG) -> None:
-    """Copy the TinyDB event log of an earlier release (data_dir/events/) into the SQL store; safe to re-run."""
+    """Copy an earlier release's files into the SQL store: the TinyDB event log (data_dir/events/), the alert
+    files (alerts.json and its monthly archives) and the audit log (audit.jsonl). Safe to re-run; the old
+    files are only read, and kept."""
     settings = hub_settings(config)
     old = TinyEventStore(settings.data_dir / "events")
     old.open()
     store = _store(config)
+    alerts = SqlAlertRepository(Database(settings.store_url))
+    audit = SqlAuditLog(Database(settings.store_url))
+    audit_file = settings.audit_file or settings.data_dir / "audit.jsonl"
     try:
         records = old.scan()
         report = migrate_tinydb(store, iter(records))
         missing = [r["id"] for r in records if not store.contains(str(r["id"]))]
+        alert_report = migrate_alert_files(settings.data_dir / "alerts.json", alerts)
+        audit.open()
+        audit_report = migrate_audit_file(audit_file, audit)
+    except (StoreDamaged, StoreUnavailable) as exc:
+        raise fail(f"{exc}; nothing is lost: the old files are kept, run `poskamling hub migrate` again") from None
     finally:
+        alerts.close()
+        audit.close()
         store.close()
         old.close()
-    summary = describe(report) | {"tinydb_events": len(records), "missing_after": len(missing)}
+    summary = describe(report) | {"tinydb_events": len(records), "missing_after": len(missing),
+                                  "alerts": alert_report.summary(), "audit": audit_report.summary()}
     typer.echo(json.dumps(summary, ensure_ascii=False, indent=2))
+    problems = []
     if missing or report.bad:
-        raise fail(f"migration incomplete: {len(missing)} events not in the SQL store; the TinyDB files are kept")
-    typer.echo(f"all {len(records)} events are in the SQL store; the TinyDB files in {old.root} are kept "
-               "until you remove them", err=True)
+        problems.append(f"{len(missing)} events not in the SQL store")
+    if alert_report.missing_after or alert_report.damaged:
+        problems.append(f"{len(alert_report.missing_after)} alerts not in the SQL store, "
+                        f"{len(alert_report.damaged)} alert files damaged")
+    if audit_report.missing_after:
+        problems.append(f"{audit_report.missing_after} audit lines not in the SQL store")
+    if problems:
+        raise fail(f"migration incomplete: {'; '.join(problems)}; the old files are kept")
+    typer.echo(f"all {len(records)} events, {alert_report.read} alerts and {audit_report.read} audit lines are in "
+               f"the SQL store; the old files ({old.root}, {settings.data_dir / 'alerts*.json'}, {audit_file}) are "
+               "kept until you remove them", err=True)
 
 
 @hub_app.command("backup")
