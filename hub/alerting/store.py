@@ -7,8 +7,10 @@ paging, notified, acknowledged, resolved) by the process that pages the officers
 written there first, then removed from the hot file, so a crash in between leaves a duplicate,
 never a loss. Writes address documents by TinyDB doc id (kept in memory per file), never by a
 query scan. `load()` keeps the newest copy of each alert, repairs such duplicates, splits an
-`alerts.json` written by the old single-file repository, and sets a damaged file aside
-(renamed `<name>.damaged-<stamp>`, listed in `damaged`) instead of stopping the hub.
+`alerts.json` written by the old single-file repository, and sets a damaged file (zero-length,
+truncated, alerts that do not parse) aside (renamed `<name>.damaged-<stamp>`, listed in
+`damaged`, see hub.storage.files) instead of stopping the hub: the alerts in the other files
+are still shown and paged, and new alerts are saved in a fresh file.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from tinydb import TinyDB
 from tinydb.table import Table
 
 from hub.alerting.rules import Alert
-from hub.storage.events import open_tinydb, set_aside
+from hub.storage.files import open_tinydb, report_damage
 
 log = logging.getLogger(__name__)
 
@@ -245,6 +247,4 @@ class AlertRepository:
             return []
 
     def _set_aside(self, path: Path, exc: Exception) -> None:
-        message = set_aside(path, exc)
-        self.damaged.append(message)
-        log.error("alert store: %s", message)
+        report_damage(path, exc, self.damaged, "alert store")

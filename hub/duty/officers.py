@@ -2,7 +2,12 @@
 
 Every operation opens the file afresh under an exclusive lock (fcntl), so the `poskamling
 officers` command can edit the roster while the hub runs and the hub sees the change at
-the next page. Writes are atomic (hub.store.open_tinydb: temp file, fsync, rename).
+the next page. Writes are atomic (kamling.durable: temp file, fsync, rename, fsync of the folder).
+
+A damaged file (zero-length, truncated) is set aside under the lock, reported in `damaged`
+(hub.storage.files) and read as no roster: the hub keeps running and pages the officers and
+the fallback of its settings (RosterResolver), which beats not paging at all; /api/health and
+the log say so until someone restores the roster or enters it again.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from typing import Any, TypeVar
 from tinydb import Query, TinyDB
 
 from hub.duty.roster import Officer, Override, Roster, Shift
-from hub.storage.events import open_tinydb
+from hub.storage.files import open_checked
 from kamling.protocol import new_event_id
 
 T = TypeVar("T")
@@ -36,6 +41,7 @@ class OfficerStore:
         self.path = path
         self._lock = threading.Lock()
         self._cached: tuple[tuple[int, int, int], Roster] | None = None
+        self.damaged: list[str] = []  # damaged files found and set aside (shown in /api/health)
 
     @contextmanager
     def _open(self) -> Iterator[TinyDB]:
@@ -43,7 +49,7 @@ class OfficerStore:
         lock_path = self.path.with_name(f".{self.path.name}.lock")
         with self._lock, open(lock_path, "a+") as lock_file:
             fcntl.flock(lock_file, fcntl.LOCK_EX)
-            db = open_tinydb(self.path)
+            db = open_checked(self.path, self.damaged, "officers and roster")  # under the lock: no race with a writer
             try:
                 yield db
             finally:
@@ -53,6 +59,11 @@ class OfficerStore:
     def _do(self, action: Callable[[TinyDB], T]) -> T:
         with self._open() as db:
             return action(db)
+
+    def check(self) -> None:
+        """Read the file now, so that damage is found and reported at start, not at the first page."""
+        if self.path.exists():
+            self._do(lambda db: None)
 
     # -- snapshot -------------------------------------------------------------------------
     def roster(self) -> Roster:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
 import re
 import secrets
 from pathlib import Path
 
+from kamling.durable import atomic_write
 from kamling.protocol import EDGE_PUBLISHES, EDGE_SUBSCRIBES, TOPIC_ROOT, Channel
 
 PBKDF2_ITERATIONS = 101  # mosquitto_passwd's default for its "$7$" PBKDF2-SHA512 format
@@ -90,11 +90,5 @@ def _suffix(channel: Channel) -> str:
 
 
 def write_private(path: Path, text: str) -> None:
-    """Write a file readable by its owner only, atomically."""
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    """Write a file readable by its owner only (0600), atomically and durably (kamling.durable)."""
+    atomic_write(path, text, mode=0o600)

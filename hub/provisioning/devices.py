@@ -7,6 +7,12 @@ modification time every `interval` seconds (default 2 s) and on demand
 decommissioned ones. Posts in the hub settings file are merged in at start; a device revoked
 here is removed even if the settings file still lists it (revocation wins). Whoever must follow
 the set of posts (the Home Assistant bridge) registers with `DeviceSync.on_change`.
+
+A damaged devices file (zero-length, truncated) is set aside, reported in `DeviceStore.damaged`
+(hub.storage.files, shown in /api/health) and read as no devices. The hub still starts: the
+posts it already knows stay registered and those in the settings file are known, but a
+provisioned post missing from the registry after a restart has its events refused as
+unknown until the file is restored (its outbox keeps them) - hence the loud report.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from tinydb import Query
 
 from hub.posts.registry import PostRegistry
 from hub.settings import PostSettings
-from hub.storage.events import open_tinydb
+from hub.storage.files import open_checked
 from kamling.protocol import DEVICE_ID_PATTERN, utc_now
 
 log = logging.getLogger(__name__)
@@ -62,10 +68,11 @@ class DeviceStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.damaged: list[str] = []  # damaged files found and set aside (shown in /api/health)
 
     def _table(self) -> Any:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        return open_tinydb(self.path)
+        return open_checked(self.path, self.damaged, "devices")
 
     def all(self) -> list[DeviceRecord]:
         if not self.path.exists():

@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from hub.provisioning.broker_files import write_private
+from kamling.durable import atomic_write
 from kamling.protocol import is_valid_device_id
 
 CA_YEARS = 10
@@ -59,10 +60,7 @@ def _cert_pem(cert: x509.Certificate) -> str:
 
 
 def _write_public(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    tmp.chmod(0o644)
-    tmp.replace(path)
+    atomic_write(path, text, mode=0o644)  # the one durable writer: fsyncs the file and the folder
 
 
 def _now() -> dt.datetime:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -210,7 +210,7 @@ class TinyEventStore:
                 for record in self._load(key).db.all():
                     if _matches(record, query):
                         matches.append(dict(record))
-        matches.sort(key=lambda r: (r["ts"], r["id"]), reverse=True)
+        matches.sort(key=_newest_first, reverse=True)
         return Page(matches[query.offset : query.offset + query.limit], len(matches))
 
     def _partitions_on_disk(self) -> set[str]:
@@ -225,15 +225,33 @@ def _check_record(record: Any) -> None:
     int(record["seq"])
 
 
+def _newest_first(record: Record) -> tuple[str, str]:
+    """(ts, id) as text: a stored record whose ts is missing or not text still sorts (issue 18:
+    one bad row must not fail every query of the log)."""
+    ts, event_id = record.get("ts"), record.get("id")
+    return (ts if isinstance(ts, str) else "", event_id if isinstance(event_id, str) else "")
+
+
+def _stored_time(value: Any) -> datetime | None:
+    """A stored ts as an aware datetime (no zone: UTC, as the hub writes); None when it is none."""
+    try:
+        moment = datetime.fromisoformat(value)
+        return moment if moment.utcoffset() is not None else moment.replace(tzinfo=timezone.utc)
+    except (TypeError, ValueError):
+        return None
+
+
 def _matches(record: Record, query: EventQuery) -> bool:
-    if query.device and record["device"] != query.device:
+    if query.device and record.get("device") != query.device:
         return False
-    if query.kind and record["kind"] != query.kind:
+    if query.kind and record.get("kind") != query.kind:
         return False
     if not query.include_tests and record.get("test"):
         return False
     if query.since or query.until:
-        ts = datetime.fromisoformat(record["ts"])
+        ts = _stored_time(record.get("ts"))
+        if ts is None:  # no time it could be in a window of
+            return False
         if query.since and ts < query.since:
             return False
         if query.until and ts >= query.until:

@@ -97,3 +97,40 @@ def test_no_default_account_exists_after_start(make_hub) -> None:
     for username, password in (("admin", "admin"), ("admin", "password"), ("root", "root"), ("poskamling", "poskamling")):
         response = api.post("/api/auth/login", json={"username": username, "password": password})
         assert response.status_code in (401, 422), (username, response.status_code)
+
+
+# -- a damaged users file (issue 18) ----------------------------------------------------------
+def _damage(path: Path, kind: str) -> bytes:
+    raw = path.read_bytes()
+    content = b"" if kind == "zero-length" else raw[: len(raw) // 2]
+    path.write_bytes(content)
+    return content
+
+
+@pytest.mark.parametrize("kind", ["zero-length", "truncated"])
+def test_a_damaged_users_file_is_set_aside_reported_and_fails_closed(tmp_path: Path, kind: str) -> None:
+    path = tmp_path / "users.json"
+    first = UserStore(path)
+    first.open()
+    first.create("budi", GOOD, "admin")
+    first.close()
+    content = _damage(path, kind)
+
+    users = UserStore(path)
+    users.open()  # the hub still starts
+    try:
+        assert len(users.damaged) == 1 and users.damaged[0].startswith("users.json: damaged")
+        aside = list(tmp_path.glob("users.json.damaged-*"))
+        assert len(aside) == 1 and aside[0].read_bytes() == content  # kept for the admin, never deleted
+        assert users.count() == 0 and users.verify("budi", GOOD) is None  # no one logs in: fails closed
+        users.create("sari", GOOD, "admin")  # `poskamling user add` makes a new admin
+        assert users.verify("sari", GOOD) == Principal("sari", "admin")
+    finally:
+        users.close()
+
+
+def test_a_missing_users_file_is_a_fresh_install_not_damage(tmp_path: Path) -> None:
+    users = UserStore(tmp_path / "new" / "users.json")
+    users.open()
+    assert users.damaged == [] and users.count() == 0
+    users.close()

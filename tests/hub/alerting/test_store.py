@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-import hub.storage.events
 from hub.alerting.store import AlertRepository, archive_month
 from hub.alerting.rules import (
     Alert,
@@ -20,7 +19,8 @@ from hub.alerting.rules import (
     record_note,
     resolve,
 )
-from hub.storage.events import open_tinydb
+from hub.storage.files import open_tinydb
+from kamling import durable
 
 JAN = datetime(2026, 1, 20, 15, 0, tzinfo=UTC)
 FEB = datetime(2026, 2, 10, 3, 0, tzinfo=UTC)
@@ -82,13 +82,13 @@ def fingerprint(path: Path) -> tuple[bytes, int, int]:
 def writes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The names of the files written (atomically) from now on, in order."""
     written: list[str] = []
-    real_write = hub.storage.events.atomic_write_bytes
+    real_write = durable.atomic_write
 
-    def spy(path: Path, data: bytes) -> None:
+    def spy(path: Path, data: bytes | str, *, mode: int | None = None) -> None:
         written.append(path.name)
-        real_write(path, data)
+        real_write(path, data, mode=mode)
 
-    monkeypatch.setattr(hub.storage.events, "atomic_write_bytes", spy)
+    monkeypatch.setattr(durable, "atomic_write", spy)
     return written
 
 
@@ -179,13 +179,24 @@ def test_a_resolved_copy_wins_over_the_open_copy_it_replaced(tmp_path: Path) -> 
     assert ids_in(hot) == []
 
 
-@pytest.mark.parametrize("damage", [b"{not json", b"[1, 2]", b'{"alerts": {"1": {"id": "x"}}}'])
+@pytest.mark.parametrize(
+    "damage",
+    [
+        pytest.param(b"", id="zero-length"),
+        pytest.param(None, id="truncated"),
+        pytest.param(b"{not json", id="not-json"),
+        pytest.param(b"[1, 2]", id="not-an-object"),
+        pytest.param(b'{"alerts": {"1": {"id": "x"}}}', id="alert-does-not-parse"),
+    ],
+)
 def test_a_damaged_archive_is_set_aside_and_the_rest_loads(
-    tmp_path: Path, damage: bytes, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, damage: bytes | None, caplog: pytest.LogCaptureFixture
 ) -> None:
     hot = tmp_path / "alerts.json"
     waiting, january, february = opened(FEB), closed(JAN), closed(FEB)
     store(hot, waiting, january, february)
+    raw = archive(hot, "2026-01").read_bytes()
+    damage = raw[: len(raw) // 2] if damage is None else damage
     archive(hot, "2026-01").write_bytes(damage)
     repository = AlertRepository(hot)
     with caplog.at_level(logging.ERROR, logger="hub.alerting.store"):
@@ -203,15 +214,25 @@ def test_a_damaged_archive_is_set_aside_and_the_rest_loads(
     assert ids_in(archive(hot, "2026-01")) == [later.id]
 
 
-def test_a_damaged_hot_file_is_set_aside_and_the_archives_load(tmp_path: Path) -> None:
+@pytest.mark.parametrize("damage", [b"\x00\x00garbage", b"", None], ids=["garbage", "zero-length", "truncated"])
+def test_a_damaged_hot_file_is_set_aside_and_the_archives_load(tmp_path: Path, damage: bytes | None) -> None:
     hot = tmp_path / "alerts.json"
     done = closed(JAN)
     store(hot, opened(), done)
-    hot.write_bytes(b"\x00\x00garbage")
+    raw = hot.read_bytes()
+    damage = raw[: len(raw) // 2] if damage is None else damage
+    hot.write_bytes(damage)
     repository = AlertRepository(hot)
     assert repository.load() == [done]
     assert len(repository.damaged) == 1 and "alerts.json" in repository.damaged[0]
-    assert list(tmp_path.glob("alerts.json.damaged-*"))
+    aside = list(tmp_path.glob("alerts.json.damaged-*"))
+    assert len(aside) == 1 and aside[0].read_bytes() == damage  # never deleted
+
+
+def test_a_missing_hot_file_is_a_fresh_store_not_damage(tmp_path: Path) -> None:
+    repository = AlertRepository(tmp_path / "data" / "alerts.json")
+    assert repository.load() == []
+    assert repository.damaged == []
 
 
 def test_alerts_go_to_the_archive_of_the_utc_month_they_opened_in(tmp_path: Path) -> None:
@@ -250,15 +271,15 @@ def test_a_failed_write_is_logged_and_retried_with_the_next_batch(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     hot = tmp_path / "alerts.json"
-    real_write = hub.storage.events.atomic_write_bytes
+    real_write = durable.atomic_write
     failures = [OSError(28, "No space left on device")]
 
-    def flaky(path: Path, data: bytes) -> None:
+    def flaky(path: Path, data: bytes | str, *, mode: int | None = None) -> None:
         if failures:
             raise failures.pop()
-        real_write(path, data)
+        real_write(path, data, mode=mode)
 
-    monkeypatch.setattr(hub.storage.events, "atomic_write_bytes", flaky)
+    monkeypatch.setattr(durable, "atomic_write", flaky)
     repository, _ = started(hot)
     try:
         first = opened()

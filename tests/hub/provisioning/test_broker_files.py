@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import stat
 
 import pytest
@@ -80,6 +81,20 @@ def test_write_private_is_owner_only(tmp_path) -> None:
     path = tmp_path / "passwd"
     write_private(path, "x")
     assert stat.S_IMODE(path.stat().st_mode) == 0o600 and path.read_text() == "x"
+
+
+def test_write_private_makes_the_rename_durable(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 16: the one atomic write (kamling.durable) fsyncs the folder after the rename."""
+    synced: list[bool] = []
+    real_fsync = os.fsync
+
+    def spy(fd: int) -> None:
+        synced.append(stat.S_ISDIR(os.fstat(fd).st_mode))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", spy)
+    write_private(tmp_path / "acl", "user hub\n")
+    assert synced == [False, True]  # the file, then its folder
 
 
 def test_new_secret_is_long_and_random() -> None:

@@ -1,20 +1,19 @@
-"""The TinyDB event store on real files: idempotent appends, queries, partitions, damage, atomic writes."""
+"""The TinyDB event store on real files: idempotent appends, queries, partitions, damage, failed writes.
+
+The atomic write itself is tested in tests/kamling/test_durable.py, the damage rules in test_files.py.
+"""
 
 from __future__ import annotations
 
 import json
-import multiprocessing
-import os
-import signal
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from hub.storage.events import AtomicJSONStorage, EventQuery, TinyEventStore, atomic_write_bytes
+from hub.storage.events import EventQuery, TinyEventStore
 from kamling.protocol import new_event_id
-from tests.support import wait_for
 
 BASE = datetime(2026, 11, 22, 15, 0, tzinfo=timezone.utc)
 
@@ -165,6 +164,8 @@ def test_reopen_restores_ids_and_last_seqs(tmp_path: Path) -> None:
     "content",
     [
         pytest.param(None, id="truncated-json"),
+        pytest.param(b"", id="zero-length"),
+        pytest.param(b"\n  \n", id="blank"),
         pytest.param(b"[1, 2, 3]", id="non-object-json"),
         pytest.param(b"\xff\xfe\x00\x81garbage\x00\x9c", id="garbage-bytes"),
         pytest.param(b'{"_default": {"1": {"kind": "panic"}}}', id="record-without-id"),
@@ -221,19 +222,6 @@ def test_leftover_temp_file_is_removed_and_the_real_file_is_intact(tmp_path: Pat
     assert partition_files(root) == [real.name]
 
 
-def test_atomic_write_failure_leaves_the_old_content(tmp_path: Path) -> None:
-    target = tmp_path / "data.json"
-    atomic_write_bytes(target, b"old")
-    (tmp_path / ".data.json.tmp").mkdir()  # the temp file cannot be created
-    with pytest.raises(OSError):
-        atomic_write_bytes(target, b"new")
-    assert target.read_bytes() == b"old"
-    (tmp_path / ".data.json.tmp").rmdir()
-    atomic_write_bytes(target, b"new")
-    assert target.read_bytes() == b"new"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["data.json"]  # no temp file left behind
-
-
 def test_failed_storage_write_keeps_the_store_consistent(tmp_path: Path) -> None:
     """A failed commit (disk error) adds nothing; a retry of the same batch then stores it once."""
     root = tmp_path / "events"
@@ -254,42 +242,7 @@ def test_failed_storage_write_keeps_the_store_consistent(tmp_path: Path) -> None
     assert [r["seq"] for r in open_store(root).scan()] == [1, 2, 3]
 
 
-def test_atomic_storage_reads_back_what_it_wrote(tmp_path: Path) -> None:
-    storage = AtomicJSONStorage(tmp_path / "db.json")
-    assert storage.read() is None
-    storage.write({"_default": {"1": {"a": 1}}})
-    assert AtomicJSONStorage(tmp_path / "db.json").read() == {"_default": {"1": {"a": 1}}}
-
-
-def _rewrite_forever(path: str, ready: str) -> None:
-    """Child process: alternate two large contents until killed."""
-    old = b"A" * 4_000_000
-    new = b"B" * 4_000_000
-    target = Path(path)
-    atomic_write_bytes(target, old)
-    Path(ready).touch()
-    while True:
-        atomic_write_bytes(target, new)
-        atomic_write_bytes(target, old)
-
-
-def test_atomic_write_killed_midway_leaves_old_or_new(tmp_path: Path) -> None:
-    target = tmp_path / "data.bin"
-    ready = tmp_path / "ready"
-    ctx = multiprocessing.get_context("spawn")
-    for _ in range(2):
-        ready.unlink(missing_ok=True)
-        proc = ctx.Process(target=_rewrite_forever, args=(str(target), str(ready)))
-        proc.start()
-        try:
-            wait_for(ready.exists, timeout=30, what="writer running")
-            # Wait until the temp file exists: the kill then lands in the middle of a rewrite.
-            wait_for((tmp_path / ".data.bin.tmp").exists, timeout=30, what="a rewrite in progress")
-            assert proc.pid is not None
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.join(10)
-        finally:
-            if proc.is_alive():
-                proc.kill()
-        content = target.read_bytes()
-        assert content in (b"A" * 4_000_000, b"B" * 4_000_000)
+def test_a_new_store_is_fresh_not_damaged(tmp_path: Path) -> None:
+    store = open_store(tmp_path / "no-such-folder-yet" / "events")
+    assert store.damaged == [] and store.scan() == []
+    store.close()
