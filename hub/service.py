@@ -79,6 +79,7 @@ class HubService:
         self.registry = PostRegistry(settings.posts)
         self.devices = DeviceSync(DeviceStore(settings.data_dir / "devices.json"), self.registry)  # `device add`
         self.store: EventStore = store or TinyEventStore(settings.data_dir / "events")
+        self.legacy_log_damaged: list[str] = []  # damaged partitions of a TinyDB log being adopted
         self.snapshots = SnapshotStore(  # quotas per post, global backstop, alert evidence held (issue 18)
             settings.data_dir / "snapshots",
             settings.snapshot_max_files,
@@ -150,6 +151,7 @@ class HubService:
         self.login_guard.set_secret(load_or_create_secret(self.settings.data_dir / "login_cookie.key"))
         self.login_guard.learn_from_audit(reversed(self.audit.read(limit=KNOWN_ADDRESS_HISTORY, action="login.ok")))
         self.devices.start()
+        self.alerts.officers.check()  # a damaged roster shows at start, not at the first page
         self.alerts.start()
         self.evidence.load()  # the alerts read back from disk; later changes arrive through the listener
         self._raise_missed_alerts()
@@ -158,7 +160,23 @@ class HubService:
         self.watchdog.start()
         self.mqtt.start()
         self.home_assistant.start()
+        self._audit_damage()
         log.info("hub started: %d posts, data in %s", len(self.settings.posts), self.settings.data_dir)
+
+    def damaged_files(self) -> list[str]:
+        """What every file-based store found damaged and set aside in this run (/api/health `store_damaged`).
+
+        Damage to these files does not stop the hub: each store goes on without the file (renamed,
+        never deleted), which keeps posts reporting and officers paged while a person looks at it.
+        """
+        stores = (self.store, self.alerts.repository, self.users, self.devices.store, self.alerts.officers)
+        found = [message for store in stores for message in list(getattr(store, "damaged", ()))]
+        return self.legacy_log_damaged + found
+
+    def _audit_damage(self) -> None:
+        """One audit record per damaged file found at start, for the admin (the log has them too)."""
+        for message in self.damaged_files():
+            self.audit.record("hub", "storage.damaged", message.split(":", 1)[0], ok=False, problem=message)
 
     def stop(self) -> None:
         self.home_assistant.stop()

@@ -3,6 +3,12 @@
 The hub and `poskamling user ...` share the file: every read first reloads it if another
 process replaced it (a password reset on the hub host takes effect at once), and every change
 is a read-modify-write under an exclusive lock (fcntl), so neither side overwrites the other.
+
+A damaged users file found at open (zero-length, truncated) is set aside and reported in
+`damaged` (hub.storage.files), and the hub starts with no users: that fails closed (no one
+logs in with a password; API tokens from the settings still work) and keeps the hub paging
+officers, which needs no user. `poskamling user add` makes a new admin, or an admin puts the
+repaired file back: the next read picks it up.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from tinydb import Query, TinyDB
 
 from hub.accounts.auth import ROLES, Principal
 from hub.settings import Role
-from hub.storage.events import open_tinydb
+from hub.storage.files import open_checked, open_tinydb
 from kamling.protocol import utc_now
 
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,31}$")
@@ -57,12 +63,22 @@ class UserStore:
         self._lock = threading.RLock()
         self._dummy_hash = ""
         self._seen: tuple[int, int, int] | None = None  # identity of the file the open db has read
+        self.damaged: list[str] = []  # damaged files found and set aside (shown in /api/health)
 
     def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = open_tinydb(self.path)
-        self._seen = self._identity()
+        # Under the lock the CLI writes with: a file is never set aside while a good one replaces it.
+        with self._lock, open(self._lock_path(), "a+") as lock_file:
+            fcntl.flock(lock_file, fcntl.LOCK_EX)
+            try:
+                self._db = open_checked(self.path, self.damaged, "users")
+                self._seen = self._identity()
+            finally:
+                fcntl.flock(lock_file, fcntl.LOCK_UN)
         self._dummy_hash = self._hasher.hash("not-a-real-password")
+
+    def _lock_path(self) -> Path:
+        return self.path.with_name(f".{self.path.name}.lock")
 
     def _identity(self) -> tuple[int, int, int] | None:
         try:
@@ -85,7 +101,7 @@ class UserStore:
     @contextmanager
     def _writing(self) -> Iterator[None]:
         """One read-modify-write, exclusive against this and other processes."""
-        with self._lock, open(self.path.with_name(f".{self.path.name}.lock"), "a+") as lock_file:
+        with self._lock, open(self._lock_path(), "a+") as lock_file:
             fcntl.flock(lock_file, fcntl.LOCK_EX)
             try:
                 self._refresh()

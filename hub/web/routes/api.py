@@ -59,7 +59,7 @@ def health(hub: HubDep) -> dict[str, Any]:
         "rejected": dict(hub.ingest.rejected),
         "seq_gaps": dict(hub.ingest.seq_gaps),  # per post: seq numbers never received (lost events)
         "log_backlog": hub.ingest.writer.backlog(),
-        "store_damaged": list(getattr(hub.store, "damaged", [])),
+        "store_damaged": hub.damaged_files(),  # every store: events, alerts, users, officers, devices
     }
 
 
