@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import csv
 import io
+import math
+import re
 import statistics
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
@@ -134,13 +136,32 @@ def build_report(alerts: Iterable[Alert], posts: Mapping[str, PostLabel], zone: 
     }
 
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# What a spreadsheet may run as a formula when a cell starts with it (OWASP "CSV injection"), and the
+# full-width forms some spreadsheets fold to the same characters. Leading blanks are skipped first:
+# some spreadsheets trim them before they look.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+_SURROGATES = re.compile("[\ud800-\udfff]")
 
 
 def _cell(value: Any) -> Any:
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value  # a post name like "=HYPERLINK(...)" must not run in a spreadsheet
-    return "" if value is None else value
+    """One CSV cell that is safe to open and to encode as UTF-8, whatever the stored value was."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        # a number of more than 4300 digits cannot even be printed (str() raises): no report needs it
+        return value if value.bit_length() <= 13_000 else "'#too-large"
+    if isinstance(value, float):
+        return value if math.isfinite(value) else ""
+    try:
+        text = value if isinstance(value, str) else repr(value)
+    except Exception:  # RecursionError on a deeply nested value, a hostile __repr__
+        return "#bad-value"
+    text = _SURROGATES.sub("\ufffd", text)  # a lone surrogate (valid JSON, not Unicode) cannot be written as UTF-8
+    if text.lstrip(" ").startswith(_FORMULA_START):
+        return "'" + text  # a post name like "=HYPERLINK(...)" must not run in a spreadsheet
+    return text
 
 
 def to_csv(rows: list[dict[str, Any]]) -> str:

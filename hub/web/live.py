@@ -14,7 +14,6 @@ hub without viewers does no work.
 from __future__ import annotations
 
 import asyncio
-import json
 import secrets
 import threading
 from collections import deque
@@ -26,10 +25,13 @@ from fastapi import APIRouter, Header, Request
 from sse_starlette import EventSourceResponse
 
 from hub.web.deps import Viewer
+from hub.web.render import json_text
+from hub.web.views import alert_view, camera_state, post_view
 
 if TYPE_CHECKING:
-    from hub.alerting.rules import Alert
     from hub.service import HubService
+
+__all__ = ["LiveEvent", "LiveFeed", "camera_state", "create_live_router", "post_snapshot"]
 
 RETRY_MS = 2000
 """How long a browser waits before it reconnects a dropped stream."""
@@ -120,7 +122,9 @@ class LiveFeed:
         return int(number)
 
     def to_sse(self, event: LiveEvent) -> dict[str, Any]:
-        data = json.dumps(event.data, default=str)
+        # Strict JSON whatever the payload holds (no NaN, no lone surrogates, bounded depth): the
+        # browser's JSON.parse would otherwise throw on every later event of the stream (issue 18).
+        data = json_text(event.data, ensure_ascii=True)
         return {"id": self.wire_id(event.id), "event": event.kind, "data": data, "retry": RETRY_MS}
 
     def start(self, last_id: int | None) -> tuple[list[LiveEvent], int]:
@@ -146,40 +150,6 @@ class LiveFeed:
 # -- wiring to the hub --------------------------------------------------------------------------
 
 
-def alert_payload(hub: HubService, alert: Alert) -> dict[str, Any]:
-    post = hub.registry.get(alert.device)
-    return alert.to_record() | {
-        "open": alert.is_open,
-        "post_name": post.name if post else alert.device,
-        "village": post.village if post else "",
-    }
-
-
-def post_payload(hub: HubService, device: str) -> dict[str, Any]:
-    post = hub.registry.get(device)
-    state = hub.registry.state(device)
-    return {
-        "device_id": device,
-        "name": post.name if post else device,
-        "village": post.village if post else "",
-        "online": state.online,
-        "last_seen": state.last_seen.isoformat() if state.last_seen else None,
-        "camera": camera_state(state.health),
-        "open_alerts": [a.id for a in hub.alerts.all() if a.device == device and a.is_open],
-    }
-
-
-def camera_state(health: Mapping[str, Any]) -> str | None:
-    """The camera state a post reports in its health telemetry, if any."""
-    camera = health.get("camera")
-    if isinstance(camera, dict):
-        value = camera.get("state") or camera.get("status")
-        return str(value) if value else None
-    if isinstance(camera, str):
-        return camera
-    return None
-
-
 def post_snapshot(hub: HubService) -> dict[str, tuple[Any, ...]]:
     """What the live view shows per post, as comparable tuples (last_seen is left out: it ticks)."""
     result = {}
@@ -192,11 +162,11 @@ def post_snapshot(hub: HubService) -> dict[str, tuple[Any, ...]]:
 def create_live_router(hub: HubService, feed: LiveFeed | None = None) -> APIRouter:
     """GET /api/stream for this hub; subscribes the feed to the hub's alert changes."""
     live = feed or LiveFeed()
-    hub.alerts.listeners.append(lambda alert: live.publish("alert", alert_payload(hub, alert)))
+    hub.alerts.listeners.append(lambda alert: live.publish("alert", alert_view(hub, alert)))
     router = APIRouter(tags=["live"])
 
     def observe() -> None:
-        live.observe_posts(post_snapshot(hub), lambda device: post_payload(hub, device))
+        live.observe_posts(post_snapshot(hub), lambda device: post_view(hub, device))
 
     async def events(request: Request, last_id: int | None) -> AsyncIterator[dict[str, Any]]:
         loop = asyncio.get_running_loop()

@@ -9,9 +9,10 @@ from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
-from hub.alerting.rules import Alert, Outcome, TransitionError
+from hub.alerting.rules import Outcome, TransitionError
 from hub.storage.events import EventQuery
 from hub.web.deps import HubDep, Operator, Viewer
+from hub.web.views import alert_view, alert_views, event_views, post_views
 
 
 class AckRequest(BaseModel):
@@ -21,10 +22,6 @@ class AckRequest(BaseModel):
 class ResolveRequest(BaseModel):
     outcome: Outcome
     note: str | None = Field(default=None, max_length=2000)
-
-
-def alert_json(alert: Alert) -> dict[str, Any]:
-    return alert.to_record() | {"open": alert.is_open}
 
 
 router = APIRouter(prefix="/api")
@@ -65,24 +62,7 @@ def health(hub: HubDep) -> dict[str, Any]:
 
 @router.get("/posts", summary="Every post with its live state")
 def posts(hub: HubDep, _: Viewer) -> list[dict[str, Any]]:
-    result = []
-    for post in hub.registry.all():
-        state = hub.registry.state(post.device_id)
-        open_alerts = [a.id for a in hub.alerts.all() if a.device == post.device_id and a.is_open]
-        result.append(
-            post.model_dump()
-            | {
-                "online": state.online,
-                "last_seen": state.last_seen.isoformat() if state.last_seen else None,
-                "status_since": state.status_since.isoformat() if state.status_since else None,
-                "version": state.version,
-                "health": state.health,
-                "last_seq": state.last_seq,
-                "seq_gaps": state.seq_gaps,
-                "open_alerts": open_alerts,
-            }
-        )
-    return result
+    return post_views(hub)  # hub/web/views.py: the one serialiser of a post (also the live stream's and the pages')
 
 
 @router.get("/events", summary="The event log, newest first, filtered and paginated")
@@ -101,14 +81,15 @@ def events(
         if value is not None and value.tzinfo is None:
             raise HTTPException(422, f"{name} needs a timezone, e.g. 2026-11-22T22:00:00+07:00")
     page = hub.store.query(EventQuery(device, kind, since, until, include_tests, limit, offset))
-    return {"items": page.items, "total": page.total, "limit": limit, "offset": offset}
+    return {"items": event_views(page.items), "total": page.total, "limit": limit, "offset": offset}
 
 
 @router.get("/events/{event_id}/snapshot", summary="The JPEG snapshot of a motion event", response_class=FileResponse)
 def event_snapshot(event_id: str, hub: HubDep, _: Viewer) -> FileResponse:
     record = hub.store.get(event_id) if len(event_id) == 26 else None
     # only the picture sent by the event's own device (the snapshot store is keyed by device)
-    path = hub.snapshots.find(event_id, device=record["device"]) if record else None
+    device = record.get("device") if record else None
+    path = hub.snapshots.find(event_id, device=device) if isinstance(device, str) else None
     if path is None:
         raise HTTPException(404, "no snapshot for this event")
     return FileResponse(path, media_type="image/jpeg")
@@ -116,9 +97,7 @@ def event_snapshot(event_id: str, hub: HubDep, _: Viewer) -> FileResponse:
 
 @router.get("/alerts", summary="Alerts, open ones first")
 def alerts(hub: HubDep, _: Viewer, state: Literal["open", "all"] = "all") -> list[dict[str, Any]]:
-    chosen = [a for a in hub.alerts.all() if state == "all" or a.is_open]
-    chosen.sort(key=lambda a: (not a.is_open, -a.opened_at.timestamp()))
-    return [alert_json(a) for a in chosen]
+    return alert_views(hub, [a for a in hub.alerts.all() if state == "all" or a.is_open])
 
 
 @router.get("/alerts/{alert_id}", summary="One alert with its timeline")
@@ -126,13 +105,13 @@ def alert_detail(alert_id: str, hub: HubDep, _: Viewer) -> dict[str, Any]:
     alert = hub.alerts.get(alert_id)
     if alert is None:
         raise HTTPException(404, "no such alert")
-    return alert_json(alert)
+    return alert_view(hub, alert)
 
 
 @router.post("/alerts/{alert_id}/ack", summary="Acknowledge an alert (the post is told help is coming)")
 def acknowledge(alert_id: str, hub: HubDep, who: Operator, body: AckRequest | None = None) -> dict[str, Any]:
     try:
-        return alert_json(hub.alerts.acknowledge(alert_id, who.name, "api"))
+        return alert_view(hub, hub.alerts.acknowledge(alert_id, who.name, "api"))
     except KeyError:
         raise HTTPException(404, "no such alert") from None
     except TransitionError as exc:
@@ -142,7 +121,7 @@ def acknowledge(alert_id: str, hub: HubDep, who: Operator, body: AckRequest | No
 @router.post("/alerts/{alert_id}/resolve", summary="Resolve an alert with an outcome and a note")
 def resolve(alert_id: str, body: ResolveRequest, hub: HubDep, who: Operator) -> dict[str, Any]:
     try:
-        return alert_json(hub.alerts.resolve(alert_id, who.name, body.outcome, body.note))
+        return alert_view(hub, hub.alerts.resolve(alert_id, who.name, body.outcome, body.note))
     except KeyError:
         raise HTTPException(404, "no such alert") from None
     except TransitionError as exc:
@@ -152,7 +131,7 @@ def resolve(alert_id: str, body: ResolveRequest, hub: HubDep, who: Operator) -> 
 @router.post("/alerts/{alert_id}/en-route", summary="Mark that an officer is on the way (the post is told)")
 def en_route(alert_id: str, hub: HubDep, who: Operator) -> dict[str, Any]:
     try:
-        return alert_json(hub.alerts.en_route(alert_id, who.name))
+        return alert_view(hub, hub.alerts.en_route(alert_id, who.name))
     except KeyError:
         raise HTTPException(404, "no such alert") from None
     except TransitionError as exc:

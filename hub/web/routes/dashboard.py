@@ -25,9 +25,10 @@ from hub.web.deps import HubDep
 from hub.web.routes.auth import client_address, retry_after_header, set_device_cookie, set_session_cookie
 from hub.accounts.auth import DEVICE_COOKIE, LoginOutcome, Principal, allowed
 from hub.i18n import LANG_COOKIE, Translator, choose_language, weekday_names
-from hub.web.live import camera_state
 from hub.web.mapview import build_map
-from hub.alerting.messages import TZ_ABBREVIATION, local_time
+from hub.web.render import bad_value, format_time, make_environment
+from hub.web.views import alert_view, event_views, post_views
+from hub.alerting.messages import TZ_ABBREVIATION
 from hub.service import HubService
 from hub.accounts.sessions import CSRF_FORM_FIELD, SESSION_COOKIE, Session
 from hub.duty.roster import is_on_duty
@@ -35,7 +36,8 @@ from hub.storage.events import EventQuery
 from kamling.protocol import EventKind
 
 PACKAGE = Path(__file__).parent.parent  # hub/web: templates/ and static/
-TEMPLATES = Jinja2Templates(directory=PACKAGE / "templates")
+# Autoescape on every template and a `finalize` that makes any printed value safe (hub/web/render.py).
+TEMPLATES = Jinja2Templates(env=make_environment(PACKAGE / "templates"))
 STATIC_DIR = PACKAGE / "static"
 EVENTS_PER_PAGE = 50
 RECENT_CLOSED = 50
@@ -74,12 +76,28 @@ def language_of(request: Request, hub: HubService) -> str:
     return choose_language(request.query_params.get("lang"), request.cookies.get(LANG_COOKIE), hub.settings.language)
 
 
-def format_time(hub: HubService, value: datetime | str | None) -> str:
-    if not value:
-        return "-"
-    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    when, zone = local_time(moment, hub.settings.timezone)
-    return f"{when} {zone}"
+def page_context(hub: HubService, lang: str, session: Session | None, path: str) -> dict[str, Any]:
+    """What every dashboard template gets, besides its own values (also for rendering pages in tests)."""
+    t = Translator(lang)
+    principal = session.principal if session else None
+    return {
+        "t": t,
+        "lang": lang,
+        "user": principal,
+        "csrf_token": session.csrf_token if session else "",
+        "can_operate": bool(principal and can_operate(principal)),
+        "when": lambda value: format_time(value, hub.settings.timezone, lang),  # a bad stored time: shown, marked
+        "bad": lambda value: bad_value(value, lang),
+        "path": path,
+        "client_config": {
+            "lang": lang,
+            "timezone": hub.settings.timezone,
+            "zone": TZ_ABBREVIATION.get(hub.settings.timezone, ""),
+            "csrf": session.csrf_token if session else "",
+            "canOperate": bool(principal and can_operate(principal)),
+            "strings": t.all(),
+        },
+    }
 
 
 def render(
@@ -91,25 +109,7 @@ def render(
     **context: Any,
 ) -> HTMLResponse:
     lang = language_of(request, hub)
-    t = Translator(lang)
-    principal = session.principal if session else None
-    page = {
-        "t": t,
-        "lang": lang,
-        "user": principal,
-        "csrf_token": session.csrf_token if session else "",
-        "can_operate": bool(principal and can_operate(principal)),
-        "when": lambda value: format_time(hub, value),
-        "path": request.url.path,
-        "client_config": {
-            "lang": lang,
-            "timezone": hub.settings.timezone,
-            "zone": TZ_ABBREVIATION.get(hub.settings.timezone, ""),
-            "csrf": session.csrf_token if session else "",
-            "canOperate": bool(principal and can_operate(principal)),
-            "strings": t.all(),
-        },
-    }
+    page = page_context(hub, lang, session, request.url.path)
     response = TEMPLATES.TemplateResponse(request, template, page | context, status_code=status_code)
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Frame-Options"] = "DENY"
@@ -189,40 +189,24 @@ def console(request: Request, hub: HubDep) -> Response:
     return render(request, hub, "dashboard/console.html", session)
 
 
-def post_rows(hub: HubService) -> list[dict[str, Any]]:
-    open_by_device: dict[str, list[Alert]] = {}
-    for alert in hub.alerts.all():
-        if alert.is_open:
-            open_by_device.setdefault(alert.device, []).append(alert)
-    rows = []
-    for post in hub.registry.all():
-        state = hub.registry.state(post.device_id)
-        rows.append(
-            {
-                "post": post,
-                "state": state,
-                "camera": camera_state(state.health),
-                "open_alerts": open_by_device.get(post.device_id, []),
-            }
-        )
-    return rows
-
-
 @router.get("/posts", response_class=HTMLResponse)
 def posts(request: Request, hub: HubDep, fragment: bool = False) -> Response:
     session = page_session(request, hub)
-    rows = post_rows(hub)
+    rows = post_views(hub)  # hub/web/views.py: the same post as /api/posts and the live stream
     view = build_map(
-        [(r["post"].device_id, r["post"].name, r["post"].lat, r["post"].lon) for r in rows],
+        [(r["device_id"], r["name"], r["lat"], r["lon"]) for r in rows if r.get("error") is None],
         tile_url=getattr(hub.settings, "map_tile_url", None),
     )
-    by_device = {r["post"].device_id: r for r in rows}
+    by_device = {r["device_id"]: r for r in rows}
     template = "dashboard/_posts.html" if fragment else "dashboard/posts.html"
     return render(request, hub, template, session, rows=rows, map=view, by_device=by_device)
 
 
 def snapshots_of(hub: HubService, alert: Alert) -> list[str]:
-    return [event_id for event_id in alert.event_ids if hub.snapshots.find(event_id, alert.device) is not None]
+    return [
+        event_id for event_id in alert.event_ids
+        if isinstance(event_id, str) and hub.snapshots.find(event_id, alert.device) is not None
+    ]
 
 
 @router.get("/alerts/{alert_id}", response_class=HTMLResponse)
@@ -236,7 +220,7 @@ def alert_detail(request: Request, alert_id: str, hub: HubDep, fragment: bool = 
     outcomes = [o.value for o in Outcome if o is not Outcome.RESTORED]
     return render(
         request, hub, template, session,
-        alert=alert, post=post, snapshots=snapshots_of(hub, alert), outcomes=outcomes,
+        alert=alert_view(hub, alert), post=post, snapshots=snapshots_of(hub, alert), outcomes=outcomes,
     )
 
 
@@ -281,7 +265,7 @@ def events(
 
     return render(
         request, hub, "dashboard/events.html", session,
-        items=result.items, total=result.total, page=page, pages=pages, filters=filters,
+        items=event_views(result.items), total=result.total, page=page, pages=pages, filters=filters,
         posts=hub.registry.all(), kinds=[k.value for k in EventKind],
         newer=page_link(page - 1) if page > 1 else None,
         older=page_link(page + 1) if page < pages else None,

@@ -9,6 +9,7 @@ from fastapi import APIRouter, HTTPException
 from fastapi.responses import Response
 
 from hub.web.deps import HubDep, Viewer
+from hub.web.render import json_safe
 from hub.alerting.reports import PostLabel, build_report, select, to_csv
 
 router = APIRouter(prefix="/api/reports", tags=["reports"])
@@ -29,7 +30,7 @@ def _report(hub: Any, since: datetime | None, until: datetime | None, include_te
 def report(
     hub: HubDep, _: Viewer, since: datetime | None = None, until: datetime | None = None, include_tests: bool = False
 ) -> dict[str, Any]:
-    return _report(hub, since, until, include_tests)
+    return json_safe(_report(hub, since, until, include_tests))  # type: ignore[no-any-return]  # any stored name
 
 
 @router.get("/{section}.csv", summary="One report section as CSV", response_class=Response)
