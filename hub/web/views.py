@@ -89,7 +89,7 @@ def post_view(hub: HubService, device: str, open_alerts: Iterable[Alert] | None 
                 for a in alerts
             ],
         }
-        return json_safe(view)  # type: ignore[no-any-return]
+        return json_safe(view)
     except Exception:  # one post that cannot be shown must not take the posts page down
         log.exception("views: post %r cannot be shown", device)
         return _post_stub(device)
@@ -149,7 +149,7 @@ def alert_view(hub: HubService, alert: Alert) -> View:
             "post_name": post.name if post is not None else alert.device,
             "village": post.village if post is not None else "",
         }
-        return json_safe(view)  # type: ignore[no-any-return]
+        return json_safe(view)
     except Exception:
         log.exception("views: alert %r cannot be shown", getattr(alert, "id", None))
         return _alert_stub(alert)
