@@ -30,7 +30,7 @@ def _report(hub: Any, since: datetime | None, until: datetime | None, include_te
 def report(
     hub: HubDep, _: Viewer, since: datetime | None = None, until: datetime | None = None, include_tests: bool = False
 ) -> dict[str, Any]:
-    return json_safe(_report(hub, since, until, include_tests))  # names and notes as stored: strict JSON whatever they hold
+    return json_safe(_report(hub, since, until, include_tests))  # stored names: strict JSON whatever they hold
 
 
 @router.get("/{section}.csv", summary="One report section as CSV", response_class=Response)
