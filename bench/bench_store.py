@@ -1,0 +1,506 @@
+"""The event log at scale: start, memory, query latency and durable appends, SQLite and PostgreSQL vs TinyDB.
+
+    .venv/bin/python bench/bench_store.py [--sizes 100000,1000000,10000000] [--pg-sizes 100000,1000000]
+        [--tiny 300000] [--fill-budget 600] [--samples 200] [--backends sqlite,postgresql,tinydb]
+
+Each backend is filled once through the import path (`SqlEventStore.append` in batches of 1,000;
+`TinyEventStore.append` for TinyDB) with a sector's history: 200 posts, ~10,000 events a day
+(mostly motion, some check-ins, camera faults, tamper and panics), received times spread over
+months or years. At each size of the curve (and when the fill budget runs out: the largest size
+that fitted), a fresh child process measures what the hub would see:
+
+- start: process spawn to a usable store (import, open + migrations, `last_seqs()`), and a real
+  hub (HubService with the SQL store injected + web server) from spawn to `/api/health` answering;
+- RSS of the process that opened the store, after start and after the queries;
+- p50/p99 of the API's queries through the store: newest page, one post's newest page, panics
+  of one day (kind + ts range), get by id, and a cursor walk (one post, 10 pages);
+- durable appends (batches of 1 and of 100), interleaved batch by batch with a baseline of raw
+  inserts (one table, primary key only, same engine, same durability) in the same process.
+
+Prints JSON and writes bench/results/store.json. Times move with a shared machine's load: read ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import http.client
+import json
+import os
+import random
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+SPAWNED = time.monotonic()  # a child's own clock starts as early as possible
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import CpuSteal, emit, percentiles  # noqa: E402
+
+POSTS = [f"pos-{n:03d}" for n in range(200)]
+KINDS = (("motion", 0.905), ("checkin", 0.06), ("camera", 0.015), ("tamper", 0.01), ("panic", 0.01))
+FILL_BATCH = 1_000
+PAGE = 50
+CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+# ---------------------------------------------------------------------------------------------
+# the history
+# ---------------------------------------------------------------------------------------------
+_TO_CROCKFORD = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", CROCKFORD.encode())
+
+
+def ulid_at(ms: int, rand: random.Random) -> str:
+    """A ULID for `ms` (the filler's hot path: base64's C encoder, re-lettered, instead of a Python loop)."""
+    value = (ms << 80) | rand.getrandbits(80)  # 128 bits; a ULID is 26 letters of 5 bits: 130, two leading zeros
+    return base64.b32encode((value << 6).to_bytes(17, "big"))[:26].translate(_TO_CROCKFORD).decode()
+
+
+class History:
+    """A deterministic sector history: event i is received at `start + i * spacing` (hub clock)."""
+
+    def __init__(self, total: int, per_day: int, seed: int = 12) -> None:
+        self.spacing = 86_400.0 / per_day
+        self.end = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
+        self.start = self.end - timedelta(seconds=total * self.spacing)
+        self.rand = random.Random(seed)
+        self.seqs = dict.fromkeys(POSTS, 0)
+        self.made = 0
+        self.sample_ids: list[str] = []
+        weights = [w for _, w in KINDS]
+        self._kinds = [k for k, _ in KINDS]
+        self._cum = [sum(weights[: i + 1]) for i in range(len(weights))]
+        self._pool = {kind: [self._data(kind, self.rand) for _ in range(256)] for kind in self._kinds}
+
+    def moment(self, index: int) -> datetime:
+        return self.start + timedelta(seconds=index * self.spacing)
+
+    def records(self, count: int) -> list[dict[str, Any]]:
+        out = []
+        rand = self.rand
+        for _ in range(count):
+            received = self.moment(self.made) + timedelta(milliseconds=rand.randrange(1000))
+            device = POSTS[rand.randrange(len(POSTS))]
+            self.seqs[device] += 1
+            roll = rand.random()
+            kind = next((k for k, c in zip(self._kinds, self._cum, strict=True) if roll <= c), "motion")
+            ts = received - timedelta(milliseconds=rand.randrange(50, 3000))
+            event_id = ulid_at(int(ts.timestamp() * 1000), rand)
+            out.append({
+                "id": event_id, "device": device, "seq": self.seqs[device], "kind": kind,
+                "ts": ts.isoformat().replace("+00:00", "Z"), "data": rand.choice(self._pool[kind]), "test": False,
+                "received_at": received.isoformat(),
+            })
+            if self.made % 500 == 0:  # ids for get-by-id, spread over the whole history
+                self.sample_ids.append(event_id)
+            self.made += 1
+        return out
+
+    @staticmethod
+    def _data(kind: str, rand: random.Random) -> dict[str, Any]:
+        if kind == "motion":
+            return {"camera": f"cam{rand.randrange(2)}", "score": round(rand.random(), 3),
+                    "area": round(rand.random() / 5, 4), "frames": rand.randrange(3, 60), "snapshot": True}
+        if kind == "checkin":
+            return {"uptime_s": rand.randrange(10**6), "cpu_temp_c": round(40 + 30 * rand.random(), 1),
+                    "disk_free_mb": rand.randrange(500, 20000), "outbox_pending": 0, "cameras": {"cam0": {"fps": 5.0}}}
+        if kind == "camera":
+            return {"camera": "cam0", "state": rand.choice(["stalled", "recovered", "unreachable"])}
+        if kind == "tamper":
+            return {"reason": "enclosure_open"}
+        return {"button": "main", "hold_ms": rand.randrange(80, 600)}
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+# ---------------------------------------------------------------------------------------------
+def rss_mb() -> dict[str, float]:
+    fields = {}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        name, _, value = line.partition(":")
+        if name in ("VmRSS", "VmHWM"):
+            fields[name] = round(int(value.split()[0]) / 1024, 1)
+    return fields
+
+
+def spread(ids: list[str], most: int = 2000) -> list[str]:
+    """At most `most` ids taken evenly from oldest to newest (never empty: a missing id is a valid look-up too)."""
+    return ids[:: max(1, len(ids) // most)][:most] or ["0" * 26]
+
+
+def timed(fn: Callable[[], Any]) -> float:
+    start = time.perf_counter()
+    fn()
+    return (time.perf_counter() - start) * 1000
+
+
+def loadavg() -> list[float]:
+    return [round(v, 2) for v in os.getloadavg()]
+
+
+def database_bytes(url: str) -> int:
+    if url.startswith("sqlite"):
+        path = Path(url.split("///", 1)[1])
+        return sum(p.stat().st_size for p in path.parent.glob(path.name + "*"))
+    import psycopg
+
+    with psycopg.connect(url) as connection:
+        row = connection.execute("SELECT pg_database_size(current_database())").fetchone()
+        return int(row[0]) if row else 0
+
+
+# ---------------------------------------------------------------------------------------------
+# the child: one fresh process per measurement (what a starting hub is)
+# ---------------------------------------------------------------------------------------------
+def child_store(spec: dict[str, Any]) -> dict[str, Any]:
+    """Open the store as the hub does at start, then query it and append to it."""
+    from hub.storage.events import EventQuery, TinyEventStore
+
+    store: Any
+    if spec["backend"] == "tinydb":
+        store = TinyEventStore(Path(spec["root"]))
+    else:
+        from hub.storage.sql.database import Database
+        from hub.storage.sql.events import SqlEventStore
+
+        store = SqlEventStore(Database(spec["url"]))
+    opened_at = time.monotonic()
+    store.open()
+    seqs = store.last_seqs()
+    ready = time.monotonic()
+    result: dict[str, Any] = {
+        "imports_s": round(opened_at - SPAWNED, 3), "open_s": round(ready - opened_at, 3),
+        "spawn_to_ready_in_child_s": round(ready - SPAWNED, 3), "posts_seen": len(seqs), "rss_after_open_mb": rss_mb(),
+    }
+    rand = random.Random(7)
+    first, last = datetime.fromisoformat(spec["first"]), datetime.fromisoformat(spec["last"])
+    days = max(1, (last - first).days)
+    ids: list[str] = spec["ids"]
+    samples: dict[str, list[float]] = {"newest_page": [], "post_newest_page": [], "panics_of_one_day": [],
+                                        "get_by_id": [], "cursor_walk_page": []}
+    walk_pages = spec["walk_pages"]
+
+    def panics_of_a_day() -> None:
+        day = (first + timedelta(days=rand.randrange(days))).replace(hour=0, minute=0, second=0, microsecond=0)
+        store.query(EventQuery(kind="panic", since=day, until=day + timedelta(days=1), limit=PAGE))
+
+    def walk() -> None:
+        device = rand.choice(POSTS)
+        cursor: str | None = None
+        for _ in range(walk_pages):
+            start = time.perf_counter()
+            page = store.query(EventQuery(device=device, limit=PAGE, cursor=cursor))
+            samples["cursor_walk_page"].append((time.perf_counter() - start) * 1000)
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+
+    queries: dict[str, Callable[[], Any]] = {
+        "newest_page": lambda: store.query(EventQuery(limit=PAGE)),
+        "post_newest_page": lambda: store.query(EventQuery(device=rand.choice(POSTS), limit=PAGE)),
+        "panics_of_one_day": panics_of_a_day,
+        "get_by_id": lambda: store.get(rand.choice(ids)),
+    }
+    if spec["backend"] == "tinydb":
+        walk_pages = 0  # no cursor in the TinyDB store (offset pages only)
+    for _ in range(spec["samples"]):  # interleaved: load hits every query alike
+        for name, query in queries.items():
+            samples[name].append(timed(query))
+        if walk_pages:
+            walk()
+    result["queries"] = {name: percentiles(values) for name, values in samples.items() if values}
+    result["rss_after_queries_mb"] = rss_mb()
+    if spec["backend"] != "tinydb" and spec.get("appends"):
+        result["append"] = appends(store, spec)
+    store.close()
+    return result
+
+
+def appends(store: Any, spec: dict[str, Any]) -> dict[str, Any]:
+    """Durable appends into the filled store vs raw inserts (same engine, same durability), batch by batch."""
+    history = History(10, 10_000, seed=spec["seed"])
+    history.start = datetime.now(UTC)
+    history.spacing = 0.01
+    raw = RawInserter(spec["raw_url"])
+    out: dict[str, Any] = {}
+    try:
+        for size, batches in ((1, spec["appends"]), (100, max(5, spec["appends"] // 10))):
+            store_ms: list[float] = []
+            raw_ms: list[float] = []
+            for _ in range(batches):
+                batch = history.records(size)
+                store_ms.append(timed(lambda b=batch: store.append(b)))
+                raw_batch = history.records(size)
+                raw_ms.append(timed(lambda b=raw_batch: raw.insert(b)))
+            store_rate = size * len(store_ms) / (sum(store_ms) / 1000)
+            raw_rate = size * len(raw_ms) / (sum(raw_ms) / 1000)
+            out[f"batch_{size}"] = {
+                "store_events_per_s": round(store_rate), "raw_events_per_s": round(raw_rate),
+                "ratio": round(store_rate / raw_rate, 3), "store_commit": percentiles(store_ms),
+                "raw_commit": percentiles(raw_ms),
+            }
+    finally:
+        raw.close()
+    return out
+
+
+class RawInserter:
+    """The floor: one insert per row into a table with a primary key only, one durable commit per batch."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        if url.startswith("sqlite"):
+            self.connection: Any = sqlite3.connect(url.split("///", 1)[1], isolation_level=None)
+            self.connection.execute("PRAGMA journal_mode=WAL")
+            self.connection.execute("PRAGMA synchronous=FULL")  # as the store: the WAL fsynced at every commit
+            self.connection.execute("CREATE TABLE IF NOT EXISTS raw (id TEXT PRIMARY KEY, record TEXT NOT NULL)")
+            self.sql = "INSERT INTO raw (id, record) VALUES (?, ?)"
+        else:
+            import psycopg
+
+            self.connection = psycopg.connect(url, autocommit=True)
+            self.connection.execute("CREATE TABLE IF NOT EXISTS raw (id TEXT PRIMARY KEY, record TEXT NOT NULL)")
+            self.sql = "INSERT INTO raw (id, record) VALUES (%s, %s)"
+
+    def insert(self, records: list[dict[str, Any]]) -> None:
+        rows = [(r["id"], json.dumps(r, separators=(",", ":"))) for r in records]
+        if isinstance(self.connection, sqlite3.Connection):
+            self.connection.execute("BEGIN IMMEDIATE")
+            self.connection.executemany(self.sql, rows)
+            self.connection.execute("COMMIT")
+        else:
+            with self.connection.transaction(), self.connection.cursor() as cursor:
+                cursor.executemany(self.sql, rows)
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+def child_hub(spec: dict[str, Any]) -> None:
+    """A real hub (service + web server) on the SQL store; the parent times spawn to /api/health."""
+    from hub.service import HubService
+    from hub.settings import HubSettings
+    from hub.storage.sql.database import Database
+    from hub.storage.sql.events import SqlEventStore
+    from hub.web.app import create_app
+    from hub.web.server import WebServer
+
+    settings = HubSettings(mqtt_password="bench", mqtt_port=spec["mqtt_port"], data_dir=Path(spec["data_dir"]),
+                           http_port=spec["http_port"], database_url=spec["url"])
+    service = HubService(settings, store=SqlEventStore(Database(spec["url"])))
+    service.start()
+    web = WebServer(create_app(service), "127.0.0.1", settings.http_port)
+    web.start()
+    print(json.dumps({"rss_after_start_mb": rss_mb()}), flush=True)
+    sys.stdin.read()  # until the parent closes our stdin
+    web.stop()
+    service.stop()
+
+
+def run_child(spec: dict[str, Any], timeout: float = 1800) -> dict[str, Any]:
+    started = time.monotonic()
+    proc = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)], capture_output=True, text=True,
+                          timeout=timeout, check=False)
+    if proc.returncode != 0:
+        return {"error": proc.stderr.strip()[-1500:]}
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    result["spawn_to_exit_s"] = round(time.monotonic() - started, 3)
+    return result
+
+
+def hub_start(url: str, work: Path) -> dict[str, Any]:
+    from poskamling.net import free_port
+
+    port, mqtt_port = free_port(), free_port()  # no broker: the hub connects in the background, as at a broker outage
+    data_dir = work / f"hub-{uuid.uuid4().hex[:6]}"
+    spec = {"hub": True, "url": url, "http_port": port, "mqtt_port": mqtt_port, "data_dir": str(data_dir)}
+    started = time.monotonic()
+    proc = subprocess.Popen([sys.executable, __file__, "--child", json.dumps(spec)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    answered = None
+    try:
+        deadline = started + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+                connection.request("GET", "/api/health")
+                status = connection.getresponse().status
+                connection.close()
+                if status == 200:
+                    answered = time.monotonic() - started
+                    break
+            except OSError:
+                pass
+            time.sleep(0.01)
+        if answered is None:
+            proc.kill()
+            _out, err = proc.communicate(timeout=30)
+            return {"error": (err or "no answer from /api/health in 120 s").strip()[-1500:]}
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        result: dict[str, Any] = {"spawn_to_health_s": round(answered, 3)}
+        if line.strip():
+            result.update(json.loads(line))
+        return result
+    finally:
+        if proc.poll() is None:
+            assert proc.stdin is not None
+            proc.stdin.close()
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(10)
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# the parent
+# ---------------------------------------------------------------------------------------------
+def fill_sql(
+    url: str, sizes: list[int], budget: float, args: argparse.Namespace, work: Path, raw_url: str
+) -> dict[str, Any]:
+    from hub.storage.sql.database import Database
+    from hub.storage.sql.events import SqlEventStore
+
+    store = SqlEventStore(Database(url), recent_ids=10_000)
+    store.open()
+    history = History(max(sizes), args.per_day)
+    points: list[dict[str, Any]] = []
+    fill_s = 0.0
+    out_of_budget = False
+    for target in sizes:
+        phase = time.monotonic()
+        steal = CpuSteal()
+        while history.made < target:
+            if fill_s + (time.monotonic() - phase) > budget:  # filling time only: measurements do not count
+                out_of_budget = True
+                break
+            store.append(history.records(min(FILL_BATCH, target - history.made)))
+        took = time.monotonic() - phase
+        fill_s += took
+        reached = history.made
+        if points and points[-1]["events"] == reached:
+            break
+        point: dict[str, Any] = {
+            "events": reached, "target": target, "fill_s": round(fill_s, 1),
+            "fill_events_per_s": round((reached - (points[-1]["events"] if points else 0)) / max(took, 1e-9)),
+            "fill_cpu_steal_pct": steal.percent(), "database_mb": round(database_bytes(url) / 2**20, 1),
+        }
+        spec = {"backend": "sql", "url": url, "samples": args.samples, "walk_pages": 10,
+                "ids": spread(history.sample_ids),
+                "first": history.start.isoformat(), "last": history.moment(reached).isoformat(),
+                "appends": args.appends, "raw_url": raw_url, "seed": reached}
+        measure = CpuSteal()
+        point["load_before"] = loadavg()
+        point["store"] = run_child(spec)
+        point["hub"] = hub_start(url, work) if args.hub else {"skipped": "--no-hub"}
+        point["measure_cpu_steal_pct"] = measure.percent()
+        progress = {"progress": url.split(":")[0], "events": reached, "fill_s": point["fill_s"]}
+        print(json.dumps(progress), file=sys.stderr, flush=True)
+        points.append(point)
+        if out_of_budget:
+            break
+    store.close()
+    return {"points": points, "fill_budget_s": budget, "budget_ran_out": out_of_budget}
+
+
+def fill_tiny(count: int, budget: float, args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    from hub.storage.events import TinyEventStore
+
+    root = work / "tinydb"
+    store = TinyEventStore(root)
+    store.open()
+    history = History(count, args.per_day)
+    started = time.monotonic()
+    steal = CpuSteal()
+    while history.made < count and time.monotonic() - started < budget:
+        store.append(history.records(min(FILL_BATCH, count - history.made)))
+    took = time.monotonic() - started
+    store.close()
+    spec = {"backend": "tinydb", "root": str(root), "samples": args.tiny_samples, "walk_pages": 0,
+            "ids": spread(history.sample_ids),
+            "first": history.start.isoformat(), "last": history.moment(history.made).isoformat()}
+    point = {"events": history.made, "target": count, "fill_s": round(took, 1),
+             "fill_events_per_s": round(history.made / max(took, 1e-9)), "fill_cpu_steal_pct": steal.percent(),
+             "files_mb": round(sum(p.stat().st_size for p in root.glob("*")) / 2**20, 1), "load_before": loadavg()}
+    point["store"] = run_child(spec)
+    return {"points": [point], "fill_budget_s": budget, "budget_ran_out": history.made < count}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--sizes", default="100000,1000000,10000000",
+                        help="SQLite curve (events); stops at --fill-budget")
+    parser.add_argument("--pg-sizes", default=None, help="PostgreSQL curve (default: --sizes)")
+    parser.add_argument("--tiny", type=int, default=300_000, help="events in today's TinyDB store")
+    parser.add_argument("--fill-budget", type=float, default=600.0, help="seconds of filling per SQL backend")
+    parser.add_argument("--tiny-budget", type=float, default=300.0, help="seconds of filling the TinyDB store")
+    parser.add_argument("--per-day", type=int, default=10_000, help="events a day in the sector (spreads received_at)")
+    parser.add_argument("--samples", type=int, default=200, help="samples of each query per size")
+    parser.add_argument("--tiny-samples", type=int, default=10, help="samples of each query on TinyDB (seconds each)")
+    parser.add_argument("--appends", type=int, default=200, help="single-event appends (and a tenth as many of 100)")
+    parser.add_argument("--backends", default="sqlite,postgresql,tinydb")
+    parser.add_argument("--no-hub", dest="hub", action="store_false", help="skip the real hub start to /api/health")
+    parser.add_argument("--work", type=Path, default=None,
+                        help="folder for the databases (default: a temp folder, removed)")
+    parser.add_argument("--output", default="store", help="results name: bench/results/<output>.json")
+    args = parser.parse_args()
+    if args.child:
+        spec = json.loads(args.child)
+        if spec.get("hub"):
+            child_hub(spec)
+        else:
+            print(json.dumps(child_store(spec)))
+        return
+
+    backends = args.backends.split(",")
+    work = args.work or Path(tempfile.mkdtemp(prefix="bench-store-", dir=os.environ.get("BENCH_DIR")))
+    work.mkdir(parents=True, exist_ok=True)
+    steal = CpuSteal()
+    result: dict[str, Any] = {
+        "started": datetime.now(UTC).isoformat(timespec="seconds"), "cpus": os.cpu_count(), "load_start": loadavg(),
+        "per_day": args.per_day, "samples": args.samples, "page": PAGE,
+    }
+    try:
+        if "tinydb" in backends:
+            result["tinydb"] = fill_tiny(args.tiny, args.tiny_budget, args, work)
+        if "sqlite" in backends:
+            sizes = sorted({0, *(int(s) for s in args.sizes.split(","))})  # 0: the empty store, the baseline
+            result["sqlite"] = fill_sql(f"sqlite:///{work / 'hub.db'}", sizes, args.fill_budget, args, work,
+                                        f"sqlite:///{work / 'raw.db'}")
+        if "postgresql" in backends:
+            from poskamling.postgres import TempPostgres
+
+            server = TempPostgres()  # its own temp folder: the server user must reach it when we are root
+            server.start()
+            try:
+                import psycopg
+
+                with psycopg.connect(server.url, autocommit=True) as connection:
+                    connection.execute('CREATE DATABASE "raw_bench"')
+                pg_sizes = sorted({0, *(int(s) for s in (args.pg_sizes or args.sizes).split(","))})
+                result["postgresql"] = fill_sql(server.url, pg_sizes, args.fill_budget, args, work,
+                                                server.url.rsplit("/", 1)[0] + "/raw_bench")
+                result["postgresql"]["server"] = "TempPostgres (Debian's postgresql, default settings, fsync=on)"
+            finally:
+                server.remove()
+    finally:
+        result["cpu_steal_pct"] = steal.percent()
+        result["load_end"] = loadavg()
+        if args.work is None:
+            shutil.rmtree(work, ignore_errors=True)
+    emit(args.output, result)
+
+
+if __name__ == "__main__":
+    main()
