@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -60,23 +59,21 @@ def test_every_store_reports_its_damage_and_the_hub_still_starts(make_hub: Calla
     hub = make_hub([post_entry("pos-a")])
     damaged = hub.client(None).get("/api/health").json()["store_damaged"]
 
-    names = sorted(message.split(":", 1)[0] for message in damaged)
-    assert names == [
-        "alerts-2026-01.json",
-        "alerts.json",
-        "devices.json",
-        "events-2026-11-22T16.000.json",
-        "roster.json",
-        "users.json",
-    ]
-    assert all("damaged" in message and "moved to" in message for message in damaged)
-    for name in names:
-        folder = data / "events" if name.startswith("events-") else data
+    # The stores that are files in every configuration: set aside (renamed, never deleted).
+    set_aside = {"events-2026-11-22T16.000.json": data / "events", "users.json": data, "roster.json": data, "devices.json": data}
+    for name, folder in set_aside.items():
+        assert sum(1 for message in damaged if message.startswith(f"{name}: damaged")) == 1, (name, damaged)
         assert not (folder / name).exists() and len(list(folder.glob(f"{name}.damaged-*"))) == 1
-    # The admin finds one audit record per damaged file.
-    audit = [json.loads(line) for line in (data / "audit.jsonl").read_text().splitlines()]
-    recorded = sorted(entry["target"] for entry in audit if entry["action"] == "storage.damaged")
-    assert recorded == names and not any(entry["ok"] for entry in audit if entry["action"] == "storage.damaged")
+    # The alert files: set aside by the file-based alert store, or, when alerts live in SQL, reported
+    # by their one-time copy into it (which leaves the originals in place); shown either way.
+    for name in ("alerts.json", "alerts-2026-01.json"):
+        assert any(name in message.split(":", 1)[0] and "damaged" in message for message in damaged), (name, damaged)
+    names = sorted(message.split(":", 1)[0] for message in damaged)
+    # The admin finds one audit record per damaged file (through the hub's audit log, whatever backs it).
+    assert hub.service is not None
+    audit = hub.service.audit.read(limit=100, action="storage.damaged")
+    assert sorted(entry["target"] for entry in audit) == names and not any(entry["ok"] for entry in audit)
+    assert len(names) == 6
     # The hub works: the API answers with the settings' tokens.
     assert hub.client("viewer").get("/api/alerts").status_code == 200
 
