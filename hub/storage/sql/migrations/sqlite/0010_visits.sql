@@ -1,0 +1,23 @@
+-- Police visits to posts (sambang), recorded from the officer's phone through the post's QR poster
+-- (hub/community). Rows are only ever added. Times are UTC ISO-8601 text of fixed width
+-- (hub.storage.sql.events.sortable_time): text order is time order.
+CREATE TABLE visits (
+    id TEXT PRIMARY KEY,          -- a ULID
+    post TEXT NOT NULL,           -- the post's device id (from the signed poster link)
+    officer TEXT NOT NULL,        -- the officer's roster id, or "user:<name>" for a dashboard login
+    officer_name TEXT NOT NULL,
+    at TEXT NOT NULL,
+    lat REAL,                     -- what the phone reported; NULL when it gave none
+    lon REAL,
+    accuracy_m REAL,
+    distance_m REAL,              -- from the post; NULL when either side has no location
+    flag TEXT,                    -- NULL (near the post), far, no_location, post_unplaced
+    note TEXT NOT NULL,
+    photo TEXT,                   -- file name under <data_dir>/community/photos
+    via TEXT NOT NULL,            -- session or link
+    client TEXT NOT NULL
+);
+-- "at most once per officer per post per hour", and each post's last visits
+CREATE INDEX visits_officer_post_at ON visits (officer, post, at);
+CREATE INDEX visits_post_at ON visits (post, at);
+CREATE INDEX visits_at ON visits (at);
