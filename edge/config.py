@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from edge.camera.config import CameraConfig
 from kamling.configfile import known_time_zone, load_model
@@ -43,6 +43,35 @@ class ButtonConfig(_Section):
     )
 
 
+class CheckinButtonConfig(_Section):
+    """The green "Lapor ronda" button: a guard on the night watch reports that the post is staffed."""
+
+    pin: int | str = Field(
+        description="GPIO of the check-in button (BCM number or name like 'GPIO5'); not the panic pin"
+    )
+    pull_up: bool = Field(default=True, description="button wired to ground with the internal pull-up")
+    bounce_time: float | None = Field(default=0.05, ge=0, description="debounce in seconds")
+    min_interval: float = Field(
+        default=30.0,
+        ge=0,
+        le=3600,
+        description="seconds after a check-in in which further presses are ignored: a held, bouncing or "
+        "pressed-twice button gives one check-in",
+    )
+
+
+class RfidConfig(_Section):
+    """A USB 125 kHz card reader that types the card number like a keyboard (read with python-evdev)."""
+
+    device: Path = Field(
+        description="its input device, e.g. /dev/input/by-id/usb-<reader>-event-kbd (stable across reboots)"
+    )
+    grab: bool = Field(
+        default=True, description="take the reader for this agent alone, so numbers are not typed on a console"
+    )
+    min_interval: float = Field(default=30.0, ge=0, le=3600, description="seconds in which the same card counts once")
+
+
 class OutputConfig(_Section):
     pin: int | str = Field(description="GPIO driving the output")
     active_high: bool = Field(default=True, description="output is on when the pin is high")
@@ -58,6 +87,12 @@ class EdgeConfig(_Section):
     mqtt: MqttConfig
     panic_button: ButtonConfig = Field(description="the panic button input")
     tamper_switch: ButtonConfig | None = Field(default=None, description="optional enclosure tamper switch")
+    checkin_button: CheckinButtonConfig | None = Field(
+        default=None, description='optional green "Lapor ronda" button: the ronda guard checks in (a checkin event)'
+    )
+    rfid: RfidConfig | None = Field(
+        default=None, description="optional USB 125 kHz card reader: the guard's card identifies who checked in"
+    )
     status_led: OutputConfig | None = Field(default=None, description="status LED: connection and alert state")
     buzzer: BuzzerConfig | None = Field(default=None, description="local buzzer or siren")
     data_dir: Path = Field(default=Path("/var/lib/poskamling"), description="outbox and state folder")
@@ -81,6 +116,20 @@ class EdgeConfig(_Section):
         return value
 
     _known_zone = field_validator("timezone")(known_time_zone)
+
+    @model_validator(mode="after")
+    def _pins_not_shared(self) -> EdgeConfig:
+        # A check-in button wired to the panic pin would page the police for every round.
+        used: dict[str, str] = {}
+        for name in ("panic_button", "tamper_switch", "checkin_button", "status_led", "buzzer"):
+            section = getattr(self, name)
+            if section is None:
+                continue
+            pin = str(section.pin).upper().removeprefix("GPIO").removeprefix("BCM")
+            if pin in used:
+                raise ValueError(f"{name}.pin {section.pin} is already used by {used[pin]}")
+            used[pin] = name
+        return self
 
     @property
     def mqtt_username(self) -> str:

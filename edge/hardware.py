@@ -1,4 +1,4 @@
-"""GPIO adapter: panic button, tamper switch, status LED and buzzer through gpiozero.
+"""GPIO adapter: panic button, tamper switch, "Lapor ronda" check-in button, status LED and buzzer through gpiozero.
 
 The only module that imports gpiozero. Tests and the simulator pass a `MockFactory`
 (each simulated post its own) and drive the button pin.
@@ -18,6 +18,9 @@ from edge.core import LedMode, LedPattern
 
 log = logging.getLogger(__name__)
 
+RECEIPT_SECONDS = 0.7
+"""After the receipt's three blinks (0.6 s) the status LED shows its pattern again."""
+
 
 class PostHardware:
     """The post's inputs and outputs; callbacks run on gpiozero's threads and must be quick."""
@@ -27,10 +30,12 @@ class PostHardware:
         self.pin_factory = pin_factory
         self.panic_button: Button | None = None
         self.tamper_switch: Button | None = None
+        self.checkin_button: Button | None = None
         self.led: LED | None = None
         self.buzzer: Buzzer | None = None
         self.led_pattern: LedPattern | None = None
         self._lock = threading.Lock()
+        self._receipt_timer: threading.Timer | None = None
 
     def _button(self, cfg: ButtonConfig) -> Button:
         return Button(
@@ -41,7 +46,12 @@ class PostHardware:
             pin_factory=self.pin_factory,
         )
 
-    def start(self, on_panic: Callable[[], None], on_tamper: Callable[[bool], None] | None = None) -> None:
+    def start(
+        self,
+        on_panic: Callable[[], None],
+        on_tamper: Callable[[bool], None] | None = None,
+        on_checkin: Callable[[], None] | None = None,
+    ) -> None:
         cfg = self.config
         self.panic_button = self._button(cfg.panic_button)
         if cfg.panic_button.hold_time > 0:
@@ -53,16 +63,25 @@ class PostHardware:
             self.tamper_switch = self._button(cfg.tamper_switch)
             self.tamper_switch.when_released = lambda: on_tamper(True)
             self.tamper_switch.when_pressed = lambda: on_tamper(False)
+        if cfg.checkin_button:
+            checkin = cfg.checkin_button
+            self.checkin_button = Button(
+                checkin.pin, pull_up=checkin.pull_up, bounce_time=checkin.bounce_time or None, pin_factory=self.pin_factory
+            )
+            if on_checkin is not None:
+                self.checkin_button.when_pressed = on_checkin  # once per press: holding it changes nothing
         if cfg.status_led:
             self.led = LED(cfg.status_led.pin, active_high=cfg.status_led.active_high, pin_factory=self.pin_factory)
         if cfg.buzzer:
             self.buzzer = Buzzer(cfg.buzzer.pin, active_high=cfg.buzzer.active_high, pin_factory=self.pin_factory)
 
     def stop(self) -> None:
-        for device in (self.panic_button, self.tamper_switch, self.led, self.buzzer):
+        if self._receipt_timer is not None:
+            self._receipt_timer.cancel()
+        for device in (self.panic_button, self.tamper_switch, self.checkin_button, self.led, self.buzzer):
             if device is not None:
                 device.close()
-        self.panic_button = self.tamper_switch = self.led = self.buzzer = None
+        self.panic_button = self.tamper_switch = self.checkin_button = self.led = self.buzzer = None
 
     def show(self, pattern: LedPattern) -> None:
         """Set the status LED to a pattern (idempotent)."""
@@ -70,14 +89,18 @@ class PostHardware:
             if pattern == self.led_pattern:
                 return
             self.led_pattern = pattern
-            if self.led is None:
-                return
-            if pattern.mode is LedMode.SOLID:
-                self.led.on()
-            elif pattern.mode is LedMode.OFF:
-                self.led.off()
-            else:
-                self.led.blink(on_time=pattern.on_time, off_time=pattern.off_time, background=True)
+            self._apply(pattern)
+
+    def _apply(self, pattern: LedPattern) -> None:
+        """Drive the LED to `pattern` (caller holds the lock)."""
+        if self.led is None:
+            return
+        if pattern.mode is LedMode.SOLID:
+            self.led.on()
+        elif pattern.mode is LedMode.OFF:
+            self.led.off()
+        else:
+            self.led.blink(on_time=pattern.on_time, off_time=pattern.off_time, background=True)
 
     def sound_alarm(self) -> None:
         """Local siren on a panic press, unless configured silent."""
@@ -86,6 +109,25 @@ class PostHardware:
             return
         half = 0.25
         self.buzzer.beep(on_time=half, off_time=half, n=max(1, int(cfg.alarm_seconds / (2 * half))), background=True)
+
+    def receipt(self) -> None:
+        """The check-in receipt: one short chirp and three quick blinks, then the LED's own pattern again."""
+        if self.buzzer is not None:
+            self.buzzer.beep(on_time=0.05, off_time=0.05, n=1, background=True)
+        with self._lock:
+            if self.led is None:
+                return
+            if self._receipt_timer is not None:
+                self._receipt_timer.cancel()
+            self.led.blink(on_time=0.1, off_time=0.1, n=3, background=True)
+            self._receipt_timer = threading.Timer(RECEIPT_SECONDS, self._after_receipt)
+            self._receipt_timer.daemon = True
+            self._receipt_timer.start()
+
+    def _after_receipt(self) -> None:
+        with self._lock:
+            if self.led_pattern is not None:
+                self._apply(self.led_pattern)
 
     def chirp(self, count: int) -> None:
         """Short beeps that tell the guard about an alert update."""
