@@ -12,11 +12,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from edge.checkin import CheckinGate
 from edge.config import EdgeConfig
 from edge.core import PostView, feedback_chirps, led_pattern
 from edge.hardware import PostHardware
 from edge.link import EdgeLink
 from edge.outbox import Outbox
+from edge.rfid import CardReader
 from edge.telemetry import HostProbe, build_health
 from kamling.backoff import Backoff
 from kamling.protocol import (
@@ -76,6 +78,7 @@ class EdgeAgent:
         on_tick: Callable[[], None] | None = None,
         probe: HostProbe | None = None,
         cameras: Callable[[Callable[..., None]], Any] | None = None,
+        card_reader: Any | None = None,
     ) -> None:
         self.config = config
         self.hardware = hardware
@@ -92,6 +95,13 @@ class EdgeAgent:
                 config.cameras, raise_event, worker_options={"wallclock": post_clock(config.timezone)}
             )
         self.cameras = cameras(self.raise_event) if cameras is not None else None  # start()/stop()/fps()
+        # Ronda check-ins (issue 14): the button and each card pass one gate each (edge/checkin.py).
+        checkin_cfg, rfid_cfg = config.checkin_button, config.rfid
+        self._checkins = CheckinGate(checkin_cfg.min_interval if checkin_cfg else 30.0, clock)
+        self._cards = CheckinGate(rfid_cfg.min_interval if rfid_cfg else 30.0, clock)
+        if card_reader is None and rfid_cfg is not None:  # edge/rfid.py; evdev is imported only when it opens
+            card_reader = CardReader(rfid_cfg.device, self.present_card, grab=rfid_cfg.grab)
+        self.card_reader = card_reader  # start()/stop(); tests pass a CardReader on a fake input device
         self.link: EdgeLink | None = None
         self.alert_state: AlertState | None = None
         self.alert_id: str | None = None
@@ -113,17 +123,21 @@ class EdgeAgent:
     def start(self) -> None:
         self.outbox.open()
         self.link = self.link_factory(self.config, self._on_message, self._on_connection, version=self.version)
-        self.hardware.start(on_panic=self.press_panic, on_tamper=self._on_tamper)
+        self.hardware.start(on_panic=self.press_panic, on_tamper=self._on_tamper, on_checkin=self.press_checkin)
         self._refresh_led()
         self._thread = threading.Thread(target=self._run, name=f"agent-{self.config.device_id}", daemon=True)
         self._thread.start()
         self.link.start()
         if self.cameras is not None:
             self.cameras.start()
+        if self.card_reader is not None:
+            self.card_reader.start()
 
     def stop(self) -> None:
         if self.cameras is not None:  # first: a worker's last "motion end" still reaches the outbox
             self.cameras.stop()
+        if self.card_reader is not None:
+            self.card_reader.stop()
         if self._thread is not None:
             self._inbox.put(_Stop())
             self._thread.join(timeout=10)
@@ -139,6 +153,20 @@ class EdgeAgent:
         """The guard pressed the panic button: siren at once, then a durable event."""
         self.hardware.sound_alarm()
         self.raise_event(EventKind.PANIC, {"source": "button"})
+
+    def press_checkin(self) -> None:
+        """The guard pressed "Lapor ronda": a receipt at once, then a durable `checkin` event (one per press)."""
+        if not self._checkins.allow("button"):
+            return
+        self.hardware.receipt()
+        self.raise_event(EventKind.CHECKIN, {"source": "button"})
+
+    def present_card(self, card: str) -> None:
+        """A guard's card on the reader: a check-in that says who (the hub looks the number up)."""
+        if not self._cards.allow(f"card:{card}"):
+            return
+        self.hardware.receipt()
+        self.raise_event(EventKind.CHECKIN, {"source": "card", "card": card})
 
     def raise_event(
         self, kind: EventKind, data: dict[str, Any] | None = None, *, test: bool = False, attachment: bytes | None = None

@@ -5,6 +5,7 @@ lines and, for the walk test, the device's MQTT identity. Checks, in order:
 
   config     the edge config file loads and validates
   button     the technician presses the panic button within a time limit (it is seen)
+  checkin    (with a checkin_button) the technician presses the green "Lapor ronda" button
   outputs    the status LED blinks and the buzzer chirps (the technician confirms)
   camera:X   each camera opens and delivers frames; frames per second are reported
   broker     connects to the broker with the device's own credential
@@ -121,6 +122,14 @@ def check_button(button: Any, prompt: Prompt, timeout: float) -> CheckResult:
     if button.wait_for_press(timeout=timeout):
         return CheckResult("button", PASS, "press seen")
     return CheckResult("button", FAIL, f"no press seen within {timeout:.0f} s: check wiring and panic_button.pin")
+
+
+def check_checkin_button(button: Any, prompt: Prompt, timeout: float) -> CheckResult:
+    """The green "Lapor ronda" button, like the panic button: a press within `timeout` is seen."""
+    prompt.say(f"Tekan tombol Lapor ronda (hijau) / press the green check-in button now ({timeout:.0f} s)...")
+    if button.wait_for_press(timeout=timeout):
+        return CheckResult("checkin", PASS, "press seen")
+    return CheckResult("checkin", FAIL, f"no press seen within {timeout:.0f} s: check wiring and checkin_button.pin")
 
 
 def check_outputs(hardware: Any, config: EdgeConfig, prompt: Prompt, interactive: bool) -> CheckResult:
@@ -269,6 +278,11 @@ def run_doctor(
             results.append(CheckResult("button", SKIP, "skipped"))
         else:
             results.append(check_button(hardware.panic_button, prompt, options.button_timeout))
+        if hardware.checkin_button is not None:
+            if "checkin" in options.skip or "button" in options.skip:
+                results.append(CheckResult("checkin", SKIP, "skipped"))
+            else:
+                results.append(check_checkin_button(hardware.checkin_button, prompt, options.button_timeout))
         results.append(check_outputs(hardware, config, prompt, options.interactive_outputs))
     except Exception as exc:  # noqa: BLE001 - e.g. GPIO busy because the agent still runs
         results.append(CheckResult("gpio", FAIL, f"cannot open GPIO: {exc} (is poskamling-edge still running?)"[:200]))

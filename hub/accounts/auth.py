@@ -23,6 +23,9 @@ ROLES: tuple[Role, ...] = ("viewer", "operator", "technician", "admin")
 class Principal:
     name: str
     role: Role
+    # Empty: every village. Else the account acts only for these desa/kelurahan (the village
+    # officer's own account); routes that know villages (hub/web/routes/ronda.py) apply it.
+    villages: tuple[str, ...] = ()
 
 
 def token_digest(token: str) -> str:
@@ -43,7 +46,7 @@ class TokenAuthenticator:
         digest = token_digest(token)
         for entry in self.tokens:
             if hmac.compare_digest(entry.sha256, digest):
-                return Principal(entry.name, entry.role)
+                return Principal(entry.name, entry.role, tuple(entry.villages))
         return None
 
 

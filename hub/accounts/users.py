@@ -44,6 +44,7 @@ class User:
     role: Role
     created_at: str
     disabled: bool = False
+    villages: tuple[str, ...] = ()  # empty: all villages; else scoped (see Principal.villages)
 
 
 def check_password_strength(password: str, username: str) -> None:
@@ -123,7 +124,7 @@ class UserStore:
             self._refresh()
             return self._db.table("users")
 
-    def create(self, username: str, password: str, role: Role) -> User:
+    def create(self, username: str, password: str, role: Role, villages: tuple[str, ...] = ()) -> User:
         if not USERNAME_RE.match(username):
             raise UserError("user name: 2-32 characters, lower-case letters, digits, . _ -")
         if role not in ROLES:
@@ -138,6 +139,7 @@ class UserStore:
                 "password_hash": self._hasher.hash(password),
                 "created_at": utc_now().isoformat(),
                 "disabled": False,
+                "villages": _villages(villages),
             }
             self._table.insert(record)
         return _user(record)
@@ -152,6 +154,12 @@ class UserStore:
     def set_disabled(self, username: str, disabled: bool) -> None:
         with self._writing():
             if not self._table.update({"disabled": disabled}, Query().username == username):
+                raise UserError(f"no user {username!r}")
+
+    def set_villages(self, username: str, villages: tuple[str, ...]) -> None:
+        """Limit an account to some villages (empty: all)."""
+        with self._writing():
+            if not self._table.update({"villages": _villages(villages)}, Query().username == username):
                 raise UserError(f"no user {username!r}")
 
     def delete(self, username: str) -> None:
@@ -186,8 +194,17 @@ class UserStore:
         if self._hasher.check_needs_rehash(encoded):
             with self._writing():
                 self._table.update({"password_hash": self._hasher.hash(password)}, Query().username == username)
-        return Principal(username, record["role"])
+        return Principal(username, record["role"], tuple(record.get("villages") or ()))
 
 
 def _user(record: dict) -> User:  # type: ignore[type-arg]
-    return User(record["username"], record["role"], record["created_at"], bool(record.get("disabled")))
+    return User(
+        record["username"], record["role"], record["created_at"], bool(record.get("disabled")), tuple(record.get("villages") or ())
+    )
+
+
+def _villages(villages: tuple[str, ...] | list[str]) -> list[str]:
+    cleaned = [v.strip() for v in villages if v.strip()]
+    if len(cleaned) > 200 or any(len(v) > 120 for v in cleaned):
+        raise UserError("villages: at most 200 names of up to 120 characters")
+    return cleaned

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
@@ -34,17 +34,21 @@ def add(
     role: Annotated[str, typer.Option(help="admin, operator, technician or viewer")],
     config: ConfigOption = Path("/etc/poskamling/hub.yaml"),
     password_stdin: Annotated[bool, typer.Option(help="read the password from standard input")] = False,
+    village: Annotated[
+        Optional[list[str]], typer.Option(help="limit the account to this village (repeat for more); default: all")
+    ] = None,
 ) -> None:
     """Create a user; asks for the password (never a default)."""
     store = _store(config)
     try:
-        user = store.create(username, _read_password(password_stdin), role)  # type: ignore[arg-type]
+        user = store.create(username, _read_password(password_stdin), role, tuple(village or ()))  # type: ignore[arg-type]
     except UserError as exc:
         typer.secho(f"cannot add user: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(2) from None
     finally:
         store.close()
-    typer.echo(f"user {user.username} ({user.role}) created")
+    scope = f", villages: {', '.join(user.villages)}" if user.villages else ""
+    typer.echo(f"user {user.username} ({user.role}{scope}) created")
 
 
 @app.command("list")
@@ -52,7 +56,8 @@ def list_users(config: ConfigOption = Path("/etc/poskamling/hub.yaml")) -> None:
     """List users and their roles."""
     store = _store(config)
     for user in store.all():
-        typer.echo(f"{user.username:<20} {user.role:<11} {'disabled' if user.disabled else 'active'}")
+        scope = f"  villages: {', '.join(user.villages)}" if user.villages else ""
+        typer.echo(f"{user.username:<20} {user.role:<11} {'disabled' if user.disabled else 'active'}{scope}")
     store.close()
 
 
