@@ -34,6 +34,8 @@ GROUPS = (
     CommandGroup(("user",), "poskamling.commands.users", "hub"),
     CommandGroup(("device",), "poskamling.commands.devices", "hub"),
     CommandGroup(("officers",), "poskamling.commands.officers", "hub"),
+    CommandGroup((), "poskamling.commands.posters", "hub"),  # adds `device qr` and `officers link`
+    CommandGroup(("ronda",), "poskamling.commands.ronda", "hub"),
     CommandGroup(("ca",), "poskamling.commands.ca", "hub"),
     CommandGroup(("demo",), "poskamling.commands.demo", "edge,hub"),
 )

@@ -30,13 +30,19 @@ class AlertKind(StrEnum):
     FLOOD = "flood"  # a post kept exceeding its rate limit; quarantined (hub/ingest/quarantine.py)
     POISON = "poison"  # a post's messages keep failing in the hub: dead-lettered (hub/ingest/poison.py)
     INGEST_STUCK = "ingest_stuck"  # the hub's ingest stopped settling messages (hub/ingest/watchdog.py)
+    UNSTAFFED = "unstaffed"  # "Pos kosong": a ronda round passed without a check-in (hub/ronda/rules.py)
+    REPORT = "report"  # a resident's quick report from the post's poster (hub/community): the operators' queue
+    INCIDENT = "incident"  # an operator escalated a resident's report: paged like a panic (hub/community)
 
 
 HUB_DEVICE = "_hub"
 """The pseudo-device of alerts about the hub itself; never a post's id (ids start with [a-z0-9])."""
 HUB_KINDS = frozenset({AlertKind.INGEST_STUCK})
 """Kinds about the hub, not a post: they page the duty desk (the roster's fallback) and no post is told."""
-POLSEK_ONLY = frozenset({AlertKind.OFFLINE, AlertKind.HEALTH, AlertKind.FLOOD, AlertKind.POISON, AlertKind.INGEST_STUCK})
+POLSEK_ONLY = frozenset(
+    {AlertKind.OFFLINE, AlertKind.HEALTH, AlertKind.FLOOD, AlertKind.POISON, AlertKind.INGEST_STUCK, AlertKind.UNSTAFFED,
+     AlertKind.REPORT, AlertKind.INCIDENT}
+)
 """Kinds never told to the post (no `alert` message): for the Polsek only."""
 
 
@@ -50,6 +56,9 @@ SEVERITY = {
     AlertKind.FLOOD: Severity.MAJOR,
     AlertKind.POISON: Severity.MAJOR,
     AlertKind.INGEST_STUCK: Severity.CRITICAL,  # no post's panic reaches the hub while it lasts
+    AlertKind.UNSTAFFED: Severity.WARNING,  # low: nobody is in danger because a round was missed
+    AlertKind.REPORT: Severity.WARNING,  # low until an operator has looked at it
+    AlertKind.INCIDENT: Severity.MAJOR,  # an operator judged a resident's report real
 }
 
 OPEN_STATES = frozenset({AlertState.NEW, AlertState.NOTIFIED, AlertState.ACKNOWLEDGED, AlertState.EN_ROUTE})

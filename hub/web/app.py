@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from hub.service import HubService
 from hub.web.deps import Viewer
 from hub.web.live import create_live_router
-from hub.web.routes import ack, admin, api, auth, dashboard, metrics, reports, roster
+from hub.web.routes import ack, admin, api, auth, dashboard, lapor, metrics, reports, ronda, roster, sambang
 from hub.web.security_headers import SecurityHeaders
 
 SWAGGER_CDN = "https://cdn.jsdelivr.net"  # where FastAPI's explorer page loads Swagger UI from
@@ -57,7 +57,10 @@ def create_app(hub: HubService) -> FastAPI:
     )
     app.state.hub = hub
     add_api_docs(app)
-    for router in (api.router, auth.router, admin.router, roster.router, reports.router, ack.router, metrics.router, dashboard.router):
+    for router in (api.router, auth.router, admin.router, roster.router, ronda.router, reports.router, ack.router, metrics.router,
+                   dashboard.router):
+        app.include_router(router)
+    for router in (sambang.router, lapor.router):  # the QR poster's phone pages and their API (issue 14)
         app.include_router(router)
     app.include_router(create_live_router(hub))
     app.mount("/static", StaticFiles(directory=dashboard.STATIC_DIR), name="static")

@@ -24,6 +24,9 @@ PUBLIC = {
     "/ack/{token}": "signed, expiring acknowledgement link from an officer's phone (the token is the credential)",
     "/ack/{token}/en-route": "signed acknowledgement link",
     "/ack/{token}/snapshot": "signed acknowledgement link",
+    "/sambang/{token}": "the QR poster's signed, post-bound visit link; recording needs an officer (session or personal link)",
+    "/sambang/saya/{token}": "an officer's signed, expiring personal link (the token is the credential)",
+    "/lapor/{token}": "residents' quick report from the QR poster: signed post-bound link, rate limited per address and post",
 }
 SMALL_ROLES = ("viewer", "operator", "technician")
 
