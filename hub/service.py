@@ -6,14 +6,15 @@ import gc
 from datetime import timedelta
 import logging
 import queue
+from typing import Any
 
 from hub.alerting.evidence import AlertEvidence
 from hub.alerting.health_watch import HealthWatch
 from hub.alerting.service import AlertService, RecipientResolver
 from hub.integrations.homeassistant import HomeAssistantBridge
 from hub.integrations.metrics import HubMetrics
-from hub.alerting.store import AlertRepository
-from hub.alerting.rules import HUB_DEVICE
+from hub.alerting.sql_store import SqlAlertRepository, migrate_alert_files
+from hub.alerting.rules import HUB_DEVICE, AlertKind
 from hub.storage.deadletters import DeadLetterStore
 from hub.ingest.poison import PoisonWatch
 from hub.ingest.watchdog import IngestWatchdog
@@ -26,13 +27,21 @@ from hub.paging.pager import Pager, ProcessPager, ThreadPager
 from hub.ingest.quarantine import Quarantine
 from hub.ingest.ratelimit import DeviceRateLimiter
 from hub.posts.registry import PostRegistry
-from hub.storage.audit import AlertAuditor, AuditLog
+from hub.storage.audit import AlertAuditor
+from hub.storage.sql.audit import migrate_audit_file, open_audit_log
 from hub.provisioning.devices import DeviceStore, DeviceSync
+from hub.ronda.store import RondaStore
+from hub.ronda.watch import RondaWatch
 from hub.accounts.auth import LoginGuard, LoginThrottle
 from hub.accounts.sessions import SessionManager
 from hub.settings import HubSettings, PostSettings
 from hub.storage.snapshots import SnapshotStore
 from hub.storage.events import EventQuery, EventStore, TinyEventStore
+from hub.community.service import CommunityService
+from hub.storage.sql.database import Database, StoreUnavailable
+from hub.storage.sql.events import SqlEventStore
+from hub.storage.sql.retention import RetentionWorker
+from hub.storage.sql.transfer import migrate_tinydb
 from hub.accounts.users import UserStore
 from kamling.version import software_version
 from kamling.protocol import AlertUpdate, Channel, Event, EventKind, topic, utc_now
@@ -41,8 +50,8 @@ log = logging.getLogger(__name__)
 
 MISSED_ALERT_WINDOW = timedelta(hours=24)
 MISSED_ALERT_SCAN = 10_000  # per kind: the newest events of the window
-MB = 1024 * 1024
 KNOWN_ADDRESS_HISTORY = 5_000  # successful logins read back at start for known addresses
+MB = 1024 * 1024
 ALERTING_KINDS = (EventKind.PANIC, EventKind.TAMPER, EventKind.CAMERA, EventKind.MOTION)
 # model_construct: "_hub" is deliberately not a valid device id, so no post can ever be it
 HUB_POST = PostSettings.model_construct(device_id=HUB_DEVICE, name="Hub Polsek", village="", lat=None, lon=None)
@@ -78,7 +87,12 @@ class HubService:
         self.inbox: queue.Queue[Inbound] = queue.Queue()
         self.registry = PostRegistry(settings.posts)
         self.devices = DeviceSync(DeviceStore(settings.data_dir / "devices.json"), self.registry)  # `device add`
-        self.store: EventStore = store or TinyEventStore(settings.data_dir / "events")
+        self.store: EventStore = store or SqlEventStore(Database(settings.store_url))
+        # old rows (motion after 90 days by default) go to monthly archives, then out of the database
+        self.retention = (
+            RetentionWorker(self.store.database, settings.retention, settings.retention.archive_dir or settings.data_dir / "archive")
+            if isinstance(self.store, SqlEventStore) else None
+        )
         self.legacy_log_damaged: list[str] = []  # damaged partitions of a TinyDB log being adopted
         self.snapshots = SnapshotStore(  # quotas per post, global backstop, alert evidence held (issue 18)
             settings.data_dir / "snapshots",
@@ -93,7 +107,7 @@ class HubService:
             posts=self._post_or_hub,
             pager=make_pager(settings, notifier),
             publish=self._publish_alert,
-            repository=AlertRepository(settings.data_dir / "alerts.json"),
+            repository=SqlAlertRepository(Database(settings.store_url)),  # its own connections: never waits on the event log
             resolver=resolver,
         )
         self.ingest = Ingest(
@@ -126,7 +140,7 @@ class HubService:
         self.ingest.on_rate_limited = self.quarantine.rejected
         self.users = UserStore(settings.data_dir / "users.json")
         self.sessions = SessionManager(idle_seconds=settings.session_idle_minutes * 60)
-        self.audit = AuditLog(settings.audit_file or settings.data_dir / "audit.jsonl")
+        self.audit = open_audit_log(settings)
         self.alerts.listeners.append(AlertAuditor(self.audit))
         self.login_guard = LoginGuard(  # the one login check (API and dashboard): throttling, known sources, audit
             self.users, LoginThrottle(settings.login), self.audit
@@ -135,7 +149,16 @@ class HubService:
         self.health_watch = HealthWatch(settings.health, self.alerts)
         self.ingest.on_health = self.health_watch.observe
         self.metrics = HubMetrics(self)
-        self.ingest.on_commit = self.metrics.observe_commit
+        self.ingest.on_commit = self._committed
+        self.ronda = RondaWatch(  # ronda malam: check-ins and "Pos kosong" (hub/ronda/); one page, never the chain
+            RondaStore(settings.data_dir / "ronda.json"), self.registry.all, settings.timezone,
+            on_unstaffed=lambda device, details: self.alerts.raise_condition(device, AlertKind.UNSTAFFED, details),
+            on_staffed=lambda device, detail: self.alerts.clear_condition(device, AlertKind.UNSTAFFED, detail),
+            history=lambda since: self.store.query(EventQuery(kind=EventKind.CHECKIN.value, since=since, limit=5000)).items,
+        )
+        self.community = CommunityService(  # sambang visits and residents' reports from the post's QR poster
+            settings, self.registry, self.alerts, self.alerts.officers, self.audit, Database(settings.store_url)
+        )
         self.home_assistant = HomeAssistantBridge(
             settings, self.registry.all, lambda t, p, q, r: self.mqtt.publish(t, p, qos=q, retain=r), version=self.version,
             subscribe=self.devices.on_change,  # follows `device add/revoke` while the hub runs
@@ -143,7 +166,10 @@ class HubService:
 
     def start(self) -> None:
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
-        self.store.open()
+        self.store.open()  # a damaged SQLite file stops the start here, naming the file (restore a backup)
+        self._adopt_tinydb_log()
+        self.audit.open()
+        self._adopt_legacy_files()
         self.dead_letters.open()
         self.users.open()
         # Known-browser cookies outlive restarts (key in data_dir, 0600), and so do known addresses
@@ -157,9 +183,13 @@ class HubService:
         self._raise_missed_alerts()
         self.quarantine.start()
         self.ingest.start()
+        if self.retention is not None:
+            self.retention.start()
         self.watchdog.start()
         self.mqtt.start()
         self.home_assistant.start()
+        self.ronda.start()
+        self.community.start()
         self._audit_damage()
         log.info("hub started: %d posts, data in %s", len(self.settings.posts), self.settings.data_dir)
 
@@ -179,6 +209,8 @@ class HubService:
             self.audit.record("hub", "storage.damaged", message.split(":", 1)[0], ok=False, problem=message)
 
     def stop(self) -> None:
+        self.ronda.stop()
+        self.community.stop()
         self.home_assistant.stop()
         self.mqtt.stop()
         self.watchdog.stop()
@@ -186,9 +218,59 @@ class HubService:
         self.dead_letters.close()
         self.quarantine.stop()
         self.alerts.stop()
+        if self.retention is not None:
+            self.retention.stop()
         self.store.close()
         self.users.close()
         self.devices.stop()
+
+    def _adopt_tinydb_log(self) -> None:
+        """A hub upgraded from the TinyDB release copies its event log into the SQL store once, at start
+        (idempotent, verified; the old files stay until an admin removes them; `poskamling hub migrate`
+        does the same by hand)."""
+        folder = self.settings.data_dir / "events"
+        marker = folder / "MIGRATED-TO-SQL"
+        if not isinstance(self.store, SqlEventStore) or marker.exists() or not any(folder.glob("events-*.json")):
+            return
+        old = TinyEventStore(folder)
+        old.open()
+        self.legacy_log_damaged = list(old.damaged)  # set aside by open(): shown in /api/health too
+        try:
+            records = old.scan()
+            report = migrate_tinydb(self.store, iter(records))
+        except StoreUnavailable as exc:
+            log.error("event log: cannot copy the TinyDB log into the SQL store now (%s); will try at next start", exc)
+            return
+        finally:
+            old.close()
+        missing = [r["id"] for r in records if not self.store.contains(str(r["id"]))]
+        if missing or report.bad:
+            log.error("event log: %d TinyDB events not copied (%d bad); run `poskamling hub migrate`", len(missing), report.bad)
+            return
+        marker.write_text(f"{len(records)} events copied into {self.store.database.url.redacted()}\n")
+        log.warning("event log: copied %d events from the TinyDB log into the SQL store", len(records))
+
+    def _adopt_legacy_files(self) -> None:
+        """Alerts and audit lines of the file-based release go into SQL once, at start (idempotent, old files kept)."""
+        marker = self.settings.data_dir / "MIGRATED-ALERTS-AUDIT-TO-SQL"
+        legacy_audit = self.settings.audit_file or self.settings.data_dir / "audit.jsonl"
+        hot = self.settings.data_dir / "alerts.json"
+        if marker.exists() or not (legacy_audit.exists() or hot.exists()):
+            return
+        repository = self.alerts.repository
+        try:
+            alerts = migrate_alert_files(hot, repository) if isinstance(repository, SqlAlertRepository) else None
+            self.legacy_log_damaged += alerts.damaged if alerts is not None else []  # in /api/health too
+            audit = migrate_audit_file(legacy_audit, self.audit)
+        except StoreUnavailable as exc:
+            log.error("cannot copy the alert and audit files into the SQL store now (%s); will try at next start", exc)
+            return
+        summary = {"alerts": alerts.summary() if alerts else None, "audit": audit.summary()}
+        if alerts is not None and alerts.summary().get("missing_after"):
+            log.error("alert files not fully copied into the SQL store: %s; run `poskamling hub migrate`", summary)
+            return
+        marker.write_text(f"{summary}\n")
+        log.warning("copied the alert and audit files into the SQL store: %s", summary)
 
     def _raise_missed_alerts(self) -> None:
         """A crash between an event's commit (acked to the post, never sent again) and its alert's save
@@ -196,13 +278,22 @@ class HubService:
         since = utc_now() - MISSED_ALERT_WINDOW
         events: list[Event] = []
         for kind in ALERTING_KINDS:
-            page = self.store.query(EventQuery(kind=kind.value, since=since, limit=MISSED_ALERT_SCAN))
+            try:
+                page = self.store.query(EventQuery(kind=kind.value, since=since, limit=MISSED_ALERT_SCAN))
+            except StoreUnavailable as exc:
+                log.error("event log unavailable at start (%s): missed alerts not checked", exc)
+                return
             for record in page.items:
                 try:
-                    events.append(Event.model_validate({k: v for k, v in record.items() if k != "received_at"}))
+                    events.append(Event.model_validate({k: v for k, v in record.items() if k in Event.model_fields}))
                 except ValueError:
                     log.error("event log: stored event %s is not a valid event", record.get("id"))
         self.alerts.raise_missed(events)
+
+    def _committed(self, batch: list[dict[str, Any]]) -> None:
+        """Ingest's commit hook: metrics, and the check-ins for the ronda watch (each event commits once)."""
+        self.metrics.observe_commit(batch)
+        self.ronda.observe_records(batch)
 
     def _post_or_hub(self, device: str) -> PostSettings | None:
         """A post, or the pseudo-post of alerts about the hub itself (paged to the duty desk)."""

@@ -163,7 +163,18 @@ class SqlAlertRepository:
             self._opened = True
 
     def load(self) -> list[Alert]:
-        """The open alerts and the recently closed ones (bounded), oldest first; StoreUnavailable if away."""
+        """The open alerts and the recently closed ones (bounded), oldest first.
+
+        With the database away at start the hub still starts and pages new alerts from memory
+        (an empty list here); alerts opened before the outage escalate again after a restart.
+        """
+        try:
+            return self._load()
+        except StoreUnavailable as exc:
+            log.error("alerts: database unavailable at start (%s); starting without the open alerts", exc)
+            return []
+
+    def _load(self) -> list[Alert]:
         self.open()
         since = sortable_time(self.clock() - self.recent_closed)
         open_ids = [r[0] for r in self.database.query("SELECT id FROM alerts WHERE is_open = 1 ORDER BY opened_at, id")]

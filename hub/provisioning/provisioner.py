@@ -36,7 +36,7 @@ from typing import Any
 
 import yaml
 
-from hub.storage.audit import AuditLog
+from hub.storage.sql.audit import open_audit_log
 from hub.provisioning.devices import CameraEntry, DeviceRecord, DeviceStore
 from hub.settings import HubSettings
 from hub.provisioning.broker_files import hash_password, new_secret, render_acl, render_password_file, write_private
@@ -85,7 +85,7 @@ class Provisioner:
         self.p = settings.provisioning
         self.actor = actor
         self.devices = DeviceStore(settings.data_dir / "devices.json")
-        self.audit = AuditLog(settings.audit_file or settings.data_dir / "audit.jsonl")
+        self.audit = open_audit_log(settings)
 
     @property
     def passwd_path(self) -> Path:

@@ -19,7 +19,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from hub.alerting.rules import HUB_DEVICE
-from hub.storage.events import TinyEventStore
+from hub.storage.sql.events import SqlEventStore
 from kamling.protocol import Event, EventKind, new_event_id
 from poskamling.broker import MosquittoBroker
 from poskamling.httpsink import NotificationSink
@@ -125,7 +125,7 @@ def test_a_poison_event_resent_2000_times_is_dead_lettered_once_and_a_panic_stil
     assert hub.client("admin").get("/api/admin/deadletters").json()["total"] == 1
 
 
-class GatedStore(TinyEventStore):
+class GatedStore(SqlEventStore):
     """The real event store behind a gate: a commit waits while the gate is shut (a disk that hangs)."""
 
     gate = threading.Event()
@@ -140,7 +140,7 @@ def test_stuck_ingest_shows_degraded_and_pages_the_duty_desk_once(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     GatedStore.gate.clear()
-    monkeypatch.setattr("hub.service.TinyEventStore", GatedStore)
+    monkeypatch.setattr("hub.service.SqlEventStore", GatedStore)
     hub = make_hub(
         [post_entry(HONEST)], fallback_urls=[sink.url("piket")], ingest_degraded_after=0.5, ingest_stuck_after=1.0,
     )

@@ -18,7 +18,8 @@ import yaml
 from edge.outbox import Outbox
 from poskamling.sim import BUZZER_PIN, LED_PIN, PANIC_PIN
 from hub.accounts.auth import new_token
-from hub.storage.events import TinyEventStore
+from hub.storage.sql.database import Database
+from hub.storage.sql.events import SqlEventStore
 from poskamling.broker import MosquittoBroker
 from poskamling.net import free_port, wait_for_port
 from tests.support import HUB_USER, add_device, post_entry, wait_for
@@ -234,11 +235,10 @@ class Rig:
 
 def assert_log_exactly_once_in_order(data_dir: Path, expected: dict[str, int]) -> None:
     """The hub's event log holds seqs 1..N of each device exactly once, committed in seq order."""
-    store = TinyEventStore(data_dir / "events")
+    store = SqlEventStore(Database(f"sqlite:///{data_dir / 'hub.db'}"))
     store.open()
     try:
-        assert store.damaged == [], store.damaged
-        records = store.scan()
+        records = list(store.scan())  # oldest first, in the hub's receive order
     finally:
         store.close()
     ids = [r["id"] for r in records]

@@ -17,6 +17,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from typer.testing import CliRunner, Result
 
 from edge.config import load_edge_config
+from hub.settings import load_hub_settings
+from hub.storage.sql.audit import SqlAuditLog, open_audit_log
 from hub.provisioning.broker_files import verify_password
 from poskamling.cli import app
 from poskamling.net import free_port
@@ -164,8 +166,8 @@ def test_a_failed_broker_reload_is_an_error_that_says_what_was_saved(setup: dict
     message = " ".join(result.stderr.split())
     assert "pos-rw07 is saved" in message and "Reload the broker" in message and str(edge_config) in message
     assert "pos-rw07" in read_password_file(setup["broker"] / "passwd")
-    audit = (setup["data"] / "audit.jsonl").read_text()
-    assert '"device.add"' in audit and "pos-rw07" in audit
+    entries = audit_of(setup["config"]).read(action="device.add")  # the hub's audit log (SQL store)
+    assert any(entry["target"] == "pos-rw07" for entry in entries)
     assert edge_config.exists()
 
 
@@ -203,3 +205,7 @@ def test_a_real_mosquitto_accepts_the_added_device_and_refuses_it_after_revoke(b
     ok(config, "revoke", "pos-real", "--yes")
     assert _connects(broker, "pos-real", password) is False  # revoke reloads before it returns
     assert _connects(broker, HUB_USER, broker.accounts[HUB_USER])
+
+
+def audit_of(config: Path) -> SqlAuditLog:
+    return open_audit_log(load_hub_settings(config))

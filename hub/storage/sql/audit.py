@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from hub.storage.audit import _clean
+from hub.settings import HubSettings
 from hub.storage.sql.database import Cursor, Database, StoreUnavailable
 from hub.storage.sql.events import sortable_time
 from hub.storage.sql.migrate import migrate
@@ -304,3 +305,9 @@ def migrate_audit_file(path: Path, audit: SqlAuditLog) -> AuditMigration:
             uids.clear()
     report.missing_after += len(uids) - len(audit.has(uids)) if uids else 0
     return report
+
+
+def open_audit_log(settings: HubSettings) -> SqlAuditLog:
+    """The hub's audit log (the same for the hub and the commands run beside it): the SQL store, with
+    a spill file in data_dir for while the database is away."""
+    return SqlAuditLog(Database(settings.store_url), spill=settings.data_dir / "audit-spill.jsonl")

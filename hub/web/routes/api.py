@@ -55,6 +55,7 @@ def health(hub: HubDep) -> dict[str, Any]:
         "events_duplicate": hub.ingest.duplicates,
         "rejected": dict(hub.ingest.rejected),
         "seq_gaps": dict(hub.ingest.seq_gaps),  # per post: seq numbers never received (lost events)
+        "clock_skewed": dict(hub.ingest.clock_skewed),  # per post: events stored with a far-off post clock
         "log_backlog": hub.ingest.writer.backlog(),
         "store_damaged": hub.damaged_files(),  # every store: events, alerts, users, officers, devices
     }

@@ -13,7 +13,8 @@ from hub.alerting.rules import AlertKind
 from hub.paging.notify import RecordingNotifier
 from hub.paging.pager import ThreadPager
 from hub.settings import HubSettings
-from hub.storage.events import TinyEventStore
+from hub.storage.sql.database import Database
+from hub.storage.sql.events import SqlEventStore
 from poskamling.httpsink import NotificationSink
 from kamling.protocol import Event, EventKind, new_event_id, utc_now
 from tests.support import HubHarness, post_entry, wait_for
@@ -58,7 +59,7 @@ def test_a_committed_panic_without_its_alert_is_raised_and_paged_at_start(
     make_hub: Callable[..., HubHarness], sink: NotificationSink, tmp_path: Path
 ) -> None:
     # What a crash leaves behind: the panic is in the event log, no alert was saved.
-    store = TinyEventStore(tmp_path / "hub" / "events")
+    store = SqlEventStore(Database(f"sqlite:///{tmp_path / 'hub' / 'hub.db'}"))  # the hub's default store
     store.open()
     panic = event(EventKind.PANIC, device="pos-a", seq=7)
     stale = Event(id=new_event_id(), device="pos-a", seq=3, kind=EventKind.PANIC, ts=utc_now() - timedelta(days=3))
