@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from hub.settings import ApiTokenSettings, LoginSettings, Role
+from hub.storage.audit import AuditRecorder
 
 ROLES: tuple[Role, ...] = ("viewer", "operator", "technician", "admin")
 
@@ -268,10 +269,6 @@ class PasswordVerifier(Protocol):
     def verify(self, username: str, password: str) -> Principal | None: ...
 
 
-class AuditSink(Protocol):
-    def record(self, actor: str, action: str, target: str = "", *, ok: bool = True, client: str = "", **detail: Any) -> None: ...
-
-
 class LoginGuard:
     """The one login check for the JSON API and the dashboard form: the throttle above, known
     addresses and known-browser cookies, and an audit record of every decision.
@@ -288,7 +285,7 @@ class LoginGuard:
         self,
         users: PasswordVerifier,
         throttle: LoginThrottle,
-        audit: AuditSink | None = None,
+        audit: AuditRecorder | None = None,
         secret: bytes | None = None,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:

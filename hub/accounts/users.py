@@ -20,10 +20,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from tinydb import Query, TinyDB
+from tinydb.table import Table
 
 from hub.accounts.auth import ROLES, Principal
 from hub.settings import Role
@@ -117,7 +119,7 @@ class UserStore:
             self._db = None
 
     @property
-    def _table(self):  # type: ignore[no-untyped-def]
+    def _table(self) -> Table:
         if self._db is None:
             raise RuntimeError("user store is not open")
         with self._lock:
@@ -197,7 +199,7 @@ class UserStore:
         return Principal(username, record["role"], tuple(record.get("villages") or ()))
 
 
-def _user(record: dict) -> User:  # type: ignore[type-arg]
+def _user(record: dict[str, Any]) -> User:
     return User(
         record["username"], record["role"], record["created_at"], bool(record.get("disabled")), tuple(record.get("villages") or ())
     )

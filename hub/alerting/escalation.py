@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 
 from hub.alerting.rules import Alert, AlertKind
@@ -40,11 +41,11 @@ DEFAULT_RULES: dict[AlertKind, EscalationRule] = {
 }
 
 
-def rule_for(rules: Mapping[AlertKind, EscalationRule] | Mapping[str, EscalationRule], kind: AlertKind) -> EscalationRule:
-    """The configured rule for a kind, else the default."""
-    configured = rules.get(kind)  # type: ignore[call-overload]
+def rule_for(rules: Mapping[Any, EscalationRule], kind: AlertKind) -> EscalationRule:
+    """The configured rule for a kind (keyed by AlertKind or its value, as settings give it), else the default."""
+    configured = rules.get(kind)
     if configured is None:
-        configured = rules.get(kind.value)  # type: ignore[call-overload]
+        configured = rules.get(kind.value)
     return configured or DEFAULT_RULES[kind]
 
 
@@ -100,7 +101,7 @@ class DueTimer:
     alert and does what is due. A moment armed in the past fires at once (restart).
     """
 
-    def __init__(self, on_due: Callable[[], None], clock: Callable[[], datetime] = utc_now, max_sleep: float = 1.0) -> None:
+    def __init__(self, on_due: Callable[[], object], clock: Callable[[], datetime] = utc_now, max_sleep: float = 1.0) -> None:
         self.on_due = on_due
         self.clock = clock
         self.max_sleep = max_sleep  # bounded sleeps keep it right across wall-clock jumps

@@ -113,11 +113,11 @@ def weekly_incidents(alerts: Iterable[Alert], posts: Mapping[str, PostLabel], zo
         if alert.outcome is Outcome.REAL:
             bucket["real"] = bucket.get("real", 0) + 1
     rows = []
-    for (week, device), kinds in sorted(counts.items()):
+    for (week_label, device), kinds in sorted(counts.items()):
         label = posts.get(device, PostLabel(device, ""))
         real = kinds.pop("real", 0)
         rows.append({
-            "week": week, "device": device, "post": label.name, "village": label.village,
+            "week": week_label, "device": device, "post": label.name, "village": label.village,
             "incidents": sum(kinds.values()), "real": real,
             **{k: kinds.get(k, 0) for k in ("panic", "tamper", "offline", "camera", "motion")},
         })

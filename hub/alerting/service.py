@@ -19,7 +19,6 @@ from typing import Any, Protocol
 
 from hub.alerting import rules
 from hub.paging.ack_links import AckLinks, load_or_create_secret
-from hub.alerting.store import AlertRepository
 from hub.alerting.rules import Alert, AlertKind, Outcome
 from hub.alerting.escalation import DueTimer, Step, due_alerts, first_step, next_step, rule_for
 from hub.alerting.messages import PostInfo, alert_message
@@ -109,7 +108,21 @@ class RosterResolver:
 
 
 Publisher = Callable[[str, AlertUpdate], None]
-Listener = Callable[[Alert], None]
+Listener = Callable[[Alert], object]
+
+
+class AlertRecords(Protocol):
+    """Where alerts are kept: the SQL store (hub/alerting/sql_store.py) or the file store (store.py)."""
+
+    damaged: list[str]
+
+    def load(self) -> list[Alert]: ...
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def save(self, alert: Alert) -> None: ...
 
 
 class AlertService:
@@ -119,7 +132,7 @@ class AlertService:
         posts: Callable[[str], PostSettings | None],
         pager: Pager,
         publish: Publisher,
-        repository: AlertRepository,
+        repository: AlertRecords,
         resolver: RecipientResolver | None = None,
         clock: Callable[[], datetime] = utc_now,
         officers: OfficerStore | None = None,
@@ -334,8 +347,8 @@ class AlertService:
             current = alert if opening else self._alerts[alert.id]
             if not opening and not current.awaiting_ack:
                 return  # answered on the dashboard before we got here
-            if step is not None:
-                self._dispatch(current, post, chain, step)  # type: ignore[arg-type]  (step implies post)
+            if step is not None and post is not None:  # a step implies a chain, and a chain a post
+                self._dispatch(current, post, chain, step)
             if opening:
                 self._update(alert)
             if post is None:

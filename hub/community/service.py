@@ -34,7 +34,7 @@ from hub.duty.roster import Officer
 from hub.paging.ack_links import load_or_create_secret
 from hub.posts.registry import PostRegistry
 from hub.settings import HubSettings, PostSettings
-from hub.storage.audit import AuditLog
+from hub.storage.audit import AuditRecorder
 from hub.storage.sql.database import Database
 from kamling.protocol import new_event_id, utc_now
 
@@ -123,7 +123,7 @@ class CommunityService:
         registry: PostRegistry,
         alerts: AlertService,
         officers: OfficerStore,
-        audit: AuditLog,
+        audit: AuditRecorder,
         database: Database,
         clock: Callable[[], datetime] = utc_now,
         monotonic: Callable[[], float] = time.monotonic,

@@ -108,7 +108,7 @@ class HubMqtt:
 
     def _take(self, message: mqtt.MQTTMessage) -> None:
         admit = self.admit
-        if admit is not None and not admit(message.topic, message.payload):
+        if admit is not None and not admit(message.topic, bytes(message.payload)):
             if message.qos > 0:  # dropped: settle now (an edge resends events its hub never acked)
                 self._ack(message.mid, message.qos, self.connects)
             return

@@ -15,7 +15,7 @@ import os
 import threading
 from collections import deque
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from kamling.protocol import utc_now
 
@@ -81,11 +81,18 @@ class AuditLog:
 AUDITED_ALERT_ACTIONS = {"acknowledged": "alert.ack", "en_route": "alert.en_route", "resolved": "alert.resolve"}
 
 
+class AuditRecorder(Protocol):
+    """What writers of the audit log need: the file log here, or the SQL one (hub/storage/sql/audit.py)."""
+
+    def record(self, actor: str, action: str, target: str = "", *, ok: bool = True, client: str = "",
+               **detail: Any) -> object: ...
+
+
 class AlertAuditor:
     """An AlertService listener: records acknowledgements, en-route and resolutions, whatever
     the channel (API, dashboard, signed phone link)."""
 
-    def __init__(self, audit: AuditLog) -> None:
+    def __init__(self, audit: AuditRecorder) -> None:
         self.audit = audit
 
     def __call__(self, alert: Any) -> None:

@@ -27,8 +27,7 @@ class WebServer:
             self.app, host=self.host, port=self.port, log_level=self.log_level, lifespan="off",
             timeout_graceful_shutdown=2,  # open dashboard streams (SSE) never finish by themselves
         )
-        self._server = uvicorn.Server(config)
-        self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        self._server = uvicorn.Server(config)  # on a worker thread uvicorn leaves signal handling to us
         self._thread = threading.Thread(target=self._server.run, name="web", daemon=True)
         self._thread.start()
         deadline = time.monotonic() + timeout

@@ -158,11 +158,11 @@ def login_submit(
             response.headers["Retry-After"] = retry_after_header(retry_after)
         return response
     session = hub.sessions.create(principal)
-    response = RedirectResponse(safe_next(next), status.HTTP_303_SEE_OTHER)
+    redirect = RedirectResponse(safe_next(next), status.HTTP_303_SEE_OTHER)
     secure = hub.settings.public_url.startswith("https://")
-    set_session_cookie(response, session.id, secure)
-    set_device_cookie(response, outcome, hub.settings.login.device_cookie_days, secure)
-    return response
+    set_session_cookie(redirect, session.id, secure)
+    set_device_cookie(redirect, outcome, hub.settings.login.device_cookie_days, secure)
+    return redirect
 
 
 @router.post("/logout")
