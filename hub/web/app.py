@@ -14,7 +14,20 @@ from fastapi.staticfiles import StaticFiles
 from hub.service import HubService
 from hub.web.deps import Viewer
 from hub.web.live import create_live_router
-from hub.web.routes import ack, admin, api, auth, dashboard, lapor, metrics, reports, ronda, roster, sambang
+from hub.web.routes import (
+    ack,
+    admin,
+    api,
+    auth,
+    dashboard,
+    lapor,
+    metrics,
+    reports,
+    ronda,
+    ronda_sambang,
+    roster,
+    sambang,
+)
 from hub.web.security_headers import SecurityHeaders
 
 SWAGGER_CDN = "https://cdn.jsdelivr.net"  # where FastAPI's explorer page loads Swagger UI from
@@ -62,6 +75,7 @@ def create_app(hub: HubService) -> FastAPI:
         app.include_router(router)
     for router in (sambang.router, lapor.router):  # the QR poster's phone pages and their API (issue 14)
         app.include_router(router)
+    app.include_router(ronda_sambang.router)  # Ronda & Sambang overview and the weekly village report (issue 14)
     app.include_router(create_live_router(hub))
     app.mount("/static", StaticFiles(directory=dashboard.STATIC_DIR), name="static")
     # Outermost of the app's middleware: every response, errors and static files included, gets the headers.
