@@ -13,8 +13,17 @@ from tests.fault.rig import Rig
 
 
 @pytest.fixture
-def rig(broker: MosquittoBroker, sink: NotificationSink, tmp_path: Path) -> Iterator[Rig]:
-    instance = Rig(tmp_path / "rig", broker, sink.url("officer"))
+def backend() -> str:
+    """The hub's store in a scenario: SQLite, unless a test parametrizes `backend` (then it is overridden)."""
+    return "sqlite"
+
+
+@pytest.fixture
+def rig(broker: MosquittoBroker, sink: NotificationSink, tmp_path: Path, backend: str,
+        request: pytest.FixtureRequest) -> Iterator[Rig]:
+    # PostgreSQL: a fresh database on the session's private server (tests/conftest.py postgres_url)
+    database_url = request.getfixturevalue("postgres_url") if backend == "postgresql" else None
+    instance = Rig(tmp_path / "rig", broker, sink.url("officer"), database_url)
     yield instance
     instance.stop()
     if not broker.running:  # a test that killed the broker and failed before restarting it

@@ -1,0 +1,107 @@
+"""Pages of alerts for /api/alerts: the SQL history merged with the alert service's memory.
+
+Two sources hold alerts, and neither alone is the truth:
+
+- the SQL store (hub.alerting.sql_store.SqlAlertRepository) holds every alert ever, but it is
+  written by a background thread, so it may lag the alert service by a moment (an alert opened
+  or acknowledged just now), or by the whole outage while the database is away;
+- the alert service's memory (`hub.alerts.all()`) holds every open alert and the recently closed
+  ones, always in their newest state (every change happens there first), but not the history.
+
+So a page is the keyset page of the *union* of both: the SQL page after the cursor, each row
+replaced by the in-memory copy when memory has that alert (the freshest state), plus the in-memory
+alerts that match the filters and fall inside the page's key range (opened or changed just now,
+not written yet). The filters are applied again to the merged copies, so an alert that SQL still
+calls open but memory already resolved is not listed under state=open. Order: newest first by
+(opened_at, id), the SQL store's order. With the database away the page comes from memory alone
+(`from_memory_only`): the console keeps working through an outage, with every open alert.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from hub.alerting.rules import Alert
+from hub.alerting.sql_store import AlertQuery, SqlAlertRepository
+from hub.storage.sql.database import StoreUnavailable
+from hub.storage.sql.events import decode_cursor, encode_cursor, sortable_time
+
+Key = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class AlertHistoryPage:
+    items: list[Alert]
+    next_cursor: str | None
+    from_memory_only: bool = False  # the database was away: memory's alerts only (open + recent)
+
+
+def alert_key(alert: Alert) -> Key:
+    """The keyset position (opened_at as sortable text, id): larger is newer."""
+    return sortable_time(alert.opened_at), alert.id
+
+
+def matches(alert: Alert, query: AlertQuery) -> bool:
+    """The SQL store's filters, on an in-memory alert."""
+    state = query.state
+    if state == "open" and not alert.is_open:
+        return False
+    if state == "closed" and alert.is_open:
+        return False
+    if state not in (None, "open", "closed") and alert.state.value != state:
+        return False
+    if query.device and alert.device != query.device:
+        return False
+    if query.kind and alert.kind.value != query.kind:
+        return False
+    return query.include_tests or not alert.test
+
+
+def alert_page(memory: Iterable[Alert], repository: object, query: AlertQuery) -> AlertHistoryPage:
+    """One page newest first. ValueError for a cursor that is not one (the route says 422)."""
+    after: Key | None = decode_cursor(query.cursor) if query.cursor else None
+    fresh = {alert.id: alert for alert in memory}
+    limit = max(1, query.limit)
+    boundary: Key | None = None  # SQL rows older than this were not read: nothing older may be listed yet
+    stored: list[Alert] = []
+    memory_only = not isinstance(repository, SqlAlertRepository)
+    if isinstance(repository, SqlAlertRepository):  # a hub on another repository (tests): memory only
+        try:
+            sql_page = repository.query(query)
+        except StoreUnavailable:
+            memory_only = True
+        else:
+            stored = sql_page.items
+            if sql_page.next_cursor is not None and stored:
+                boundary = alert_key(stored[-1])
+    candidates: dict[str, Alert] = {}
+    for alert in stored:
+        current = fresh.get(alert.id, alert)  # memory's copy is the newest state of the alert
+        if matches(current, query):
+            candidates[alert.id] = current
+    for alert in fresh.values():
+        key = alert_key(alert)
+        if after is not None and not key < after:
+            continue
+        if boundary is not None and key < boundary:
+            continue
+        if matches(alert, query):
+            candidates.setdefault(alert.id, alert)
+    ordered = sorted(candidates.values(), key=alert_key, reverse=True)
+    if len(ordered) > limit:
+        items = ordered[:limit]
+        last: Key | None = alert_key(items[-1])
+    else:
+        items = ordered
+        last = boundary  # a short page, but SQL has more past the boundary
+    return AlertHistoryPage(items, encode_cursor(*last) if last is not None else None, memory_only)
+
+
+def find_alert(memory_get: Callable[[str], Alert | None], repository: object, alert_id: str) -> Alert | None:
+    """One alert: memory's copy when it has one (the newest state), else the SQL history.
+    StoreUnavailable propagates: the alert may exist, the route answers 503, not 404."""
+    alert = memory_get(alert_id)
+    if alert is None and isinstance(repository, SqlAlertRepository):
+        alert = repository.get(alert_id)
+    return alert
