@@ -154,6 +154,7 @@ class SqlAlertRepository:
         self._queued = 0
         self._written = 0
         self._opened = False
+        self._away = False  # the last write found the database away
 
     # lifecycle ---------------------------------------------------------------------------------
     def open(self) -> None:
@@ -253,9 +254,14 @@ class SqlAlertRepository:
         try:
             with self.database.transaction() as cursor:
                 self._put(cursor, alerts)
+            if self._away:
+                self._away = False
+                log.warning("alert store: database back; %d alerts written", len(alerts))
             return []
         except StoreUnavailable as exc:
-            log.error("alert store: database unavailable, %d alerts kept for retry: %s", len(alerts), exc)
+            if not self._away:  # said once per outage: the retries (a growing pause, up to 30 s) are not news
+                log.error("alert store: database unavailable, %d alerts kept and retried: %s", len(alerts), exc)
+            self._away = True
             return alerts
         except Exception:
             if len(alerts) == 1:

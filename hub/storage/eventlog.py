@@ -19,6 +19,9 @@ from hub.storage.events import EventStore, Record
 log = logging.getLogger(__name__)
 
 _STOP = object()
+REMIND_EVERY = 300.0
+"""Seconds between reminders while commits keep failing: the first failure and the recovery are logged
+at once, the retries (one a second) are not, so an outage of hours is a few lines, not a flood."""
 
 
 class EventLogWriter:
@@ -38,6 +41,7 @@ class EventLogWriter:
         self._queue: queue.Queue[object] = queue.Queue()
         self._thread: threading.Thread | None = None
         self.on_failed: Callable[[Record, Exception], None] | None = None  # a record the store refused (not OSError)
+        self._failing = False  # commits fail now (disk or database away): said once, not at every retry
         self.commits = 0
         self.committed_events = 0
         self.failures = 0
@@ -103,12 +107,27 @@ class EventLogWriter:
 
     def _commit(self, batch: list[Record]) -> tuple[list[Record], list[tuple[Record, Exception]]]:
         """(added, refused): retry disk errors until the disk takes the batch; split it on any other error."""
+        failing_since: float | None = None
+        reminded = 0.0
         while True:
             try:
                 added = self.store.append(batch)
             except OSError as exc:
                 self.failures += 1
-                log.error("event log: commit of %d events failed (%s); retrying", len(batch), exc)
+                now = time.monotonic()
+                if failing_since is None and not self._failing:
+                    log.error("event log: commit of %d events failed (%s); retrying every %.1f s, acking nothing "
+                              "meanwhile (the posts keep their events)", len(batch), exc, self.retry_delay)
+                elif now - reminded >= REMIND_EVERY:
+                    waiting = len(batch) + self.backlog()
+                    log.error("event log: commits still failing (%s); %d events waiting", exc, waiting)
+                else:
+                    log.debug("event log: commit failed again: %s", exc)
+                if failing_since is None:
+                    failing_since = now
+                if now - reminded >= REMIND_EVERY:
+                    reminded = now
+                self._failing = True
                 time.sleep(self.retry_delay)
                 continue
             except Exception as exc:  # a record the store cannot take: find it, commit the others
@@ -118,6 +137,9 @@ class EventLogWriter:
                 first_added, first_refused = self._commit(batch[:middle])
                 second_added, second_refused = self._commit(batch[middle:])
                 return first_added + second_added, first_refused + second_refused
+            if self._failing:
+                self._failing = False
+                log.warning("event log: commits succeed again; %d events stored from the batch that waited", len(added))
             self.commits += 1
             self.committed_events += len(added)
             return added, []

@@ -166,15 +166,24 @@ class Database:
             raise StoreUnavailable(f"database {self.url.redacted()}: {exc}") from exc
 
     def query(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        """Rows of one read (autocommit)."""
-        try:
-            cursor = self.connection().cursor()
-            cursor.execute(self.sql(statement), tuple(params))
-            return list(cursor.fetchall())
-        except (sqlite3.OperationalError, psycopg.OperationalError) as exc:
-            if self.dialect == "postgresql":
+        """Rows of one read (autocommit).
+
+        A PostgreSQL connection made before the server restarted fails at its first use after it
+        (psycopg learns it is broken only then): a read is safe to repeat, so it is tried once more
+        on a new connection; otherwise every thread's first read after an outage would fail too."""
+        for attempt in (1, 2):
+            reused = getattr(self._local, "connection", None) is not None
+            try:
+                cursor = self.connection().cursor()
+                cursor.execute(self.sql(statement), tuple(params))
+                return list(cursor.fetchall())
+            except (sqlite3.OperationalError, psycopg.OperationalError) as exc:
+                if self.dialect == "sqlite":
+                    raise StoreUnavailable(f"database {self.url.redacted()}: {exc}") from exc
                 self._local.connection = None
-            raise StoreUnavailable(f"database {self.url.redacted()}: {exc}") from exc
+                if attempt == 2 or not reused:
+                    raise StoreUnavailable(f"database {self.url.redacted()}: {exc}") from exc
+        raise AssertionError("unreachable")
 
 
 class Cursor:
