@@ -13,6 +13,16 @@ from hub.accounts.auth import Principal
 from hub.settings import Role
 from hub.accounts.users import UserError
 from hub.provisioning.provisioner import ProvisionError, Provisioner
+from hub.web.schemas import (
+    AuditEntryOut,
+    DeadLetterPage,
+    DeviceOut,
+    DevicesReloaded,
+    DeviceUnblocked,
+    UserCreated,
+    UserOut,
+    UserState,
+)
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])
 
@@ -27,7 +37,9 @@ class NewUser(BaseModel):
     role: Role
 
 
-@router.get("/audit", summary="The audit log, newest first (admins only)")
+# Entries as stored: a record missing a field is shown without it, not given a null it never had.
+@router.get("/audit", summary="The audit log, newest first (admins only)", response_model=list[AuditEntryOut],
+            response_model_exclude_unset=True)
 def audit(
     hub: HubDep,
     _: Admin,
@@ -38,7 +50,8 @@ def audit(
     return hub.audit.read(limit, action, actor)
 
 
-@router.get("/deadletters", summary="Dead letters: messages that failed in the hub, newest first (admins only)")
+@router.get("/deadletters", summary="Dead letters: messages that failed in the hub, newest first (admins only)",
+            response_model=DeadLetterPage)
 def dead_letters(
     hub: HubDep,
     _: Admin,
@@ -59,12 +72,13 @@ def dead_letters(
     }
 
 
-@router.get("/users", summary="User accounts and their roles")
+@router.get("/users", summary="User accounts and their roles", response_model=list[UserOut])
 def users(hub: HubDep, _: Admin) -> list[dict[str, Any]]:
     return [{"username": u.username, "role": u.role, "created_at": u.created_at, "disabled": u.disabled} for u in hub.users.all()]
 
 
-@router.post("/users", summary="Create a user (strong password required; no defaults)", status_code=201)
+@router.post("/users", summary="Create a user (strong password required; no defaults)", status_code=201,
+             response_model=UserCreated)
 def create_user(body: NewUser, request: Request, hub: HubDep, who: Admin) -> dict[str, Any]:
     try:
         user = hub.users.create(body.username, body.password, body.role)
@@ -74,7 +88,7 @@ def create_user(body: NewUser, request: Request, hub: HubDep, who: Admin) -> dic
     return {"username": user.username, "role": user.role}
 
 
-@router.post("/users/{username}/disable", summary="Disable a user and end their sessions")
+@router.post("/users/{username}/disable", summary="Disable a user and end their sessions", response_model=UserState)
 def disable_user(username: str, request: Request, hub: HubDep, who: Admin) -> dict[str, Any]:
     try:
         hub.users.set_disabled(username, True)
@@ -85,7 +99,7 @@ def disable_user(username: str, request: Request, hub: HubDep, who: Admin) -> di
     return {"username": username, "disabled": True}
 
 
-@router.post("/users/{username}/enable", summary="Enable a disabled user")
+@router.post("/users/{username}/enable", summary="Enable a disabled user", response_model=UserState)
 def enable_user(username: str, request: Request, hub: HubDep, who: Admin) -> dict[str, Any]:
     try:
         hub.users.set_disabled(username, False)
@@ -95,12 +109,14 @@ def enable_user(username: str, request: Request, hub: HubDep, who: Admin) -> dic
     return {"username": username, "disabled": False}
 
 
-@router.get("/devices", summary="Provisioned devices (active and decommissioned); no secrets")
+@router.get("/devices", summary="Provisioned devices (active and decommissioned); no secrets",
+            response_model=list[DeviceOut])
 def devices(hub: HubDep, _: Technician) -> list[dict[str, Any]]:
     return [d.model_dump(mode="json") for d in hub.devices.store.all()]
 
 
-@router.post("/devices/{device_id}/unblock", summary="Lift a flood quarantine: the device may connect again")
+@router.post("/devices/{device_id}/unblock", summary="Lift a flood quarantine: the device may connect again",
+             response_model=DeviceUnblocked)
 def unblock_device(device_id: str, hub: HubDep, who: Admin) -> dict[str, Any]:
     try:
         Provisioner(hub.settings, actor=who.name).unblock(device_id)  # audited as device.unblock
@@ -110,7 +126,8 @@ def unblock_device(device_id: str, hub: HubDep, who: Admin) -> dict[str, Any]:
     return {"device_id": device_id, "blocked": False}
 
 
-@router.post("/devices/reload", summary="Re-read the devices file now (after `poskamling device ...`)")
+@router.post("/devices/reload", summary="Re-read the devices file now (after `poskamling device ...`)",
+             response_model=DevicesReloaded)
 def reload_devices(request: Request, hub: HubDep, who: Technician) -> dict[str, Any]:
     result = hub.devices.sync(force=True)
     hub.audit.record(who.name, "devices.reload", client=client_address(request), added=len(result.added), removed=len(result.removed))

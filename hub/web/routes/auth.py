@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from hub.web.deps import HubDep, Viewer
 from hub.accounts.auth import DEVICE_COOKIE, LoginOutcome
 from hub.accounts.sessions import SESSION_COOKIE
+from hub.web.schemas import LoginOut, LogoutOut, MeOut
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
@@ -49,6 +50,7 @@ def client_address(request: Request) -> str:
     "/login",
     summary="Log in with user name and password; sets an HTTP-only session cookie",
     responses={401: {"description": "wrong user name or password"}, 429: {"description": "too many failures: wait Retry-After seconds"}},
+    response_model=LoginOut,
 )
 def login(body: LoginRequest, request: Request, response: Response, hub: HubDep) -> dict[str, Any]:
     outcome = hub.login_guard.login(body.username, body.password, client_address(request), request.cookies.get(DEVICE_COOKIE))
@@ -67,7 +69,7 @@ def login(body: LoginRequest, request: Request, response: Response, hub: HubDep)
     return {"username": principal.name, "role": principal.role, "csrf_token": session.csrf_token}
 
 
-@router.post("/logout", summary="End the dashboard session")
+@router.post("/logout", summary="End the dashboard session", response_model=LogoutOut)
 def logout(request: Request, response: Response, hub: HubDep, who: Viewer) -> dict[str, str]:
     hub.audit.record(who.name, "logout", client=client_address(request))
     hub.sessions.destroy(request.cookies.get(SESSION_COOKIE))
@@ -75,7 +77,7 @@ def logout(request: Request, response: Response, hub: HubDep, who: Viewer) -> di
     return {"status": "logged out"}
 
 
-@router.get("/me", summary="Who is logged in, with the CSRF token for unsafe requests")
+@router.get("/me", summary="Who is logged in, with the CSRF token for unsafe requests", response_model=MeOut)
 def me(request: Request, hub: HubDep, who: Viewer) -> dict[str, Any]:
     session = hub.sessions.get(request.cookies.get(SESSION_COOKIE))
     return {"username": who.name, "role": who.role, "csrf_token": session.csrf_token if session else None}

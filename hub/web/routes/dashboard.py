@@ -33,6 +33,7 @@ from hub.service import HubService
 from hub.accounts.sessions import CSRF_FORM_FIELD, SESSION_COOKIE, Session
 from hub.duty.roster import is_on_duty
 from hub.storage.events import EventQuery
+from hub.storage.sql.events import decode_cursor
 from kamling.protocol import EventKind
 
 PACKAGE = Path(__file__).parent.parent  # hub/web: templates/ and static/
@@ -40,6 +41,7 @@ PACKAGE = Path(__file__).parent.parent  # hub/web: templates/ and static/
 TEMPLATES = Jinja2Templates(env=make_environment(PACKAGE / "templates"))
 STATIC_DIR = PACKAGE / "static"
 EVENTS_PER_PAGE = 50
+MAX_OFFSET = 10_000  # the deepest page an offset may reach (the same bound as /api/events)
 RECENT_CLOSED = 50
 
 router = APIRouter(tags=["dashboard"], include_in_schema=False)
@@ -244,9 +246,19 @@ def events(
     since: str = "",
     until: str = "",
     page: int = 1,
+    cursor: str = "",
 ) -> Response:
+    """Pages with the store's keyset cursor ("Next" carries it, with the filters); `page` only numbers
+    the page, and without a cursor (old links, "Newer") it is a bounded offset (at most MAX_OFFSET rows)."""
     session = page_session(request, hub)
     page = max(1, page)
+    if cursor:
+        try:
+            decode_cursor(cursor)
+        except ValueError:  # a hand-edited link: start again at the newest page
+            cursor, page = "", 1
+    if not cursor and (page - 1) * EVENTS_PER_PAGE > MAX_OFFSET:
+        page = 1  # deep offsets scan every row before them; the cursor links do not
     zone = hub.settings.timezone
     query = EventQuery(
         device=device or None,
@@ -254,21 +266,29 @@ def events(
         since=parse_local(since, zone),
         until=parse_local(until, zone),
         limit=EVENTS_PER_PAGE,
-        offset=(page - 1) * EVENTS_PER_PAGE,
+        offset=0 if cursor else (page - 1) * EVENTS_PER_PAGE,
+        cursor=cursor or None,
     )
     result = hub.store.query(query)
-    pages = max(1, math.ceil(result.total / EVENTS_PER_PAGE))
+    pages = max(page, math.ceil(result.total / EVENTS_PER_PAGE))
     filters = {"device": device, "kind": kind, "since": since, "until": until}
 
-    def page_link(number: int) -> str:
-        return "/events?" + urlencode({k: v for k, v in filters.items() if v} | {"page": number})
+    def page_link(number: int, after: str | None = None) -> str:
+        extra: dict[str, Any] = {"page": number} if number > 1 else {}
+        chosen = {k: v for k, v in filters.items() if v} | extra
+        return "/events?" + urlencode(chosen | ({"cursor": after} if after else {}))
 
+    if result.next_cursor:
+        older: str | None = page_link(page + 1, result.next_cursor)
+    else:  # a store without cursors (TinyDB) pages by offset
+        full = len(result.items) == EVENTS_PER_PAGE
+        older = page_link(page + 1) if page < pages and full and not result.total_capped else None
+    newer = page_link(page - 1) if page > 1 and (page - 2) * EVENTS_PER_PAGE <= MAX_OFFSET else None
     return render(
         request, hub, "dashboard/events.html", session,
-        items=event_views(result.items), total=result.total, page=page, pages=pages, filters=filters,
-        posts=hub.registry.all(), kinds=[k.value for k in EventKind],
-        newer=page_link(page - 1) if page > 1 else None,
-        older=page_link(page + 1) if page < pages else None,
+        items=event_views(result.items), total=result.total, total_capped=result.total_capped, page=page, pages=pages,
+        filters=filters, posts=hub.registry.all(), kinds=[k.value for k in EventKind],
+        newer=newer, older=older, newest=page_link(1) if page > 2 else None,
         names={p.device_id: p.name for p in hub.registry.all()},
     )
 

@@ -40,6 +40,7 @@ from hub.web.routes.community_pages import (
     photo_bytes,
     read_form,
 )
+from hub.web.schemas import AlertOut, ReportCounts, ResidentReportOut
 from hub.web.views import alert_view
 
 router = APIRouter(tags=["lapor"])
@@ -132,24 +133,31 @@ def _act(action: Any, alert_id: str, who: str, body: ReportAction | None) -> Any
         raise HTTPException(409, str(exc)) from None
 
 
-@router.post("/api/lapor/{alert_id}/escalate", summary="Escalate a resident's report to an incident that pages the duty chain")
+@router.post(
+    "/api/lapor/{alert_id}/escalate",
+    summary="Escalate a resident's report to an incident that pages the duty chain",
+    response_model=AlertOut,
+)
 def escalate(alert_id: str, hub: HubDep, who: Operator, body: ReportAction | None = None) -> dict[str, Any]:
     return alert_view(hub, _act(hub.community.escalate, alert_id, who.name, body))
 
 
-@router.post("/api/lapor/{alert_id}/false", summary="Close a resident's report as a false report")
+@router.post("/api/lapor/{alert_id}/false", summary="Close a resident's report as a false report",
+             response_model=AlertOut)
 def false_report(alert_id: str, hub: HubDep, who: Operator, body: ReportAction | None = None) -> dict[str, Any]:
     return alert_view(hub, _act(hub.community.false_report, alert_id, who.name, body))
 
 
-@router.get("/api/lapor/reports", summary="Residents' reports, newest first (of one alert or post)")
+@router.get("/api/lapor/reports", summary="Residents' reports, newest first (of one alert or post)",
+            response_model=list[ResidentReportOut])
 def list_reports(hub: HubDep, _: Viewer, alert_id: str | None = None, post: str | None = None,
                  limit: int = 100) -> list[dict[str, Any]]:
     rows = hub.community.store.reports(post=post, alert_id=alert_id, limit=max(1, min(limit, 1000)))
     return [report_view(r) for r in rows]
 
 
-@router.get("/api/lapor/summary", summary="Residents' reports by outcome (false reports counted), last `days` days")
+@router.get("/api/lapor/summary", summary="Residents' reports by outcome (false reports counted), last `days` days",
+            response_model=ReportCounts)
 def summary(hub: HubDep, _: Viewer, days: int = 30) -> dict[str, int]:
     since = hub.community.clock() - timedelta(days=max(1, min(days, 3660)))
     return hub.community.store.report_counts(since)

@@ -6,6 +6,7 @@ import hmac
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
+from fastapi.responses import PlainTextResponse
 from fastapi.security import HTTPAuthorizationCredentials
 from prometheus_client import CONTENT_TYPE_LATEST
 
@@ -36,7 +37,10 @@ MetricsReader = Annotated[None, Depends(metrics_access)]
 router = APIRouter()
 
 
-@router.get("/metrics", summary="Prometheus metrics (viewer role or the metrics token)")
+# Declared as text so /openapi.json does not promise JSON; the response sets the exact Prometheus type.
+@router.get(
+    "/metrics", summary="Prometheus metrics (viewer role or the metrics token)", response_class=PlainTextResponse
+)
 def metrics(hub: HubDep, _: MetricsReader) -> Response:
     source = getattr(hub, "metrics", None)
     if source is None:

@@ -8,11 +8,19 @@ from typing import Any, Literal
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import Response
 
+from hub.alerting.reports import PostLabel, build_report, select, to_csv
 from hub.web.deps import HubDep, Viewer
 from hub.web.render import json_safe
-from hub.alerting.reports import PostLabel, build_report, select, to_csv
+from hub.web.schemas import AlertReport
 
 router = APIRouter(prefix="/api/reports", tags=["reports"])
+
+
+class CsvResponse(Response):
+    """A CSV download: declared on the route so /openapi.json says text/csv, not JSON."""
+
+    media_type = "text/csv"
+
 
 Section = Literal["alerts", "per_post", "per_village", "per_officer", "weekly"]
 
@@ -26,14 +34,14 @@ def _report(hub: Any, since: datetime | None, until: datetime | None, include_te
     return build_report(alerts, posts, hub.settings.timezone)
 
 
-@router.get("", summary="Alert response times and incident counts (JSON)")
+@router.get("", summary="Alert response times and incident counts (JSON)", response_model=AlertReport)
 def report(
     hub: HubDep, _: Viewer, since: datetime | None = None, until: datetime | None = None, include_tests: bool = False
 ) -> dict[str, Any]:
     return json_safe(_report(hub, since, until, include_tests))  # stored names: strict JSON whatever they hold
 
 
-@router.get("/{section}.csv", summary="One report section as CSV", response_class=Response)
+@router.get("/{section}.csv", summary="One report section as CSV", response_class=CsvResponse)
 def report_csv(
     section: Section,
     hub: HubDep,

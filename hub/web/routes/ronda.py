@@ -33,6 +33,7 @@ from hub.service import HubService
 from hub.settings import PostSettings
 from hub.web.deps import HubDep, Viewer, require
 from hub.web.routes.dashboard import page_session, render
+from hub.web.schemas import GuardChangeOut, GuardOut, Removed, RondaHoursOut, RondaRosterOut, RondaTonightOut
 from kamling.protocol import DEVICE_ID_PATTERN
 
 router = APIRouter(tags=["ronda"])
@@ -125,13 +126,15 @@ def tonight_json(view: PostTonight) -> dict[str, Any]:
     }
 
 
-@router.get("/api/ronda", summary="Tonight per post: guards, check-ins, missed rounds (your villages only)")
+@router.get("/api/ronda", summary="Tonight per post: guards, check-ins, missed rounds (your villages only)",
+            response_model=RondaTonightOut)
 def tonight(hub: HubDep, principal: Viewer) -> dict[str, Any]:
     views = hub.ronda.tonight(visible_posts(hub, principal))
     return {"timezone": hub.settings.timezone, "posts": [tonight_json(v) for v in views]}
 
 
-@router.get("/api/ronda/roster", summary="Guards, dated changes and village ronda hours (your villages only)")
+@router.get("/api/ronda/roster", summary="Guards, dated changes and village ronda hours (your villages only)",
+            response_model=RondaRosterOut)
 def get_roster(hub: HubDep, principal: Viewer) -> dict[str, Any]:
     roster = hub.ronda.store.roster()
     devices = {p.device_id for p in visible_posts(hub, principal)}
@@ -148,7 +151,7 @@ def get_roster(hub: HubDep, principal: Viewer) -> dict[str, Any]:
     }
 
 
-@router.put("/api/ronda/guards/{guard_id}", summary="Add or replace a guard")
+@router.put("/api/ronda/guards/{guard_id}", summary="Add or replace a guard", response_model=GuardOut)
 def put_guard(guard_id: str, body: GuardBody, hub: HubDep, principal: RondaEditor) -> dict[str, Any]:
     _may_change(principal)
     _post_in_scope(hub, principal, body.device)
@@ -164,7 +167,7 @@ def put_guard(guard_id: str, body: GuardBody, hub: HubDep, principal: RondaEdito
         raise HTTPException(409, str(exc)) from None
 
 
-@router.delete("/api/ronda/guards/{guard_id}", summary="Remove a guard and their dated changes")
+@router.delete("/api/ronda/guards/{guard_id}", summary="Remove a guard and their dated changes", response_model=Removed)
 def delete_guard(guard_id: str, hub: HubDep, principal: RondaEditor) -> dict[str, Any]:
     _may_change(principal)
     _guard_in_scope(hub, principal, hub.ronda.store.roster(), guard_id)
@@ -172,7 +175,8 @@ def delete_guard(guard_id: str, hub: HubDep, principal: RondaEditor) -> dict[str
     return {"removed": guard_id}
 
 
-@router.post("/api/ronda/changes", summary="A dated change: a guard on (extra night) or off (away) one night")
+@router.post("/api/ronda/changes", summary="A dated change: a guard on (extra night) or off (away) one night",
+             response_model=GuardChangeOut)
 def add_change(body: ChangeBody, hub: HubDep, principal: RondaEditor) -> dict[str, Any]:
     _may_change(principal)
     _guard_in_scope(hub, principal, hub.ronda.store.roster(), body.guard_id)
@@ -182,7 +186,7 @@ def add_change(body: ChangeBody, hub: HubDep, principal: RondaEditor) -> dict[st
         raise HTTPException(404, str(exc)) from None
 
 
-@router.delete("/api/ronda/changes/{change_id}", summary="Remove a dated change")
+@router.delete("/api/ronda/changes/{change_id}", summary="Remove a dated change", response_model=Removed)
 def delete_change(change_id: str, hub: HubDep, principal: RondaEditor) -> dict[str, Any]:
     _may_change(principal)
     roster = hub.ronda.store.roster()
@@ -194,7 +198,8 @@ def delete_change(change_id: str, hub: HubDep, principal: RondaEditor) -> dict[s
     return {"removed": change_id}
 
 
-@router.put("/api/ronda/hours/{village}", summary="Set a village's ronda hours, round interval and grace")
+@router.put("/api/ronda/hours/{village}", summary="Set a village's ronda hours, round interval and grace",
+            response_model=RondaHoursOut)
 def put_hours(village: str, body: HoursBody, hub: HubDep, principal: RondaEditor) -> dict[str, Any]:
     _may_change(principal)
     if not in_scope(principal, village):

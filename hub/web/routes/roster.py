@@ -8,11 +8,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from hub.web.deps import HubDep, Viewer, require
 from hub.accounts.auth import Principal
 from hub.duty.officers import FALLBACK_ID, RosterError
-from kamling.redact import redact_url
 from hub.duty.roster import OFFICER_ID_PATTERN, Officer, OverrideKind, duty_chain, is_on_duty
+from hub.web.deps import HubDep, Viewer, require
+from hub.web.schemas import OfficerOut, OnDutyOut, OverrideOut, Removed, RosterOut, ShiftOut
+from kamling.redact import redact_url
 
 Admin = Annotated[Principal, Depends(require("admin"))]
 
@@ -62,24 +63,26 @@ def _officer(officer_id: str, body: OfficerBody) -> Officer:
         raise HTTPException(422, exc.errors(include_url=False, include_context=False)) from None
 
 
-@router.get("/officers", summary="Officers (contact URLs redacted)")
+@router.get("/officers", summary="Officers (contact URLs redacted)", response_model=list[OfficerOut])
 def list_officers(hub: HubDep, _: Viewer) -> list[dict[str, Any]]:
     return [officer_json(o) for o in hub.alerts.officers.roster().officers]
 
 
-@router.put("/officers/{officer_id}", summary="Add or replace an officer")
+@router.put("/officers/{officer_id}", summary="Add or replace an officer", response_model=OfficerOut)
 def put_officer(officer_id: str, body: OfficerBody, hub: HubDep, _: Admin) -> dict[str, Any]:
     return officer_json(hub.alerts.officers.put_officer(_officer(officer_id, body)))
 
 
-@router.delete("/officers/{officer_id}", summary="Remove an officer with their shifts and overrides")
+@router.delete("/officers/{officer_id}", summary="Remove an officer with their shifts and overrides",
+               response_model=Removed)
 def delete_officer(officer_id: str, hub: HubDep, _: Admin) -> dict[str, Any]:
     if not hub.alerts.officers.remove_officer(officer_id):
         raise HTTPException(404, "no such officer")
     return {"removed": officer_id}
 
 
-@router.get("/roster", summary="The stored roster: officers, weekly shifts, overrides, fallback")
+@router.get("/roster", summary="The stored roster: officers, weekly shifts, overrides, fallback",
+            response_model=RosterOut)
 def get_roster(hub: HubDep, _: Viewer) -> dict[str, Any]:
     roster = hub.alerts.officers.roster()
     return {
@@ -91,7 +94,8 @@ def get_roster(hub: HubDep, _: Viewer) -> dict[str, Any]:
     }
 
 
-@router.post("/roster/shifts", summary="Add a weekly shift (local time; end not after start: next day)")
+@router.post("/roster/shifts", summary="Add a weekly shift (local time; end not after start: next day)",
+             response_model=ShiftOut)
 def add_shift(body: ShiftBody, hub: HubDep, _: Admin) -> dict[str, Any]:
     try:
         return hub.alerts.officers.add_shift(**body.model_dump()).model_dump(mode="json")
@@ -99,7 +103,8 @@ def add_shift(body: ShiftBody, hub: HubDep, _: Admin) -> dict[str, Any]:
         raise HTTPException(404, str(exc)) from None
 
 
-@router.post("/roster/overrides", summary="Add a dated override: off (leave) or on (extra duty)")
+@router.post("/roster/overrides", summary="Add a dated override: off (leave) or on (extra duty)",
+             response_model=OverrideOut)
 def add_override(body: OverrideBody, hub: HubDep, _: Admin) -> dict[str, Any]:
     try:
         return hub.alerts.officers.add_override(**body.model_dump()).model_dump(mode="json")
@@ -109,7 +114,7 @@ def add_override(body: OverrideBody, hub: HubDep, _: Admin) -> dict[str, Any]:
         raise HTTPException(422 if "after" in str(exc) else 404, str(exc)) from None
 
 
-@router.delete("/roster/{table}/{entry_id}", summary="Remove a shift or an override")
+@router.delete("/roster/{table}/{entry_id}", summary="Remove a shift or an override", response_model=Removed)
 def delete_entry(table: str, entry_id: str, hub: HubDep, _: Admin) -> dict[str, Any]:
     if table not in ("shifts", "overrides"):
         raise HTTPException(404, "no such roster table")
@@ -118,14 +123,15 @@ def delete_entry(table: str, entry_id: str, hub: HubDep, _: Admin) -> dict[str, 
     return {"removed": entry_id}
 
 
-@router.put("/roster/fallback", summary="Set the fallback contact (Polsek duty desk)")
+@router.put("/roster/fallback", summary="Set the fallback contact (Polsek duty desk)", response_model=OfficerOut)
 def put_fallback(body: OfficerBody, hub: HubDep, _: Admin) -> dict[str, Any]:
     officer = _officer(FALLBACK_ID, body).model_copy(update={"always_on_duty": True})
     hub.alerts.officers.set_fallback(officer)
     return officer_json(officer)
 
 
-@router.get("/roster/on-duty", summary="Who would be paged for a post at a time: the escalation chain")
+@router.get("/roster/on-duty", summary="Who would be paged for a post at a time: the escalation chain",
+            response_model=OnDutyOut)
 def on_duty(hub: HubDep, _: Viewer, device: str, at: datetime | None = None) -> dict[str, Any]:
     post = hub.registry.get(device)
     if post is None:

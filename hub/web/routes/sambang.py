@@ -37,6 +37,7 @@ from hub.web.routes.community_pages import (
     photo_bytes,
     read_form,
 )
+from hub.web.schemas import VisitOut
 
 router = APIRouter(tags=["sambang"])
 
@@ -166,7 +167,7 @@ def visit_view(visit: Visit) -> dict[str, object]:
     }
 
 
-@router.get("/api/sambang/visits", summary="Police visits to posts, newest first")
+@router.get("/api/sambang/visits", summary="Police visits to posts, newest first", response_model=list[VisitOut])
 def list_visits(hub: HubDep, _: Viewer, post: str | None = None, limit: int = 100) -> list[dict[str, object]]:
     return [visit_view(v) for v in hub.community.store.visits(post=post, limit=max(1, min(limit, 1000)))]
 

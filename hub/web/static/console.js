@@ -138,9 +138,10 @@
   });
 
   function loadAll() {
-    return K.api("GET", "/api/alerts").then(function (list) {
+    // /api/alerts pages the whole history newest first: every open alert, then the newest of the rest
+    return Promise.all([K.api("GET", "/api/alerts?state=open&limit=500"), K.api("GET", "/api/alerts?limit=100")]).then(function (lists) {
       alerts = new Map();
-      list.forEach(function (a) { alerts.set(a.id, a); });
+      lists[1].concat(lists[0]).forEach(function (a) { alerts.set(a.id, a); });
       return fetch("/api/posts", { credentials: "same-origin" }).then(function (r) { return r.json(); });
     }).then(function (posts) {
       var names = {};

@@ -231,9 +231,16 @@ def test_event_log_pages_through_many_events(hub) -> None:
     first = client.get("/events", params={"device": "pos-a"}).text
     assert "Halaman 1 dari 3 (120 kejadian)" in first and first.count("<tr data-event-id=") == 50
     older = re.search(r'<a href="([^"]+)" rel="next">', first).group(1).replace("&amp;", "&")
-    assert "device=pos-a" in older and "page=2" in older
-    last = client.get(older.replace("page=2", "page=3")).text
+    assert "device=pos-a" in older and "page=2" in older and "cursor=" in older  # keyset: the filters kept
+    assert "Berikutnya" in first
+    second = client.get(older).text
+    assert "Halaman 2 dari 3" in second and second.count("<tr data-event-id=") == 50
+    older = re.search(r'<a href="([^"]+)" rel="next">', second).group(1).replace("&amp;", "&")
+    last = client.get(older).text
     assert last.count("<tr data-event-id=") == 20 and 'rel="next"' not in last and 'rel="prev"' in last
+    seen = [re.findall(r'data-event-id="([^"]+)"', page) for page in (first, second, last)]
+    assert len({i for ids in seen for i in ids}) == 120  # every event once across the three pages
+    assert client.get("/events", params={"cursor": "garbage", "page": 7}).status_code == 200  # back to the newest
 
 
 def test_officers_page_shows_the_stored_roster_and_who_is_on_duty(hub) -> None:
