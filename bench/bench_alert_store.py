@@ -30,8 +30,8 @@ from tinydb import Query
 
 from bench.common import emit, percentiles
 from hub.alerting import rules
-from hub.alerting.store import AlertRepository
 from hub.alerting.rules import Alert, AlertKind, Outcome
+from hub.alerting.store import AlertRepository
 from hub.storage.events import open_tinydb
 
 START = datetime(2026, 1, 1, tzinfo=UTC)

@@ -23,37 +23,50 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import emit, percentiles, wait  # noqa: E402
-from poskamling.sim import SimulatedPost, sim_edge_config  # noqa: E402
-from hub.alerting.rules import Outcome  # noqa: E402
-from hub.service import HubService  # noqa: E402
-from hub.settings import HubSettings  # noqa: E402
-from poskamling.broker import MAX_QUEUED_MESSAGES, MosquittoBroker  # noqa: E402
-from hub.provisioning.broker_files import new_secret  # noqa: E402
-from poskamling.httpsink import NotificationSink  # noqa: E402
-from kamling.protocol import Event, EventKind, new_event_id  # noqa: E402
+from bench.common import emit, percentiles, wait
+from hub.alerting.rules import Outcome
+from hub.provisioning.broker_files import new_secret
+from hub.service import HubService
+from hub.settings import HubSettings
+from kamling.protocol import Event, EventKind, new_event_id
+from poskamling.broker import MAX_QUEUED_MESSAGES, MosquittoBroker
+from poskamling.httpsink import NotificationSink
+from poskamling.sim import SimulatedPost, sim_edge_config
 
 FLOODER, HONEST = "pos-flood", "pos-rw07"
 
 
 def start_flood(broker: MosquittoBroker, password: str, workdir: Path, lines: int = 50_000) -> subprocess.Popen[bytes]:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     flood_file = workdir / "flood.jsonl"
     with flood_file.open("wb") as out:
         for seq in range(1, lines + 1):
-            event = Event(id=new_event_id(), device=FLOODER, seq=seq, kind=EventKind.MOTION, ts=now,
-                          data={"camera": "cam0", "score": 0.9})
+            event = Event(
+                id=new_event_id(),
+                device=FLOODER,
+                seq=seq,
+                kind=EventKind.MOTION,
+                ts=now,
+                data={"camera": "cam0", "score": 0.9},
+            )
             out.write(event.to_payload() + b"\n")
     pub = shutil.which("mosquitto_pub") or "/usr/bin/mosquitto_pub"
-    command = (f"while true; do {pub} -h {broker.host} -p {broker.port} -u {FLOODER} -P \"$FLOOD_PW\""
-               f" -q 0 -t kamling/v1/{FLOODER}/event -l < {flood_file}; done")
-    return subprocess.Popen(["sh", "-c", command], env={**os.environ, "FLOOD_PW": password}, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    command = (
+        f'while true; do {pub} -h {broker.host} -p {broker.port} -u {FLOODER} -P "$FLOOD_PW"'
+        f" -q 0 -t kamling/v1/{FLOODER}/event -l < {flood_file}; done"
+    )
+    return subprocess.Popen(
+        ["sh", "-c", command],
+        env={**os.environ, "FLOOD_PW": password},
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 PAGE_TIMEOUT = 60.0
@@ -62,6 +75,7 @@ PAGE_TIMEOUT = 60.0
 def presses(hub: HubService, sink: NotificationSink, post: SimulatedPost, n: int) -> list[float]:
     """Latencies in ms; a press not paged within PAGE_TIMEOUT ends the series (recorded as missing)."""
     out = []
+
     def panic_pages() -> list:  # type: ignore[type-arg]
         return [r for r in sink.received if "PANIK" in r.body.get("title", "") and HONEST in r.body["title"]]
 
@@ -70,13 +84,16 @@ def presses(hub: HubService, sink: NotificationSink, post: SimulatedPost, n: int
         start = time.monotonic()
         post.press()
         try:
-            wait(lambda: len(panic_pages()) > before, timeout=PAGE_TIMEOUT)
+            wait(lambda before=before: len(panic_pages()) > before, timeout=PAGE_TIMEOUT)
         except RuntimeError:
             print(f"no page within {PAGE_TIMEOUT:.0f} s (hub inbox {hub.inbox.qsize()})", file=sys.stderr)
             break
         out.append((panic_pages()[before].at - start) * 1000)
-        print(f"press -> page {out[-1]:.0f} ms (dropped so far {hub.ingest.rejected['rate_limited']},"
-              f" hub inbox {hub.inbox.qsize()})", file=sys.stderr)
+        print(
+            f"press -> page {out[-1]:.0f} ms (dropped so far {hub.ingest.rejected['rate_limited']},"
+            f" hub inbox {hub.inbox.qsize()})",
+            file=sys.stderr,
+        )
         for alert in hub.alerts.all():
             if alert.is_open:
                 hub.alerts.resolve(alert.id, "bench", Outcome.TEST, None)
@@ -88,8 +105,16 @@ def presses(hub: HubService, sink: NotificationSink, post: SimulatedPost, n: int
     return out
 
 
-def flood_phase(hub: HubService, sink: NotificationSink, post: SimulatedPost, broker: MosquittoBroker,
-                password: str, workdir: Path, n: int, quarantine: bool) -> dict[str, object]:
+def flood_phase(
+    hub: HubService,
+    sink: NotificationSink,
+    post: SimulatedPost,
+    broker: MosquittoBroker,
+    password: str,
+    workdir: Path,
+    n: int,
+    quarantine: bool,
+) -> dict[str, object]:
     hub.quarantine.detector.after = 1.0 if quarantine else 0.0
     print(f"flood phase, quarantine {'on' if quarantine else 'off'}", file=sys.stderr)
     rejected0 = hub.ingest.rejected["rate_limited"]
@@ -116,11 +141,16 @@ def flood_phase(hub: HubService, sink: NotificationSink, post: SimulatedPost, br
     while hub.ingest.rejected["rate_limited"] != last and time.monotonic() - settle_from < 60:
         last = hub.ingest.rejected["rate_limited"]
         time.sleep(1.0)
-    return {"quarantine": quarantine, "flooder_blocked_after_s": None if blocked_after is None else round(blocked_after, 2),
-            "flood_dropped_before_block": hub.ingest.rejected["rate_limited"] - rejected0 if quarantine else None,
-            "presses": n, "paged_within_60s": len(latencies),
-            "press_to_page": percentiles(latencies) if latencies else None,
-            "flood_dropped_per_s_at_hub": round(rate), "hub_inbox_backlog_at_end": inbox}
+    return {
+        "quarantine": quarantine,
+        "flooder_blocked_after_s": None if blocked_after is None else round(blocked_after, 2),
+        "flood_dropped_before_block": hub.ingest.rejected["rate_limited"] - rejected0 if quarantine else None,
+        "presses": n,
+        "paged_within_60s": len(latencies),
+        "press_to_page": percentiles(latencies) if latencies else None,
+        "flood_dropped_per_s_at_hub": round(rate),
+        "hub_inbox_backlog_at_end": inbox,
+    }
 
 
 def main() -> None:
@@ -134,15 +164,21 @@ def main() -> None:
         workdir = Path(tmp)
         passwords = {FLOODER: new_secret(), HONEST: new_secret()}
         hub_password = new_secret()
-        broker = MosquittoBroker(workdir / "broker", accounts={"poskamling-hub": hub_password, **passwords},
-                                 max_queued_messages=args.max_queued)
+        broker = MosquittoBroker(
+            workdir / "broker",
+            accounts={"poskamling-hub": hub_password, **passwords},
+            max_queued_messages=args.max_queued,
+        )
         broker.start()
         pid_file = workdir / "mosquitto.pid"
         pid_file.write_text(str(broker.pid))
         sink = NotificationSink()
         sink.start()
         settings = HubSettings(
-            mqtt_host=broker.host, mqtt_port=broker.port, mqtt_password=hub_password, data_dir=workdir / "hub",
+            mqtt_host=broker.host,
+            mqtt_port=broker.port,
+            mqtt_password=hub_password,
+            data_dir=workdir / "hub",
             posts=[{"device_id": d, "name": f"Pos {d}", "village": "Bench"} for d in (FLOODER, HONEST)],
             officers=[{"name": "officer", "urls": [sink.url("officer")]}],
             rate_limit={"rate": 20, "burst": 50, "panic_rate": 5, "panic_burst": 20},
@@ -156,22 +192,29 @@ def main() -> None:
             wait(lambda: hub.mqtt.connected and post.agent.connected and hub.registry.state(HONEST).online)
             presses(hub, sink, post, 3)  # warm-up: apprise, code paths
             baseline = percentiles(presses(hub, sink, post, max(args.presses, 20)))
-            phases = [flood_phase(hub, sink, post, broker, passwords[FLOODER], workdir, args.presses, quarantine)
-                      for quarantine in (False, True)]
+            phases = [
+                flood_phase(hub, sink, post, broker, passwords[FLOODER], workdir, args.presses, quarantine)
+                for quarantine in (False, True)
+            ]
         finally:
             post.stop()
             hub.stop()
             sink.stop()
             broker.stop()
-    emit("flood", {
-        "benchmark": "panic_press_to_page_under_flood",
-        "cpus": os.cpu_count(),
-        "broker_max_queued_messages": args.max_queued,
-        "baseline_no_flood": baseline,
-        "flood": phases,
-        "note": ("flooder: mosquitto_pub -l QoS 0 motion events in a loop, own process; hub rate limit 20/s burst 50,"
-                 " checked in the MQTT adapter's on_message; quarantine after 1 s / 500 drops"),
-    })
+    emit(
+        "flood",
+        {
+            "benchmark": "panic_press_to_page_under_flood",
+            "cpus": os.cpu_count(),
+            "broker_max_queued_messages": args.max_queued,
+            "baseline_no_flood": baseline,
+            "flood": phases,
+            "note": (
+                "flooder: mosquitto_pub -l QoS 0 motion events in a loop, own process; hub rate limit 20/s burst 50,"
+                " checked in the MQTT adapter's on_message; quarantine after 1 s / 500 drops"
+            ),
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -22,17 +22,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import paho.mqtt.client as mqtt  # noqa: E402
-import yaml  # noqa: E402
-from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
+import paho.mqtt.client as mqtt
+import yaml
+from paho.mqtt.enums import CallbackAPIVersion
 
-from edge.outbox import Outbox  # noqa: E402
-from poskamling.sim import SimulatedPost, sim_edge_config  # noqa: E402
-from hub.service import HubService  # noqa: E402
-from hub.settings import HubSettings  # noqa: E402
-from poskamling.broker import MosquittoBroker  # noqa: E402
-from hub.provisioning.broker_files import new_secret  # noqa: E402
-from kamling.protocol import EventKind  # noqa: E402
+from edge.outbox import Outbox
+from hub.provisioning.broker_files import new_secret
+from hub.service import HubService
+from hub.settings import HubSettings
+from kamling.protocol import EventKind
+from poskamling.broker import MosquittoBroker
+from poskamling.sim import SimulatedPost, sim_edge_config
 
 HUB_USER = "poskamling-hub"
 RAW_SUB_USER = "bench-raw-sub"  # a read-only monitor account: the broker runs with use_username_as_clientid,
@@ -84,8 +84,10 @@ def raw_qos1(broker: MosquittoBroker, devices: int, events: int, payload: bytes)
     per = events // devices
     start = time.perf_counter()
     threads = [
-        threading.Thread(target=lambda p=p, n=n: [p.publish(f"kamling/v1/{n}/event", payload, qos=1) for _ in range(per)])
-        for n, p in zip(names, pubs)
+        threading.Thread(
+            target=lambda p=p, n=n: [p.publish(f"kamling/v1/{n}/event", payload, qos=1) for _ in range(per)]
+        )
+        for n, p in zip(names, pubs, strict=True)
     ]
     for t in threads:
         t.start()
@@ -99,8 +101,12 @@ def raw_qos1(broker: MosquittoBroker, devices: int, events: int, payload: bytes)
 
 def hub_settings(broker: MosquittoBroker, data_dir: Path, devices: list[str]) -> HubSettings:
     return HubSettings(
-        mqtt_host=broker.host, mqtt_port=broker.port, mqtt_password=broker.accounts[HUB_USER],
-        data_dir=data_dir, posts=[{"device_id": d, "name": d} for d in devices], officers=[],
+        mqtt_host=broker.host,
+        mqtt_port=broker.port,
+        mqtt_password=broker.accounts[HUB_USER],
+        data_dir=data_dir,
+        posts=[{"device_id": d, "name": d} for d in devices],
+        officers=[],
         rate_limit=UNLIMITED,
     )
 
@@ -121,7 +127,7 @@ def make_posts(broker: MosquittoBroker, root: Path, devices: list[str], per_devi
 
 
 def drained(posts: list[SimulatedPost]) -> bool:
-    return all(p.agent._inbox.empty() and p.agent.outbox.depth() == 0 for p in posts)  # noqa: SLF001
+    return all(p.agent._inbox.empty() and p.agent.outbox.depth() == 0 for p in posts)
 
 
 def write_post_configs(broker: MosquittoBroker, root: Path, devices: list[str], per_device: int) -> list[Path]:
@@ -156,8 +162,11 @@ def durable_ingest_processes(broker: MosquittoBroker, root: Path, devices: int, 
     _wait(lambda: hub.mqtt.connected, 10, "hub connected")
     start = time.perf_counter()
     procs = [
-        subprocess.Popen([sys.executable, "-m", "poskamling.cli", "sim", "run", str(c)],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.Popen(
+            [sys.executable, "-m", "poskamling.cli", "sim", "run", str(c)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         for c in configs
     ]
     try:
@@ -172,8 +181,14 @@ def durable_ingest_processes(broker: MosquittoBroker, root: Path, devices: int, 
             proc.wait(30)
     commits = hub.ingest.writer.commits
     hub.stop()
-    return {"events": events, "seconds_to_commit": committed, "seconds_to_ack": acked,
-            "events_per_s": events / acked, "commits": commits, "mean_batch": events / max(1, commits)}
+    return {
+        "events": events,
+        "seconds_to_commit": committed,
+        "seconds_to_ack": acked,
+        "events_per_s": events / acked,
+        "commits": commits,
+        "mean_batch": events / max(1, commits),
+    }
 
 
 def durable_ingest(broker: MosquittoBroker, root: Path, devices: int, events: int) -> dict[str, float]:
@@ -194,8 +209,14 @@ def durable_ingest(broker: MosquittoBroker, root: Path, devices: int, events: in
     for post in posts:
         post.stop()
     hub.stop()
-    return {"events": events, "seconds_to_commit": committed, "seconds_to_ack": acked,
-            "events_per_s": events / acked, "commits": commits, "mean_batch": events / max(1, commits)}
+    return {
+        "events": events,
+        "seconds_to_commit": committed,
+        "seconds_to_ack": acked,
+        "events_per_s": events / acked,
+        "commits": commits,
+        "mean_batch": events / max(1, commits),
+    }
 
 
 def backlog_drain(broker: MosquittoBroker, root: Path, devices: int, backlog: int) -> dict[str, float]:

@@ -30,12 +30,13 @@ from typing import Any
 import cv2
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from edge.camera.episodes import EpisodeTracker
 from edge.camera.motion import MotionDetector, MotionSettings
 from edge.camera.synthetic import Clip, make_clip, write_clip
+
+ROOT = Path(__file__).resolve().parent.parent
 
 SIZES = ((640, 480), (1280, 720))
 DETECT_FPS = 5.0
@@ -162,7 +163,11 @@ def cost(width: int, height: int, frames: int, passes: int, workdir: Path) -> di
 
 
 def accuracy() -> dict[str, Any]:
-    positives = [("crossing", w, h, seed) for (w, h), seeds in (((640, 480), range(5)), ((1280, 720), range(2))) for seed in seeds]
+    positives = [
+        ("crossing", w, h, seed)
+        for (w, h), seeds in (((640, 480), range(5)), ((1280, 720), range(2)))
+        for seed in seeds
+    ]
     negatives = [
         (name, 640, 480, seed)
         for name in ("noise", "brightness_jump", "drift", "small_object", "masked_motion", "static")

@@ -22,18 +22,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import CpuSteal, Delivery, MqttFloor, RemoteSink, emit, http_post_once_ms, percentiles, wait  # noqa: E402
-import yaml  # noqa: E402
+import yaml
 
-from edge.outbox import Outbox  # noqa: E402
-from poskamling.sim import send_control, sim_edge_config  # noqa: E402
-from hub.alerting.rules import Outcome  # noqa: E402
-from hub.service import HubService, tune_process_for_latency  # noqa: E402
-from hub.settings import HubSettings  # noqa: E402
-from poskamling.broker import MosquittoBroker  # noqa: E402
-from hub.provisioning.broker_files import new_secret  # noqa: E402
-from kamling.protocol import EventKind  # noqa: E402
-
+from bench.common import CpuSteal, Delivery, MqttFloor, RemoteSink, emit, http_post_once_ms, percentiles, wait
+from edge.outbox import Outbox
+from hub.alerting.rules import Outcome
+from hub.provisioning.broker_files import new_secret
+from hub.service import HubService, tune_process_for_latency
+from hub.settings import HubSettings
+from kamling.protocol import EventKind
+from poskamling.broker import MosquittoBroker
+from poskamling.sim import send_control, sim_edge_config
 
 FLOOR_DEVICE = "bench-floor"
 FLOOR_HUB = "bench-floor-hub"
@@ -79,7 +78,8 @@ def start_post_processes(workdir: Path, broker: MosquittoBroker, passwords: dict
         procs.append(
             subprocess.Popen(
                 [sys.executable, "-m", "poskamling.cli", "sim", "run", *paths, "--control", str(control)],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
             )
         )
         sockets.update({device: control for device in group})
@@ -91,7 +91,9 @@ def run_scenario(workdir: Path, n_posts: int, presses: int) -> dict[str, object]
     passwords = {d: new_secret() for d in [*devices, FLOOR_DEVICE, FLOOR_HUB]}
     hub_password = new_secret()
     broker = MosquittoBroker(
-        workdir / "broker", accounts={"poskamling-hub": hub_password, **passwords}, hub_users=["poskamling-hub", FLOOR_HUB]
+        workdir / "broker",
+        accounts={"poskamling-hub": hub_password, **passwords},
+        hub_users=["poskamling-hub", FLOOR_HUB],
     )
     broker.start()
     sink = RemoteSink()
@@ -115,7 +117,10 @@ def run_scenario(workdir: Path, n_posts: int, presses: int) -> dict[str, object]
         # topic. Its own hub account: the broker takes the user name as client id, so sharing the
         # hub's would throw the hub off the broker.
         floor_mqtt = MqttFloor(
-            broker.host, broker.port, (FLOOR_HUB, passwords[FLOOR_HUB]), (FLOOR_DEVICE, passwords[FLOOR_DEVICE]),
+            broker.host,
+            broker.port,
+            (FLOOR_HUB, passwords[FLOOR_HUB]),
+            (FLOOR_DEVICE, passwords[FLOOR_DEVICE]),
             f"kamling/v1/{FLOOR_DEVICE}/ack",
         )
         floor_mqtt.start()
@@ -136,7 +141,7 @@ def run_scenario(workdir: Path, n_posts: int, presses: int) -> dict[str, object]
             before = len(pages(sink))
             reply = send_control(sockets[device], f"press {device} timed")
             start = float(reply.removeprefix("ok: "))  # the pin's edge, stamped in the post's process
-            wait(lambda: len(pages(sink)) > before, timeout=30)
+            wait(lambda before=before: len(pages(sink)) > before, timeout=30)
             latency = (pages(sink)[before].at - start) * 1000
             if latency <= 0:
                 raise RuntimeError(f"a page before its press ({latency:.3f} ms): the benchmark mixed up its deliveries")
@@ -171,8 +176,12 @@ def run_scenario(workdir: Path, n_posts: int, presses: int) -> dict[str, object]
             "warm_floor_back_to_back": {
                 "mqtt_qos1_round_trip": percentiles(warm_mqtt),
                 "http_post": percentiles(warm_http),
-                "ratio_p50": round(press["p50_ms"] / (percentiles(warm_mqtt)["p50_ms"] + percentiles(warm_http)["p50_ms"]), 2),
-                "ratio_p99": round(press["p99_ms"] / (percentiles(warm_mqtt)["p99_ms"] + percentiles(warm_http)["p99_ms"]), 2),
+                "ratio_p50": round(
+                    press["p50_ms"] / (percentiles(warm_mqtt)["p50_ms"] + percentiles(warm_http)["p50_ms"]), 2
+                ),
+                "ratio_p99": round(
+                    press["p99_ms"] / (percentiles(warm_mqtt)["p99_ms"] + percentiles(warm_http)["p99_ms"]), 2
+                ),
             },
             "note": "the press path also holds the edge's fsync'd outbox commit (edge_outbox_commit, same disk), which the floor does not",
         }

@@ -113,8 +113,9 @@ def press(hub: HubService, sink: NotificationSink, post: SimulatedPost) -> tuple
     return start, page_ms, (committed - start) * 1000
 
 
-def phase(hub: HubService, sink: NotificationSink, post: SimulatedPost, hostile: Hostile | None, n: int,
-          resends: int = 0) -> dict[str, Any]:
+def phase(
+    hub: HubService, sink: NotificationSink, post: SimulatedPost, hostile: Hostile | None, n: int, resends: int = 0
+) -> dict[str, Any]:
     pages, commits, dead, pubacks = [], [], [], []
     for _ in range(n):
         if hostile is not None:
@@ -130,7 +131,9 @@ def phase(hub: HubService, sink: NotificationSink, post: SimulatedPost, hostile:
             pubacks.append((hostile.puback_at[mid] - sent) * 1000)
             wait(lambda: hub.ingest.oldest_unacked_age() == 0.0, timeout=60)  # resends drained
     result: dict[str, Any] = {
-        "presses": n, "press_to_page": percentiles(pages), "press_to_committed": percentiles(commits),
+        "presses": n,
+        "press_to_page": percentiles(pages),
+        "press_to_committed": percentiles(commits),
     }
     if hostile is not None:
         result.update(poison_dead_lettered=all(dead), poison_to_puback=percentiles(pubacks), resends_per_poison=resends)
@@ -155,7 +158,10 @@ def main() -> None:
         sink = NotificationSink()
         sink.start()
         settings = HubSettings(
-            mqtt_host=broker.host, mqtt_port=broker.port, mqtt_password=hub_password, data_dir=workdir / "hub",
+            mqtt_host=broker.host,
+            mqtt_port=broker.port,
+            mqtt_password=hub_password,
+            data_dir=workdir / "hub",
             posts=[{"device_id": d, "name": f"Pos {d}", "village": "Bench"} for d in (HOSTILE, HONEST)],
             officers=[{"name": "officer", "urls": [sink.url("officer")]}],
             rate_limit={"rate": 100_000, "burst": 100_000},  # the red team stayed under its limit
@@ -172,26 +178,34 @@ def main() -> None:
             baseline = phase(hub, sink, post, None, args.presses)
             poison = phase(hub, sink, post, hostile, args.presses)
             storm = phase(hub, sink, post, hostile, max(1, args.presses // 2), resends=args.resends)
-            health = {"dead_letters": hub.dead_letters.count(), "resends": hub.ingest.dead_letter_resends,
-                      "oldest_unacked_s": hub.ingest.oldest_unacked_age()}
+            health = {
+                "dead_letters": hub.dead_letters.count(),
+                "resends": hub.ingest.dead_letter_resends,
+                "oldest_unacked_s": hub.ingest.oldest_unacked_age(),
+            }
         finally:
             hostile.stop()
             post.stop()
             hub.stop()
             sink.stop()
             broker.stop()
-    emit("poison", {
-        "benchmark": "panic_after_poison_message",
-        "cpus": os.cpu_count(),
-        "cpu_steal_percent": steal.percent(),
-        "baseline_no_poison": baseline,
-        "after_one_poison": poison,
-        "after_poison_resent": storm,
-        "hub_at_end": health,
-        "target": "press_to_committed under 1000 ms after a poison message",
-        "note": ("poison: an event whose record the event store cannot write (serialiser patched for its id); the log"
-                 " writer splits the batch, commits the rest, the hub dead-letters and PUBACKs the poison"),
-    })
+    emit(
+        "poison",
+        {
+            "benchmark": "panic_after_poison_message",
+            "cpus": os.cpu_count(),
+            "cpu_steal_percent": steal.percent(),
+            "baseline_no_poison": baseline,
+            "after_one_poison": poison,
+            "after_poison_resent": storm,
+            "hub_at_end": health,
+            "target": "press_to_committed under 1000 ms after a poison message",
+            "note": (
+                "poison: an event whose record the event store cannot write (serialiser patched for its id); the log"
+                " writer splits the batch, commits the rest, the hub dead-letters and PUBACKs the poison"
+            ),
+        },
+    )
 
 
 if __name__ == "__main__":

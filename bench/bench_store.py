@@ -94,11 +94,18 @@ class History:
             kind = next((k for k, c in zip(self._kinds, self._cum, strict=True) if roll <= c), "motion")
             ts = received - timedelta(milliseconds=rand.randrange(50, 3000))
             event_id = ulid_at(int(ts.timestamp() * 1000), rand)
-            out.append({
-                "id": event_id, "device": device, "seq": self.seqs[device], "kind": kind,
-                "ts": ts.isoformat().replace("+00:00", "Z"), "data": rand.choice(self._pool[kind]), "test": False,
-                "received_at": received.isoformat(),
-            })
+            out.append(
+                {
+                    "id": event_id,
+                    "device": device,
+                    "seq": self.seqs[device],
+                    "kind": kind,
+                    "ts": ts.isoformat().replace("+00:00", "Z"),
+                    "data": rand.choice(self._pool[kind]),
+                    "test": False,
+                    "received_at": received.isoformat(),
+                }
+            )
             if self.made % 500 == 0:  # ids for get-by-id, spread over the whole history
                 self.sample_ids.append(event_id)
             self.made += 1
@@ -107,11 +114,21 @@ class History:
     @staticmethod
     def _data(kind: str, rand: random.Random) -> dict[str, Any]:
         if kind == "motion":
-            return {"camera": f"cam{rand.randrange(2)}", "score": round(rand.random(), 3),
-                    "area": round(rand.random() / 5, 4), "frames": rand.randrange(3, 60), "snapshot": True}
+            return {
+                "camera": f"cam{rand.randrange(2)}",
+                "score": round(rand.random(), 3),
+                "area": round(rand.random() / 5, 4),
+                "frames": rand.randrange(3, 60),
+                "snapshot": True,
+            }
         if kind == "checkin":
-            return {"uptime_s": rand.randrange(10**6), "cpu_temp_c": round(40 + 30 * rand.random(), 1),
-                    "disk_free_mb": rand.randrange(500, 20000), "outbox_pending": 0, "cameras": {"cam0": {"fps": 5.0}}}
+            return {
+                "uptime_s": rand.randrange(10**6),
+                "cpu_temp_c": round(40 + 30 * rand.random(), 1),
+                "disk_free_mb": rand.randrange(500, 20000),
+                "outbox_pending": 0,
+                "cameras": {"cam0": {"fps": 5.0}},
+            }
         if kind == "camera":
             return {"camera": "cam0", "state": rand.choice(["stalled", "recovered", "unreachable"])}
         if kind == "tamper":
@@ -177,15 +194,23 @@ def child_store(spec: dict[str, Any]) -> dict[str, Any]:
     seqs = store.last_seqs()
     ready = time.monotonic()
     result: dict[str, Any] = {
-        "imports_s": round(opened_at - SPAWNED, 3), "open_s": round(ready - opened_at, 3),
-        "spawn_to_ready_in_child_s": round(ready - SPAWNED, 3), "posts_seen": len(seqs), "rss_after_open_mb": rss_mb(),
+        "imports_s": round(opened_at - SPAWNED, 3),
+        "open_s": round(ready - opened_at, 3),
+        "spawn_to_ready_in_child_s": round(ready - SPAWNED, 3),
+        "posts_seen": len(seqs),
+        "rss_after_open_mb": rss_mb(),
     }
     rand = random.Random(7)
     first, last = datetime.fromisoformat(spec["first"]), datetime.fromisoformat(spec["last"])
     days = max(1, (last - first).days)
     ids: list[str] = spec["ids"]
-    samples: dict[str, list[float]] = {"newest_page": [], "post_newest_page": [], "panics_of_one_day": [],
-                                        "get_by_id": [], "cursor_walk_page": []}
+    samples: dict[str, list[float]] = {
+        "newest_page": [],
+        "post_newest_page": [],
+        "panics_of_one_day": [],
+        "get_by_id": [],
+        "cursor_walk_page": [],
+    }
     walk_pages = spec["walk_pages"]
 
     def panics_of_a_day() -> None:
@@ -243,8 +268,10 @@ def appends(store: Any, spec: dict[str, Any]) -> dict[str, Any]:
             store_rate = size * len(store_ms) / (sum(store_ms) / 1000)
             raw_rate = size * len(raw_ms) / (sum(raw_ms) / 1000)
             out[f"batch_{size}"] = {
-                "store_events_per_s": round(store_rate), "raw_events_per_s": round(raw_rate),
-                "ratio": round(store_rate / raw_rate, 3), "store_commit": percentiles(store_ms),
+                "store_events_per_s": round(store_rate),
+                "raw_events_per_s": round(raw_rate),
+                "ratio": round(store_rate / raw_rate, 3),
+                "store_commit": percentiles(store_ms),
                 "raw_commit": percentiles(raw_ms),
             }
     finally:
@@ -293,8 +320,13 @@ def child_hub(spec: dict[str, Any]) -> None:
     from hub.web.app import create_app
     from hub.web.server import WebServer
 
-    settings = HubSettings(mqtt_password="bench", mqtt_port=spec["mqtt_port"], data_dir=Path(spec["data_dir"]),
-                           http_port=spec["http_port"], database_url=spec["url"])
+    settings = HubSettings(
+        mqtt_password="bench",
+        mqtt_port=spec["mqtt_port"],
+        data_dir=Path(spec["data_dir"]),
+        http_port=spec["http_port"],
+        database_url=spec["url"],
+    )
     service = HubService(settings, store=SqlEventStore(Database(spec["url"])))
     service.start()
     web = WebServer(create_app(service), "127.0.0.1", settings.http_port)
@@ -307,8 +339,13 @@ def child_hub(spec: dict[str, Any]) -> None:
 
 def run_child(spec: dict[str, Any], timeout: float = 1800) -> dict[str, Any]:
     started = time.monotonic()
-    proc = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)], capture_output=True, text=True,
-                          timeout=timeout, check=False)
+    proc = subprocess.run(
+        [sys.executable, __file__, "--child", json.dumps(spec)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
     if proc.returncode != 0:
         return {"error": proc.stderr.strip()[-1500:]}
     result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -323,8 +360,13 @@ def hub_start(url: str, work: Path) -> dict[str, Any]:
     data_dir = work / f"hub-{uuid.uuid4().hex[:6]}"
     spec = {"hub": True, "url": url, "http_port": port, "mqtt_port": mqtt_port, "data_dir": str(data_dir)}
     started = time.monotonic()
-    proc = subprocess.Popen([sys.executable, __file__, "--child", json.dumps(spec)], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "--child", json.dumps(spec)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     answered = None
     try:
         deadline = started + 120
@@ -391,14 +433,25 @@ def fill_sql(
         if points and points[-1]["events"] == reached:
             break
         point: dict[str, Any] = {
-            "events": reached, "target": target, "fill_s": round(fill_s, 1),
+            "events": reached,
+            "target": target,
+            "fill_s": round(fill_s, 1),
             "fill_events_per_s": round((reached - (points[-1]["events"] if points else 0)) / max(took, 1e-9)),
-            "fill_cpu_steal_pct": steal.percent(), "database_mb": round(database_bytes(url) / 2**20, 1),
+            "fill_cpu_steal_pct": steal.percent(),
+            "database_mb": round(database_bytes(url) / 2**20, 1),
         }
-        spec = {"backend": "sql", "url": url, "samples": args.samples, "walk_pages": 10,
-                "ids": spread(history.sample_ids),
-                "first": history.start.isoformat(), "last": history.moment(reached).isoformat(),
-                "appends": args.appends, "raw_url": raw_url, "seed": reached}
+        spec = {
+            "backend": "sql",
+            "url": url,
+            "samples": args.samples,
+            "walk_pages": 10,
+            "ids": spread(history.sample_ids),
+            "first": history.start.isoformat(),
+            "last": history.moment(reached).isoformat(),
+            "appends": args.appends,
+            "raw_url": raw_url,
+            "seed": reached,
+        }
         measure = CpuSteal()
         point["load_before"] = loadavg()
         point["store"] = run_child(spec)
@@ -426,12 +479,24 @@ def fill_tiny(count: int, budget: float, args: argparse.Namespace, work: Path) -
         store.append(history.records(min(FILL_BATCH, count - history.made)))
     took = time.monotonic() - started
     store.close()
-    spec = {"backend": "tinydb", "root": str(root), "samples": args.tiny_samples, "walk_pages": 0,
-            "ids": spread(history.sample_ids),
-            "first": history.start.isoformat(), "last": history.moment(history.made).isoformat()}
-    point = {"events": history.made, "target": count, "fill_s": round(took, 1),
-             "fill_events_per_s": round(history.made / max(took, 1e-9)), "fill_cpu_steal_pct": steal.percent(),
-             "files_mb": round(sum(p.stat().st_size for p in root.glob("*")) / 2**20, 1), "load_before": loadavg()}
+    spec = {
+        "backend": "tinydb",
+        "root": str(root),
+        "samples": args.tiny_samples,
+        "walk_pages": 0,
+        "ids": spread(history.sample_ids),
+        "first": history.start.isoformat(),
+        "last": history.moment(history.made).isoformat(),
+    }
+    point = {
+        "events": history.made,
+        "target": count,
+        "fill_s": round(took, 1),
+        "fill_events_per_s": round(history.made / max(took, 1e-9)),
+        "fill_cpu_steal_pct": steal.percent(),
+        "files_mb": round(sum(p.stat().st_size for p in root.glob("*")) / 2**20, 1),
+        "load_before": loadavg(),
+    }
     point["store"] = run_child(spec)
     return {"points": [point], "fill_budget_s": budget, "budget_ran_out": history.made < count}
 
@@ -439,8 +504,9 @@ def fill_tiny(count: int, budget: float, args: argparse.Namespace, work: Path) -
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--child", help=argparse.SUPPRESS)
-    parser.add_argument("--sizes", default="100000,1000000,10000000",
-                        help="SQLite curve (events); stops at --fill-budget")
+    parser.add_argument(
+        "--sizes", default="100000,1000000,10000000", help="SQLite curve (events); stops at --fill-budget"
+    )
     parser.add_argument("--pg-sizes", default=None, help="PostgreSQL curve (default: --sizes)")
     parser.add_argument("--tiny", type=int, default=300_000, help="events in today's TinyDB store")
     parser.add_argument("--fill-budget", type=float, default=600.0, help="seconds of filling per SQL backend")
@@ -451,8 +517,9 @@ def main() -> None:
     parser.add_argument("--appends", type=int, default=200, help="single-event appends (and a tenth as many of 100)")
     parser.add_argument("--backends", default="sqlite,postgresql,tinydb")
     parser.add_argument("--no-hub", dest="hub", action="store_false", help="skip the real hub start to /api/health")
-    parser.add_argument("--work", type=Path, default=None,
-                        help="folder for the databases (default: a temp folder, removed)")
+    parser.add_argument(
+        "--work", type=Path, default=None, help="folder for the databases (default: a temp folder, removed)"
+    )
     parser.add_argument("--output", default="store", help="results name: bench/results/<output>.json")
     args = parser.parse_args()
     if args.child:
@@ -468,16 +535,21 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     steal = CpuSteal()
     result: dict[str, Any] = {
-        "started": datetime.now(UTC).isoformat(timespec="seconds"), "cpus": os.cpu_count(), "load_start": loadavg(),
-        "per_day": args.per_day, "samples": args.samples, "page": PAGE,
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        "cpus": os.cpu_count(),
+        "load_start": loadavg(),
+        "per_day": args.per_day,
+        "samples": args.samples,
+        "page": PAGE,
     }
     try:
         if "tinydb" in backends:
             result["tinydb"] = fill_tiny(args.tiny, args.tiny_budget, args, work)
         if "sqlite" in backends:
             sizes = sorted({0, *(int(s) for s in args.sizes.split(","))})  # 0: the empty store, the baseline
-            result["sqlite"] = fill_sql(f"sqlite:///{work / 'hub.db'}", sizes, args.fill_budget, args, work,
-                                        f"sqlite:///{work / 'raw.db'}")
+            result["sqlite"] = fill_sql(
+                f"sqlite:///{work / 'hub.db'}", sizes, args.fill_budget, args, work, f"sqlite:///{work / 'raw.db'}"
+            )
         if "postgresql" in backends:
             from poskamling.postgres import TempPostgres
 
@@ -489,8 +561,9 @@ def main() -> None:
                 with psycopg.connect(server.url, autocommit=True) as connection:
                     connection.execute('CREATE DATABASE "raw_bench"')
                 pg_sizes = sorted({0, *(int(s) for s in (args.pg_sizes or args.sizes).split(","))})
-                result["postgresql"] = fill_sql(server.url, pg_sizes, args.fill_budget, args, work,
-                                                server.url.rsplit("/", 1)[0] + "/raw_bench")
+                result["postgresql"] = fill_sql(
+                    server.url, pg_sizes, args.fill_budget, args, work, server.url.rsplit("/", 1)[0] + "/raw_bench"
+                )
                 result["postgresql"]["server"] = "TempPostgres (Debian's postgresql, default settings, fsync=on)"
             finally:
                 server.remove()

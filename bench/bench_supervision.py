@@ -20,11 +20,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from poskamling.broker import MosquittoBroker  # noqa: E402
-from hub.provisioning.broker_files import new_secret  # noqa: E402
-from poskamling.httpsink import NotificationSink  # noqa: E402
-from tests.fault.relay import TcpRelay  # noqa: E402
-from tests.fault.rig import Rig  # noqa: E402
+from hub.provisioning.broker_files import new_secret
+from poskamling.broker import MosquittoBroker
+from poskamling.httpsink import NotificationSink
+from tests.fault.relay import TcpRelay
+from tests.fault.rig import Rig
 
 HUB_USER = "poskamling-hub"
 KEEPALIVE = 5
@@ -92,9 +92,14 @@ def main() -> None:
         "name": "supervision",
         "keepalive_s": KEEPALIVE,
         "bound_s": 1.5 * KEEPALIVE,
-        "sigkill_to_offline_alert_s": {"median": round(statistics.median(kill_times), 3), "max": round(max(kill_times), 3)},
-        "silent_link_to_offline_alert_s": {"median": round(statistics.median(silent_times), 3),
-                                           "max": round(max(silent_times), 3)},
+        "sigkill_to_offline_alert_s": {
+            "median": round(statistics.median(kill_times), 3),
+            "max": round(max(kill_times), 3),
+        },
+        "silent_link_to_offline_alert_s": {
+            "median": round(statistics.median(silent_times), 3),
+            "max": round(max(silent_times), 3),
+        },
         "silent_ratio_to_bound": round(max(silent_times) / (1.5 * KEEPALIVE), 3),
     }
     out = Path(__file__).resolve().parent / "results" / "supervision.json"

@@ -82,7 +82,9 @@ class MqttFloor:
     Stays connected between samples, so a benchmark can interleave floor and measured samples.
     """
 
-    def __init__(self, host: str, port: int, publisher: tuple[str, str], subscriber: tuple[str, str], topic: str) -> None:
+    def __init__(
+        self, host: str, port: int, publisher: tuple[str, str], subscriber: tuple[str, str], topic: str
+    ) -> None:
         self.host, self.port, self.topic = host, port, topic
         self.publisher, self.subscriber = publisher, subscriber
         self._received = threading.Event()
@@ -156,7 +158,10 @@ class RemoteSink:
 
     def start(self) -> None:
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "poskamling.httpsink"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            [sys.executable, "-m", "poskamling.httpsink"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
             cwd=Path(__file__).resolve().parent.parent,
         )
         assert self._proc.stdout is not None

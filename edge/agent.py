@@ -88,7 +88,9 @@ class EdgeAgent:
         self.version = version
         self.on_tick = on_tick
         self.probe = probe  # where health readings come from (tests inject a fake HostProbe)
-        if cameras is None and config.cameras:  # edge/camera/manager.py; imports OpenCV only when cameras are configured
+        if (
+            cameras is None and config.cameras
+        ):  # edge/camera/manager.py; imports OpenCV only when cameras are configured
             from edge.camera.manager import CameraManager, post_clock
 
             cameras = lambda raise_event: CameraManager(  # noqa: E731
@@ -169,7 +171,12 @@ class EdgeAgent:
         self.raise_event(EventKind.CHECKIN, {"source": "card", "card": card})
 
     def raise_event(
-        self, kind: EventKind, data: dict[str, Any] | None = None, *, test: bool = False, attachment: bytes | None = None
+        self,
+        kind: EventKind,
+        data: dict[str, Any] | None = None,
+        *,
+        test: bool = False,
+        attachment: bytes | None = None,
     ) -> None:
         self._inbox.put(_NewEvent(kind, data or {}, test, attachment))
 

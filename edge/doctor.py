@@ -101,7 +101,9 @@ def disk_verdict(free_bytes: int, budget_bytes: int) -> tuple[bool, str]:
     need = int(budget_bytes * 1.1)
     mb = 1024 * 1024
     ok = free_bytes >= need
-    return ok, f"{free_bytes // mb} MB free, outbox budget {budget_bytes // mb} MB" + ("" if ok else " - not enough room")
+    return ok, f"{free_bytes // mb} MB free, outbox budget {budget_bytes // mb} MB" + (
+        "" if ok else " - not enough room"
+    )
 
 
 # -- checks --------------------------------------------------------------------------------------
@@ -148,14 +150,15 @@ def check_outputs(hardware: Any, config: EdgeConfig, prompt: Prompt, interactive
     return CheckResult("outputs", PASS, ", ".join(parts))
 
 
-def check_camera(camera: Any, seconds: float, opener: Callable[..., Any] | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> CheckResult:
+def check_camera(
+    camera: Any, seconds: float, opener: Callable[..., Any] | None = None, clock: Callable[[], float] = time.monotonic
+) -> CheckResult:
     """Open one camera, read frames for `seconds`, report frames per second."""
     name = f"camera:{camera.name}"
     try:
         source = (opener or open_source)(camera)
         source.open()
-    except Exception as exc:  # noqa: BLE001 - any failure to open is the answer
+    except Exception as exc:
         return CheckResult(name, FAIL, f"cannot open: {exc}"[:200])
     frames, started = 0, clock()
     shape = None
@@ -167,7 +170,7 @@ def check_camera(camera: Any, seconds: float, opener: Callable[..., Any] | None 
             if frame is not None:
                 frames += 1
                 shape = getattr(frame, "shape", None)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         return CheckResult(name, FAIL, f"read failed after {frames} frame(s): {exc}"[:200])
     finally:
         source.close()
@@ -194,7 +197,7 @@ def check_broker(config: EdgeConfig, timeout: float) -> CheckResult:
         client.on_connect = on_connect
         client.connect_async(config.mqtt.host, config.mqtt.port, keepalive=10)
         client.loop_start()
-    except Exception as exc:  # noqa: BLE001 - e.g. TLS files missing
+    except Exception as exc:
         return CheckResult("broker", FAIL, f"{where}: {exc}"[:200])
     try:
         if not done.wait(timeout):
@@ -284,7 +287,7 @@ def run_doctor(
             else:
                 results.append(check_checkin_button(hardware.checkin_button, prompt, options.button_timeout))
         results.append(check_outputs(hardware, config, prompt, options.interactive_outputs))
-    except Exception as exc:  # noqa: BLE001 - e.g. GPIO busy because the agent still runs
+    except Exception as exc:
         results.append(CheckResult("gpio", FAIL, f"cannot open GPIO: {exc} (is poskamling-edge still running?)"[:200]))
     finally:
         hardware.stop()

@@ -66,7 +66,10 @@ class PostHardware:
         if cfg.checkin_button:
             checkin = cfg.checkin_button
             self.checkin_button = Button(
-                checkin.pin, pull_up=checkin.pull_up, bounce_time=checkin.bounce_time or None, pin_factory=self.pin_factory
+                checkin.pin,
+                pull_up=checkin.pull_up,
+                bounce_time=checkin.bounce_time or None,
+                pin_factory=self.pin_factory,
             )
             if on_checkin is not None:
                 self.checkin_button.when_pressed = on_checkin  # once per press: holding it changes nothing

@@ -26,9 +26,32 @@ EV_KEY = 1
 KEY_DOWN = 1
 # Linux input key codes (linux/input-event-codes.h), so this module and its tests need no evdev.
 KEY_CHARS = {
-    2: "1", 3: "2", 4: "3", 5: "4", 6: "5", 7: "6", 8: "7", 9: "8", 10: "9", 11: "0",
-    79: "1", 80: "2", 81: "3", 75: "4", 76: "5", 77: "6", 71: "7", 72: "8", 73: "9", 82: "0",  # keypad
-    30: "A", 48: "B", 46: "C", 32: "D", 18: "E", 33: "F",  # readers that type hex
+    2: "1",
+    3: "2",
+    4: "3",
+    5: "4",
+    6: "5",
+    7: "6",
+    8: "7",
+    9: "8",
+    10: "9",
+    11: "0",
+    79: "1",
+    80: "2",
+    81: "3",
+    75: "4",
+    76: "5",
+    77: "6",
+    71: "7",
+    72: "8",
+    73: "9",
+    82: "0",  # keypad
+    30: "A",
+    48: "B",
+    46: "C",
+    32: "D",
+    18: "E",
+    33: "F",  # readers that type hex
 }
 KEY_ENTERS = frozenset({28, 96})  # Enter, keypad Enter
 SHIFTS = frozenset({42, 54})  # some readers press shift for hex letters: harmless

@@ -56,9 +56,7 @@ Runner = Callable[[Sequence[str]], str | None]
 
 def run_command(argv: Sequence[str]) -> str | None:
     try:
-        result = subprocess.run(
-            list(argv), capture_output=True, text=True, timeout=COMMAND_TIMEOUT, check=False
-        )
+        result = subprocess.run(list(argv), capture_output=True, text=True, timeout=COMMAND_TIMEOUT, check=False)
     except (OSError, subprocess.SubprocessError):
         return None
     return result.stdout if result.returncode == 0 else None
@@ -175,7 +173,7 @@ def _safely(read: Callable[..., T | None], *args: Any) -> T | None:
     """Telemetry must never take the agent down: an unexpected failure reads as 'unknown'."""
     try:
         return read(*args)
-    except Exception:  # noqa: BLE001 - deliberately broad, see docstring
+    except Exception:
         return None
 
 

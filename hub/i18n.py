@@ -90,7 +90,10 @@ STRINGS: dict[str, dict[str, str]] = {
         # The ronda page (hub/web/routes/ronda.py, templates/dashboard/ronda.html).
         "nav_ronda": "Ronda",
         "ronda_title": "Ronda malam",
-        "ronda_hint": "Malam ini per pos: siapa yang lapor, kapan terakhir, dan ronde yang terlewat. Atur regu ronda dengan perintah: poskamling ronda",
+        "ronda_hint": (
+            "Malam ini per pos: siapa yang lapor, kapan terakhir, dan ronde yang terlewat. Atur regu ronda dengan"
+            " perintah: poskamling ronda"
+        ),
         "ronda_night": "Malam {night}",
         "ronda_hours": "Jam ronda",
         "ronda_guards": "Petugas ronda malam ini",
@@ -108,10 +111,16 @@ STRINGS: dict[str, dict[str, str]] = {
         # Ronda & Sambang page and the weekly village report (hub/web/routes/ronda_sambang.py).
         "nav_ronda_sambang": "Ronda & Sambang",
         "rs_title": "Ronda & Sambang",
-        "rs_hint": "Malam ini per pos: siapa yang lapor ronda, kapan terakhir, ronde yang terlewat, dan kunjungan polisi terakhir. Di bawahnya: kepatuhan ronda dan kunjungan per desa selama 7 malam terakhir.",
+        "rs_hint": (
+            "Malam ini per pos: siapa yang lapor ronda, kapan terakhir, ronde yang terlewat, dan kunjungan polisi"
+            " terakhir. Di bawahnya: kepatuhan ronda dan kunjungan per desa selama 7 malam terakhir."
+        ),
         "rs_weekly_report": "Laporan mingguan desa",
         "rs_rawan_title": "Pos rawan: kunjungi lebih dulu",
-        "rs_rawan_hint": "Pos dengan kejadian (panik, sabotase, laporan warga yang bukan palsu) dalam 30 hari terakhir dan tanpa kunjungan polisi dalam 7 hari terakhir.",
+        "rs_rawan_hint": (
+            "Pos dengan kejadian (panik, sabotase, laporan warga yang bukan palsu) dalam 30 hari terakhir dan "
+            "tanpa kunjungan polisi dalam 7 hari terakhir."
+        ),
         "rs_rawan": "Rawan",
         "rs_rawan_line": "{incidents} kejadian dalam 30 hari",
         "rs_rawan_none": "Tidak ada pos rawan: setiap pos dengan kejadian sudah dikunjungi dalam 7 hari terakhir.",
@@ -120,7 +129,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "rs_tonight": "Malam ini",
         "rs_checked_in": "Sudah lapor",
         "rs_week_title": "7 malam terakhir per desa",
-        "rs_week_hint": "Kepatuhan ronda = ronde ditepati / ronde seharusnya, menurut aturan ronde pada malam yang ada jadwal regunya. Kunjungan dan kejadian: 7 hari terakhir.",
+        "rs_week_hint": (
+            "Kepatuhan ronda = ronde ditepati / ronde seharusnya, menurut aturan ronde pada malam yang ada jadwal"
+            " regunya. Kunjungan dan kejadian: 7 hari terakhir."
+        ),
         "rs_compliance": "Kepatuhan ronda",
         "rs_rounds": "{kept} dari {expected} ronde",
         "rs_meter": "Grafik",
@@ -150,7 +162,11 @@ STRINGS: dict[str, dict[str, str]] = {
         "vr_acknowledged_by": "Ditanggapi oleh",
         "vr_no_incidents": "Tidak ada kejadian minggu ini.",
         "vr_incident_list": "Daftar kejadian",
-        "vr_method": "Kejadian: panik, sabotase, laporan warga dan eskalasinya; alarm uji dan laporan palsu tidak dihitung. Waktu tanggap: dari kejadian sampai petugas menanggapi; waktu selesai: sampai ditutup (jam:menit:detik). Kepatuhan ronda menurut jadwal regu ronda saat ini.",
+        "vr_method": (
+            "Kejadian: panik, sabotase, laporan warga dan eskalasinya; alarm uji dan laporan palsu tidak "
+            "dihitung. Waktu tanggap: dari kejadian sampai petugas menanggapi; waktu selesai: sampai ditutup "
+            "(jam:menit:detik). Kepatuhan ronda menurut jadwal regu ronda saat ini."
+        ),
         "vr_generated": "Dibuat {time}",
         "vr_sign_bhabin": "Bhabinkamtibmas",
         "vr_sign_kapolsek": "Mengetahui, Kapolsek",
@@ -178,7 +194,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "vr_csv_ttr_median_s": "selesai_median_detik",
         "vr_csv_ttr_max_s": "selesai_terlama_detik",
         "deadletters_title": "Pesan gagal (dead letter)",
-        "deadletters_hint": "Pesan yang lolos validasi tetapi gagal diproses hub. Sudah dikonfirmasi ke broker agar tidak menghambat pos lain; isinya disimpan di sini.",
+        "deadletters_hint": (
+            "Pesan yang lolos validasi tetapi gagal diproses hub. Sudah dikonfirmasi ke broker agar tidak "
+            "menghambat pos lain; isinya disimpan di sini."
+        ),
         "deadletters_total": "{total} pesan tersimpan ({evicted} terlama sudah dibuang)",
         "deadletters_reason": "Alasan",
         "deadletters_error": "Galat",
@@ -244,11 +263,7 @@ STRINGS: dict[str, dict[str, str]] = {
         # Officers' pages (hub/alerting/messages.py fills the fields).
         "page_title": "{test}[{label}] {post}",
         "page_body": (
-            "{test}{repeat}{label} di {post}, {village}.\n"
-            "Waktu: {time} {tz}\n"
-            "{map}"
-            "{ack}"
-            "Buka & konfirmasi: {link}"
+            "{test}{repeat}{label} di {post}, {village}.\nWaktu: {time} {tz}\n{map}{ack}Buka & konfirmasi: {link}"
         ),
         "page_test_prefix": "UJI COBA - ",
         "page_map": "Peta: {url}\n",
@@ -293,7 +308,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "sambang_officer": "Petugas",
         "sambang_note": "Catatan (boleh kosong)",
         "sambang_submit": "Catat kunjungan",
-        "sambang_login_needed": "Anda belum dikenali sebagai petugas. Buka sekali tautan pribadi Anda di ponsel ini (minta ke admin Polsek), atau masuk ke dasbor, lalu pindai poster ini lagi.",
+        "sambang_login_needed": (
+            "Anda belum dikenali sebagai petugas. Buka sekali tautan pribadi Anda di ponsel ini (minta ke admin "
+            "Polsek), atau masuk ke dasbor, lalu pindai poster ini lagi."
+        ),
         "sambang_login": "Masuk ke dasbor",
         "sambang_recorded": "Kunjungan tercatat",
         "sambang_time": "Waktu",
@@ -301,11 +319,16 @@ STRINGS: dict[str, dict[str, str]] = {
         "sambang_flag_far": "Ditandai: lokasi ponsel {meters} m dari pos (lebih dari 300 m).",
         "sambang_flag_no_location": "Ditandai: lokasi tidak diberikan.",
         "sambang_flag_post_unplaced": "Lokasi pos belum diatur, jarak tidak dapat diperiksa.",
-        "sambang_too_soon": "Kunjungan Anda ke pos ini sudah tercatat pukul {time}. Satu kunjungan per petugas per pos per jam.",
+        "sambang_too_soon": (
+            "Kunjungan Anda ke pos ini sudah tercatat pukul {time}. Satu kunjungan per petugas per pos per jam."
+        ),
         "sambang_last": "Kunjungan terakhir Anda di pos ini: {time}.",
         "sambang_personal_ok": "Tautan pribadi tersimpan di ponsel ini untuk {name}. Sekarang pindai poster di pos.",
         "lapor_title": "Lapor cepat",
-        "lapor_intro": "Laporkan kejadian di sekitar pos ini ke Polsek, tanpa akun dan tanpa aplikasi. Keadaan darurat: telepon 110.",
+        "lapor_intro": (
+            "Laporkan kejadian di sekitar pos ini ke Polsek, tanpa akun dan tanpa aplikasi. Keadaan darurat: "
+            "telepon 110."
+        ),
         "lapor_category": "Apa yang terjadi?",
         "lapor_cat_pencurian": "Pencurian",
         "lapor_cat_mencurigakan": "Orang atau kendaraan mencurigakan",
@@ -319,8 +342,13 @@ STRINGS: dict[str, dict[str, str]] = {
         "lapor_submit": "Kirim laporan",
         "lapor_thanks_title": "Laporan terkirim",
         "lapor_thanks": "Terima kasih. Laporan Anda sudah masuk ke petugas Polsek.",
-        "lapor_throttled_address": "Terlalu banyak laporan dari jaringan ini. Coba lagi dalam {minutes} menit. Keadaan darurat: telepon 110.",
-        "lapor_throttled_post": "Pos ini sedang menerima terlalu banyak laporan. Coba lagi dalam {minutes} menit. Keadaan darurat: telepon 110.",
+        "lapor_throttled_address": (
+            "Terlalu banyak laporan dari jaringan ini. Coba lagi dalam {minutes} menit. Keadaan darurat: telepon 110."
+        ),
+        "lapor_throttled_post": (
+            "Pos ini sedang menerima terlalu banyak laporan. Coba lagi dalam {minutes} menit. Keadaan darurat: "
+            "telepon 110."
+        ),
         "report_heading": "Laporan warga",
         "report_category": "Kategori",
         "report_text": "Isi laporan",
@@ -330,7 +358,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "report_location": "Lokasi pelapor",
         "report_escalate": "Eskalasi ke petugas",
         "report_false": "Laporan palsu",
-        "report_actions_hint": "Eskalasi memanggil petugas jaga seperti tombol panik. Laporan palsu menutup laporan dan dihitung di rekap.",
+        "report_actions_hint": (
+            "Eskalasi memanggil petugas jaga seperti tombol panik. Laporan palsu menutup laporan dan dihitung di rekap."
+        ),
         # The acknowledgement page an officer opens from a page (hub/web/routes/ack.py); it also
         # uses alert_title, col_post, col_time, col_kind, acknowledge, acknowledged_by, state_*.
         "ack_village": "Desa/Kelurahan",
@@ -421,7 +451,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "kind_unstaffed": "Post unstaffed",
         "nav_ronda": "Night watch",
         "ronda_title": "Night watch (ronda)",
-        "ronda_hint": "Tonight per post: who checked in, when last, and missed rounds. Manage the ronda roster with: poskamling ronda",
+        "ronda_hint": (
+            "Tonight per post: who checked in, when last, and missed rounds. Manage the ronda roster with: "
+            "poskamling ronda"
+        ),
         "ronda_night": "Night of {night}",
         "ronda_hours": "Ronda hours",
         "ronda_guards": "Guards tonight",
@@ -439,10 +472,16 @@ STRINGS: dict[str, dict[str, str]] = {
         # Ronda & Sambang page and the weekly village report (hub/web/routes/ronda_sambang.py).
         "nav_ronda_sambang": "Ronda & Sambang",
         "rs_title": "Ronda & Sambang",
-        "rs_hint": "Tonight per post: who checked in, when last, missed rounds, and the last police visit. Below: ronda compliance and visits per village over the last 7 nights.",
+        "rs_hint": (
+            "Tonight per post: who checked in, when last, missed rounds, and the last police visit. Below: ronda "
+            "compliance and visits per village over the last 7 nights."
+        ),
         "rs_weekly_report": "Weekly village report",
         "rs_rawan_title": "Rawan posts: visit these first",
-        "rs_rawan_hint": "Posts with incidents (panic, tamper, residents' reports not marked false) in the last 30 days and no police visit in the last 7 days.",
+        "rs_rawan_hint": (
+            "Posts with incidents (panic, tamper, residents' reports not marked false) in the last 30 days and no"
+            " police visit in the last 7 days."
+        ),
         "rs_rawan": "Rawan",
         "rs_rawan_line": "{incidents} incident(s) in 30 days",
         "rs_rawan_none": "No rawan post: every post with incidents was visited in the last 7 days.",
@@ -451,7 +490,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "rs_tonight": "Tonight",
         "rs_checked_in": "Checked in",
         "rs_week_title": "Last 7 nights per village",
-        "rs_week_hint": "Ronda compliance = rounds kept / rounds expected, by the round rules, on nights with guards rostered. Visits and incidents: the last 7 days.",
+        "rs_week_hint": (
+            "Ronda compliance = rounds kept / rounds expected, by the round rules, on nights with guards "
+            "rostered. Visits and incidents: the last 7 days."
+        ),
         "rs_compliance": "Ronda compliance",
         "rs_rounds": "{kept} of {expected} rounds",
         "rs_meter": "Chart",
@@ -481,7 +523,11 @@ STRINGS: dict[str, dict[str, str]] = {
         "vr_acknowledged_by": "Acknowledged by",
         "vr_no_incidents": "No incidents this week.",
         "vr_incident_list": "Incidents",
-        "vr_method": "Incidents: panic, tamper, residents' reports and their escalations; walk tests and false reports are not counted. Time to acknowledge: from the alert to an officer's answer; time to resolve: to its closing (h:mm:ss). Ronda compliance by the current ronda roster.",
+        "vr_method": (
+            "Incidents: panic, tamper, residents' reports and their escalations; walk tests and false reports are"
+            " not counted. Time to acknowledge: from the alert to an officer's answer; time to resolve: to its "
+            "closing (h:mm:ss). Ronda compliance by the current ronda roster."
+        ),
         "vr_generated": "Generated {time}",
         "vr_sign_bhabin": "Bhabinkamtibmas",
         "vr_sign_kapolsek": "Acknowledged, Kapolsek",
@@ -509,7 +555,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "vr_csv_ttr_median_s": "ttr_median_s",
         "vr_csv_ttr_max_s": "ttr_max_s",
         "deadletters_title": "Dead letters",
-        "deadletters_hint": "Messages that passed validation but failed in the hub. They were acknowledged to the broker so they hold up no other post; their content is kept here.",
+        "deadletters_hint": (
+            "Messages that passed validation but failed in the hub. They were acknowledged to the broker so they "
+            "hold up no other post; their content is kept here."
+        ),
         "deadletters_total": "{total} kept ({evicted} oldest dropped)",
         "deadletters_reason": "Reason",
         "deadletters_error": "Error",
@@ -574,11 +623,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "tl_resolved": "resolved",
         "page_title": "{test}[{label}] {post}",
         "page_body": (
-            "{test}{repeat}{label} at {post}, {village}.\n"
-            "Time: {time} {tz}\n"
-            "{map}"
-            "{ack}"
-            "Open & acknowledge: {link}"
+            "{test}{repeat}{label} at {post}, {village}.\nTime: {time} {tz}\n{map}{ack}Open & acknowledge: {link}"
         ),
         "page_test_prefix": "TEST - ",
         "page_map": "Map: {url}\n",
@@ -621,7 +666,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "sambang_officer": "Officer",
         "sambang_note": "Note (optional)",
         "sambang_submit": "Record visit",
-        "sambang_login_needed": "You are not recognised as an officer. Open your personal link once on this phone (ask the Polsek admin), or log in to the dashboard, then scan this poster again.",
+        "sambang_login_needed": (
+            "You are not recognised as an officer. Open your personal link once on this phone (ask the Polsek "
+            "admin), or log in to the dashboard, then scan this poster again."
+        ),
         "sambang_login": "Log in to the dashboard",
         "sambang_recorded": "Visit recorded",
         "sambang_time": "Time",
@@ -629,11 +677,15 @@ STRINGS: dict[str, dict[str, str]] = {
         "sambang_flag_far": "Flagged: the phone was {meters} m from the post (more than 300 m).",
         "sambang_flag_no_location": "Flagged: no location was given.",
         "sambang_flag_post_unplaced": "The post has no location set; the distance cannot be checked.",
-        "sambang_too_soon": "Your visit to this post was already recorded at {time}. One visit per officer per post per hour.",
+        "sambang_too_soon": (
+            "Your visit to this post was already recorded at {time}. One visit per officer per post per hour."
+        ),
         "sambang_last": "Your last visit to this post: {time}.",
         "sambang_personal_ok": "Personal link saved on this phone for {name}. Now scan the poster at a post.",
         "lapor_title": "Quick report",
-        "lapor_intro": "Report what happens around this post to the Polsek, with no account and no app. Emergency: call 110.",
+        "lapor_intro": (
+            "Report what happens around this post to the Polsek, with no account and no app. Emergency: call 110."
+        ),
         "lapor_category": "What happened?",
         "lapor_cat_pencurian": "Theft",
         "lapor_cat_mencurigakan": "Suspicious person or vehicle",
@@ -647,8 +699,12 @@ STRINGS: dict[str, dict[str, str]] = {
         "lapor_submit": "Send report",
         "lapor_thanks_title": "Report sent",
         "lapor_thanks": "Thank you. Your report has reached the Polsek's officers.",
-        "lapor_throttled_address": "Too many reports from this network. Try again in {minutes} minutes. Emergency: call 110.",
-        "lapor_throttled_post": "This post is receiving too many reports. Try again in {minutes} minutes. Emergency: call 110.",
+        "lapor_throttled_address": (
+            "Too many reports from this network. Try again in {minutes} minutes. Emergency: call 110."
+        ),
+        "lapor_throttled_post": (
+            "This post is receiving too many reports. Try again in {minutes} minutes. Emergency: call 110."
+        ),
         "report_heading": "Resident's report",
         "report_category": "Category",
         "report_text": "Report",
@@ -658,7 +714,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "report_location": "Reporter's location",
         "report_escalate": "Escalate to officers",
         "report_false": "False report",
-        "report_actions_hint": "Escalating pages the officers on duty like a panic. A false report closes it and is counted.",
+        "report_actions_hint": (
+            "Escalating pages the officers on duty like a panic. A false report closes it and is counted."
+        ),
         "ack_village": "Village",
         "ack_map": "Open map",
         "ack_snapshot": "See camera snapshot",

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from hub.web.server import WebServer
 from hub.service import HubService, tune_process_for_latency
+from hub.web.server import WebServer
 
 
 class HubProcess:

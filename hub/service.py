@@ -3,48 +3,48 @@
 from __future__ import annotations
 
 import gc
-from datetime import timedelta
 import logging
 import queue
+from datetime import timedelta
 from typing import Any
 
+from hub.accounts.auth import LoginGuard, LoginThrottle
+from hub.accounts.sessions import SessionManager
+from hub.accounts.users import UserStore
 from hub.alerting.evidence import AlertEvidence
 from hub.alerting.health_watch import HealthWatch
-from hub.alerting.service import AlertService, RecipientResolver
-from hub.integrations.homeassistant import HomeAssistantBridge
-from hub.integrations.metrics import HubMetrics
-from hub.alerting.sql_store import SqlAlertRepository, migrate_alert_files
 from hub.alerting.rules import HUB_DEVICE, AlertKind
-from hub.storage.deadletters import DeadLetterStore
-from hub.ingest.poison import PoisonWatch
-from hub.ingest.watchdog import IngestWatchdog
-from hub.storage.eventlog import EventLogWriter
-from hub.ingest.pipeline import Ingest
+from hub.alerting.service import AlertService, RecipientResolver
+from hub.alerting.sql_store import SqlAlertRepository, migrate_alert_files
+from hub.community.service import CommunityService
 from hub.ingest.mqtt_session import HubMqtt, Inbound
-from hub.paging.notify import AppriseNotifier, Notifier
-from hub.paging.ack_links import load_or_create_secret
-from hub.paging.pager import Pager, ProcessPager, ThreadPager
+from hub.ingest.pipeline import Ingest
+from hub.ingest.poison import PoisonWatch
 from hub.ingest.quarantine import Quarantine
 from hub.ingest.ratelimit import DeviceRateLimiter
+from hub.ingest.watchdog import IngestWatchdog
+from hub.integrations.homeassistant import HomeAssistantBridge
+from hub.integrations.metrics import HubMetrics
+from hub.paging.ack_links import load_or_create_secret
+from hub.paging.notify import AppriseNotifier, Notifier
+from hub.paging.pager import Pager, ProcessPager, ThreadPager
 from hub.posts.registry import PostRegistry
-from hub.storage.audit import AlertAuditor
-from hub.storage.sql.audit import migrate_audit_file, open_audit_log
 from hub.provisioning.devices import DeviceStore, DeviceSync
 from hub.ronda.store import RondaStore
 from hub.ronda.watch import RondaWatch
-from hub.accounts.auth import LoginGuard, LoginThrottle
-from hub.accounts.sessions import SessionManager
 from hub.settings import HubSettings, PostSettings
-from hub.storage.snapshots import SnapshotStore
+from hub.storage.audit import AlertAuditor
+from hub.storage.deadletters import DeadLetterStore
+from hub.storage.eventlog import EventLogWriter
 from hub.storage.events import EventQuery, EventStore, TinyEventStore
-from hub.community.service import CommunityService
+from hub.storage.snapshots import SnapshotStore
+from hub.storage.sql.audit import migrate_audit_file, open_audit_log
 from hub.storage.sql.database import Database, StoreUnavailable
 from hub.storage.sql.events import SqlEventStore
 from hub.storage.sql.retention import RetentionWorker
 from hub.storage.sql.transfer import migrate_tinydb
-from hub.accounts.users import UserStore
-from kamling.version import software_version
 from kamling.protocol import AlertUpdate, Channel, Event, EventKind, topic, utc_now
+from kamling.version import software_version
 
 log = logging.getLogger(__name__)
 
@@ -90,8 +90,11 @@ class HubService:
         self.store: EventStore = store or SqlEventStore(Database(settings.store_url))
         # old rows (motion after 90 days by default) go to monthly archives, then out of the database
         self.retention = (
-            RetentionWorker(self.store.database, settings.retention, settings.retention.archive_dir or settings.data_dir / "archive")
-            if isinstance(self.store, SqlEventStore) else None
+            RetentionWorker(
+                self.store.database, settings.retention, settings.retention.archive_dir or settings.data_dir / "archive"
+            )
+            if isinstance(self.store, SqlEventStore)
+            else None
         )
         self.legacy_log_damaged: list[str] = []  # damaged partitions of a TinyDB log being adopted
         self.snapshots = SnapshotStore(  # quotas per post, global backstop, alert evidence held (issue 18)
@@ -107,7 +110,9 @@ class HubService:
             posts=self._post_or_hub,
             pager=make_pager(settings, notifier),
             publish=self._publish_alert,
-            repository=SqlAlertRepository(Database(settings.store_url)),  # its own connections: never waits on the event log
+            repository=SqlAlertRepository(
+                Database(settings.store_url)
+            ),  # its own connections: never waits on the event log
             resolver=resolver,
         )
         self.ingest = Ingest(
@@ -134,7 +139,9 @@ class HubService:
         self.dead_letters = self.ingest.dead_letters  # what failed in the hub, kept for admins (issue 18)
         self.poison = PoisonWatch(self.alerts, settings.poison_alert_count, settings.poison_alert_window)
         self.ingest.on_dead_letter = self.poison.observe
-        self.watchdog = IngestWatchdog(self.ingest, self.alerts, settings.ingest_stuck_after, queue_depth=self.inbox.qsize)
+        self.watchdog = IngestWatchdog(
+            self.ingest, self.alerts, settings.ingest_stuck_after, queue_depth=self.inbox.qsize
+        )
         self.mqtt.admit = self.ingest.admit  # rate limit before queueing (flooding devices)
         self.quarantine = Quarantine(settings, self.alerts)  # a device that keeps flooding: alert, block
         self.ingest.on_rate_limited = self.quarantine.rejected
@@ -151,16 +158,23 @@ class HubService:
         self.metrics = HubMetrics(self)
         self.ingest.on_commit = self._committed
         self.ronda = RondaWatch(  # ronda malam: check-ins and "Pos kosong" (hub/ronda/); one page, never the chain
-            RondaStore(settings.data_dir / "ronda.json"), self.registry.all, settings.timezone,
+            RondaStore(settings.data_dir / "ronda.json"),
+            self.registry.all,
+            settings.timezone,
             on_unstaffed=lambda device, details: self.alerts.raise_condition(device, AlertKind.UNSTAFFED, details),
             on_staffed=lambda device, detail: self.alerts.clear_condition(device, AlertKind.UNSTAFFED, detail),
-            history=lambda since: self.store.query(EventQuery(kind=EventKind.CHECKIN.value, since=since, limit=5000)).items,
+            history=lambda since: (
+                self.store.query(EventQuery(kind=EventKind.CHECKIN.value, since=since, limit=5000)).items
+            ),
         )
         self.community = CommunityService(  # sambang visits and residents' reports from the post's QR poster
             settings, self.registry, self.alerts, self.alerts.officers, self.audit, Database(settings.store_url)
         )
         self.home_assistant = HomeAssistantBridge(
-            settings, self.registry.all, lambda t, p, q, r: self.mqtt.publish(t, p, qos=q, retain=r), version=self.version,
+            settings,
+            self.registry.all,
+            lambda t, p, q, r: self.mqtt.publish(t, p, qos=q, retain=r),
+            version=self.version,
             subscribe=self.devices.on_change,  # follows `device add/revoke` while the hub runs
         )
 
@@ -245,7 +259,11 @@ class HubService:
             old.close()
         missing = [r["id"] for r in records if not self.store.contains(str(r["id"]))]
         if missing or report.bad:
-            log.error("event log: %d TinyDB events not copied (%d bad); run `poskamling hub migrate`", len(missing), report.bad)
+            log.error(
+                "event log: %d TinyDB events not copied (%d bad); run `poskamling hub migrate`",
+                len(missing),
+                report.bad,
+            )
             return
         marker.write_text(f"{len(records)} events copied into {self.store.database.url.redacted()}\n")
         log.warning("event log: copied %d events from the TinyDB log into the SQL store", len(records))

@@ -28,7 +28,9 @@ class EscalationRule(BaseModel):
     page: bool = Field(default=True, description="page anyone at all for this kind (false: dashboard only)")
     levels: int = Field(default=3, ge=1, le=9, description="how many steps of the duty chain may be paged")
     after: float | None = Field(
-        default=60.0, gt=0, description="seconds without acknowledgement before the next step or a reminder; null: page once"
+        default=60.0,
+        gt=0,
+        description="seconds without acknowledgement before the next step or a reminder; null: page once",
     )
     remind: bool = Field(default=True, description="remind those already paged at each later step")
 
@@ -43,7 +45,8 @@ class HealthThresholds(BaseModel):
         default=80.0, gt=0, le=150, description="CPU temperature (Celsius) at or above which a post is overheating"
     )
     throttle_is_overheating: bool = Field(
-        default=True, description="count firmware throttling / soft temperature limit / frequency capping as overheating"
+        default=True,
+        description="count firmware throttling / soft temperature limit / frequency capping as overheating",
     )
     under_voltage: bool = Field(default=True, description="warn while the Pi reports under-voltage")
     disk_free_pct: float = Field(default=5.0, ge=0, le=100, description="warn when free disk is below this percentage")
@@ -51,7 +54,9 @@ class HealthThresholds(BaseModel):
     camera_min_fps: float = Field(
         default=0.0, ge=0, description="a camera reporting fps at or below this (or null) is stalled"
     )
-    outbox_drops: bool = Field(default=True, description="warn when the post's outbox dropped events since its last report")
+    outbox_drops: bool = Field(
+        default=True, description="warn when the post's outbox dropped events since its last report"
+    )
 
 
 class RateLimitSettings(BaseModel):
@@ -65,11 +70,14 @@ class RateLimitSettings(BaseModel):
     panic_burst: float = Field(default=100.0, ge=1, description="burst of panic events a device may send at once")
     max_devices: int = Field(default=10_000, ge=1, description="most devices tracked (bounded memory)")
     quarantine_after: float = Field(
-        default=1.0, ge=0,
+        default=1.0,
+        ge=0,
         description="seconds a device must stay over its limit before a flood alert and a block (hub/ingest/quarantine.py); 0: never",
     )
     quarantine_min_rejected: int = Field(
-        default=500, ge=1, description="messages that must be dropped in that time, so a slightly fast device is only throttled"
+        default=500,
+        ge=1,
+        description="messages that must be dropped in that time, so a slightly fast device is only throttled",
     )
     quarantine_block: bool = Field(
         default=True,
@@ -88,34 +96,54 @@ class LoginSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     account_free_failures: int = Field(
-        default=5, ge=1, le=100,
+        default=5,
+        ge=1,
+        le=100,
         description="failed logins on one user name (from unknown sources) before each further attempt must wait",
     )
-    account_base_delay: float = Field(default=1.0, gt=0, le=60, description="first wait in seconds on an account; doubles per failure")
+    account_base_delay: float = Field(
+        default=1.0, gt=0, le=60, description="first wait in seconds on an account; doubles per failure"
+    )
     account_max_delay: float = Field(
-        default=30.0, gt=0, le=300,
+        default=30.0,
+        gt=0,
+        le=300,
         description="longest wait in seconds between guesses on one account: a slowdown, never a lockout",
     )
     address_free_failures: int = Field(
-        default=10, ge=1, le=1000,
+        default=10,
+        ge=1,
+        le=1000,
         description="failed logins from one client address (any user name; IPv6 per /64) before that address must wait",
     )
-    address_base_delay: float = Field(default=1.0, gt=0, le=60, description="first wait in seconds for an address; doubles per failure")
-    address_max_delay: float = Field(default=300.0, gt=0, le=3600, description="longest wait in seconds for one guessing address")
+    address_base_delay: float = Field(
+        default=1.0, gt=0, le=60, description="first wait in seconds for an address; doubles per failure"
+    )
+    address_max_delay: float = Field(
+        default=300.0, gt=0, le=3600, description="longest wait in seconds for one guessing address"
+    )
     forget_after: float = Field(
-        default=900.0, gt=0, description="seconds without a failure after which an account's or address's failures are forgotten"
+        default=900.0,
+        gt=0,
+        description="seconds without a failure after which an account's or address's failures are forgotten",
     )
     known_addresses: int = Field(
-        default=16, ge=0, le=256,
+        default=16,
+        ge=0,
+        le=256,
         description="addresses remembered per user after a successful login; from them the account's wait does not apply",
     )
     device_cookie_days: float = Field(
-        default=180.0, ge=0,
+        default=180.0,
+        ge=0,
         description="days a signed 'known browser' cookie (set at a successful login) exempts that browser from the account's "
         "and its address's waits; 0: no such cookie",
     )
     device_free_failures: int = Field(
-        default=5, ge=1, le=100, description="failures with one known-browser cookie after which it no longer exempts anything"
+        default=5,
+        ge=1,
+        le=100,
+        description="failures with one known-browser cookie after which it no longer exempts anything",
     )
 
 
@@ -140,7 +168,10 @@ class RetentionSettings(BaseModel):
     interval: float = Field(default=3600.0, ge=1, description="seconds between retention passes")
     batch: int = Field(default=500, ge=1, le=10_000, description="events archived and deleted per transaction")
     pause: float = Field(
-        default=0.2, ge=0, le=60, description="seconds between batches, so the event-log writer is never held up for long"
+        default=0.2,
+        ge=0,
+        le=60,
+        description="seconds between batches, so the event-log writer is never held up for long",
     )
 
     @field_validator("event_days")
@@ -163,7 +194,9 @@ def refuse_removed_settings(data: Any) -> Any:
     """Refuse the old lockout settings by name, with what replaces them (file, init arguments or environment)."""
     if isinstance(data, dict):
         used = [name for name in REMOVED_SETTINGS if name in data]
-        used += [name for name in REMOVED_SETTINGS if f"POSKAMLING_HUB_{name.upper()}" in os.environ and name not in used]
+        used += [
+            name for name in REMOVED_SETTINGS if f"POSKAMLING_HUB_{name.upper()}" in os.environ and name not in used
+        ]
         if used:
             hints = "; ".join(f"{name} -> {REMOVED_SETTINGS[name]}" for name in used)
             raise ValueError(
@@ -228,9 +261,12 @@ class ProvisioningSettings(_Section):
     edge_mqtt_host: str = Field(default="", description="broker host name posts connect to; empty: the hub's mqtt_host")
     edge_mqtt_port: int = Field(default=8883, ge=1, le=65535, description="broker port posts connect to (8883: TLS)")
     edge_tls_ca: Path | None = Field(
-        default=Path("/etc/poskamling/ca.crt"), description="CA path on the post, written into edge configs; null: no TLS"
+        default=Path("/etc/poskamling/ca.crt"),
+        description="CA path on the post, written into edge configs; null: no TLS",
     )
-    output_dir: Path | None = Field(default=None, description="where edge configs are written; default <data_dir>/provisioned")
+    output_dir: Path | None = Field(
+        default=None, description="where edge configs are written; default <data_dir>/provisioned"
+    )
     ca_dir: Path | None = Field(default=None, description="the hub's certificate authority; default <data_dir>/pki")
     monitor_users: list[str] = Field(default_factory=list, description="read-only broker users (diagnostics)")
 
@@ -270,53 +306,72 @@ class HubSettings(BaseSettings):
         default_factory=LoginSettings,
         description="login throttling: slows guessing per account and per address, never locks an operator out (hub/accounts/auth.py)",
     )
-    audit_file: Path | None = Field(default=None, description="append-only audit log (JSON lines); default <data_dir>/audit.jsonl")
+    audit_file: Path | None = Field(
+        default=None, description="append-only audit log (JSON lines); default <data_dir>/audit.jsonl"
+    )
     provisioning: ProvisioningSettings = Field(
         default_factory=ProvisioningSettings, description="device provisioning: broker files, reload, edge configs"
     )
     session_idle_minutes: int = Field(default=12 * 60, ge=5, description="dashboard logins expire after this idle time")
     max_batch: int = Field(default=500, ge=1, description="most events per event-log commit")
     dead_letter_max: int = Field(
-        default=10_000, ge=10,
+        default=10_000,
+        ge=10,
         description="dead letters kept (messages that failed in the hub, data_dir/deadletters.sqlite); past it the oldest go",
     )
     poison_alert_count: int = Field(
-        default=3, ge=1, description="dead letters from one post within poison_alert_window that raise a poison alert on it"
+        default=3,
+        ge=1,
+        description="dead letters from one post within poison_alert_window that raise a poison alert on it",
     )
-    poison_alert_window: float = Field(default=600.0, gt=0, description="seconds over which a post's dead letters are counted")
+    poison_alert_window: float = Field(
+        default=600.0, gt=0, description="seconds over which a post's dead letters are counted"
+    )
     ingest_degraded_after: float = Field(
-        default=5.0, gt=0, description="/api/health says degraded while a message has waited this many seconds for its PUBACK"
+        default=5.0,
+        gt=0,
+        description="/api/health says degraded while a message has waited this many seconds for its PUBACK",
     )
     ingest_stuck_after: float = Field(
-        default=10.0, gt=0, description="seconds a message may wait for its PUBACK before the duty desk is paged (ingest stuck)"
+        default=10.0,
+        gt=0,
+        description="seconds a message may wait for its PUBACK before the duty desk is paged (ingest stuck)",
     )
     snapshot_max_files: int = Field(
-        default=10_000, ge=1,
+        default=10_000,
+        ge=1,
         description="camera snapshots kept over all posts (JPEG files under data_dir/snapshots): the backstop behind the "
         "per-post quotas; when exceeded, the post holding the most loses its oldest first",
     )
     snapshot_max_mb: float = Field(
-        default=2048.0, gt=0, description="disk budget of all camera snapshots in MB (backstop, like snapshot_max_files)"
+        default=2048.0,
+        gt=0,
+        description="disk budget of all camera snapshots in MB (backstop, like snapshot_max_files)",
     )
     snapshot_post_max_files: int = Field(
-        default=1_000, ge=1,
+        default=1_000,
+        ge=1,
         description="camera snapshots kept per post: a post over it evicts only its own oldest, never another post's",
     )
     snapshot_post_max_mb: float = Field(
         default=200.0, gt=0, description="disk budget of one post's camera snapshots in MB (its own oldest go first)"
     )
     snapshot_alert_keep_days: float = Field(
-        default=30.0, ge=0,
+        default=30.0,
+        ge=0,
         description="snapshots of an open alert are never evicted; after the alert closes they stay pinned this many "
         "days, then go only after the post's snapshots no alert references",
     )
     snapshot_pending_seconds: float = Field(
-        default=30.0, gt=0,
+        default=30.0,
+        gt=0,
         description="how long a snapshot that arrived before its event waits for that event of the same post; "
         "then it is rejected (snapshot_orphan)",
     )
     snapshot_pending_per_post: int = Field(
-        default=8, ge=1, description="snapshots one post may have waiting for their events (more: snapshot_pending_full)"
+        default=8,
+        ge=1,
+        description="snapshots one post may have waiting for their events (more: snapshot_pending_full)",
     )
     snapshot_pending_max_mb: float = Field(
         default=64.0, gt=0, description="memory for snapshots waiting for their events, all posts together, in MB"
@@ -325,14 +380,19 @@ class HubSettings(BaseSettings):
         default=None,
         description="optional raster tile URL for the dashboard map, e.g. http://tiles.lan/{z}/{x}/{y}.png; none: no tiles",
     )
-    offline_grace: float = Field(default=0.0, ge=0, description="seconds an offline post may stay offline before an alert")
+    offline_grace: float = Field(
+        default=0.0, ge=0, description="seconds an offline post may stay offline before an alert"
+    )
     alert_rules: dict[
-        Literal["panic", "tamper", "offline", "camera", "motion", "health", "flood", "poison", "ingest_stuck"], EscalationRule
+        Literal["panic", "tamper", "offline", "camera", "motion", "health", "flood", "poison", "ingest_stuck"],
+        EscalationRule,
     ] = Field(
-        default_factory=dict, description="per alert kind: who is paged and the escalation timing (defaults in hub/alerting/escalation.py)"
+        default_factory=dict,
+        description="per alert kind: who is paged and the escalation timing (defaults in hub/alerting/escalation.py)",
     )
     ack_link_secret: SecretStr | None = Field(
-        default=None, description="HMAC secret of acknowledgement links; unset: generated in data_dir/ack_link.key (0600)"
+        default=None,
+        description="HMAC secret of acknowledgement links; unset: generated in data_dir/ack_link.key (0600)",
     )
     ack_link_ttl: float = Field(default=12 * 3600, gt=0, description="seconds an acknowledgement link stays valid")
     pager_process: bool = Field(
@@ -340,7 +400,8 @@ class HubSettings(BaseSettings):
         description="send pages from a child process (hub/paging/worker.py), so they never wait for the hub's own work",
     )
     health: HealthThresholds = Field(
-        default_factory=HealthThresholds, description="when posts' health telemetry raises a warning alert (hub/alerting/health_rules.py)"
+        default_factory=HealthThresholds,
+        description="when posts' health telemetry raises a warning alert (hub/alerting/health_rules.py)",
     )
     metrics_token_sha256: str | None = Field(
         default=None,
@@ -348,7 +409,8 @@ class HubSettings(BaseSettings):
         description="SHA-256 hex of a bearer token that may read /metrics only (for Prometheus); unset: a viewer role is needed",
     )
     home_assistant_discovery: bool = Field(
-        default=False, description="publish Home Assistant MQTT discovery configs for every post (broker ACL must allow it)"
+        default=False,
+        description="publish Home Assistant MQTT discovery configs for every post (broker ACL must allow it)",
     )
     home_assistant_prefix: str = Field(default="homeassistant", description="Home Assistant's MQTT discovery prefix")
     retention: RetentionSettings = Field(

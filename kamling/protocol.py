@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -41,9 +41,9 @@ MAX_SAFE_INTEGER = 2**53 - 1
 MAX_DEPTH = 16
 """Deepest nesting of objects and arrays in a payload (the top-level object is depth 1)."""
 
-TS_MIN = datetime(1900, 1, 1, tzinfo=timezone.utc)
+TS_MIN = datetime(1900, 1, 1, tzinfo=UTC)
 """Earliest edge timestamp accepted: a Pi clock reset to 1970, or a 32-bit time_t wrapped to 1901, is still a clock."""
-TS_MAX = datetime(2200, 1, 1, tzinfo=timezone.utc)
+TS_MAX = datetime(2200, 1, 1, tzinfo=UTC)
 """Edge timestamps must be before this: far enough from year 9999 that date arithmetic cannot overflow."""
 CLOCK_AHEAD_LIMIT = timedelta(days=1)
 """An edge clock further ahead of the hub than this is flagged as skewed (the event is still accepted)."""
@@ -147,7 +147,7 @@ def new_event_id() -> str:
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 # RFC 3339 with a zone: what both ends write. Pydantic alone would also take "1700000000"
@@ -163,7 +163,7 @@ def _timestamp_form(value: Any) -> Any:
         return value
     if not isinstance(value, str):
         # ValueError, not TypeError: pydantic turns only ValueError into a validation error
-        raise ValueError("must be an ISO-8601 string with a zone, e.g. 2026-11-22T15:00:00Z")  # noqa: TRY004
+        raise ValueError("must be an ISO-8601 string with a zone, e.g. 2026-11-22T15:00:00Z")
     if not _TIMESTAMP_RE.fullmatch(value):
         raise ValueError("must be ISO-8601 with seconds and a zone (Z or +hh:mm), e.g. 2026-11-22T15:00:00Z")
     return value
@@ -174,7 +174,7 @@ def _to_utc(value: datetime) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("must carry a timezone (UTC, e.g. 2026-11-22T22:10:00Z)")
     try:
-        utc = value.astimezone(timezone.utc)
+        utc = value.astimezone(UTC)
     except (OverflowError, ValueError):  # e.g. 0001-01-01T00:00+01:00 is before year 1 in UTC
         raise ValueError("is out of range") from None
     if not TS_MIN <= utc < TS_MAX:
@@ -185,7 +185,7 @@ def _to_utc(value: datetime) -> datetime:
 def _json_number(value: Any) -> Any:
     """An int or a float as JSON gives them; never a bool (an int in Python) or a numeric string."""
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError("must be a number")  # noqa: TRY004 - see _timestamp_form
+        raise ValueError("must be a number")
     return value
 
 
@@ -206,7 +206,9 @@ class Event(_Strict):
 
     id: StrictStr = Field(description="ULID: globally unique and time-sortable", pattern=r"^[0-9A-HJKMNP-TV-Z]{26}$")
     device: StrictStr = Field(description="device id; must equal the topic's device", pattern=DEVICE_ID_PATTERN)
-    seq: StrictInt = Field(ge=1, le=MAX_SAFE_INTEGER, description="per-device sequence number, monotonic across restarts")
+    seq: StrictInt = Field(
+        ge=1, le=MAX_SAFE_INTEGER, description="per-device sequence number, monotonic across restarts"
+    )
     kind: EventKind
     ts: WireTimestamp = Field(description="edge clock, UTC, ISO-8601")
     data: dict[StrictStr, Any] = Field(default_factory=dict, description="kind-specific details")
@@ -416,9 +418,7 @@ def _load_json(payload: bytes, limit: int = MAX_EVENT_BYTES) -> Any:
         raise ProtocolError("too_large", f"{len(payload)} bytes > {limit}")
     try:
         text = payload.decode("utf-8")  # strict: also refuses UTF-8-encoded surrogates
-        raw = json.loads(
-            text, parse_int=_parse_int, parse_constant=_refuse_constant, object_pairs_hook=_unique_keys
-        )
+        raw = json.loads(text, parse_int=_parse_int, parse_constant=_refuse_constant, object_pairs_hook=_unique_keys)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ProtocolError("bad_json", str(exc)[:200]) from None
     except RecursionError:  # the C parser gives up around 1000 levels; MAX_DEPTH is far below

@@ -78,7 +78,11 @@ class ServiceRuntime:
         self.agent.start()
         self.notifier.ready(self.status)
         if self.watchdog_s:
-            log.info("systemd watchdog: %.1f s, pinging every %.1f s from the agent loop", self.watchdog_s, self.watchdog_s / 2)
+            log.info(
+                "systemd watchdog: %.1f s, pinging every %.1f s from the agent loop",
+                self.watchdog_s,
+                self.watchdog_s / 2,
+            )
 
     def stop(self) -> None:
         self.notifier.stopping()
@@ -106,7 +110,11 @@ def wait_for_termination() -> None:
     termination_event().wait()
 
 
-def serve(runtime: ServiceRuntime, wait: Callable[[], None] = wait_for_termination, on_started: Callable[[], None] | None = None) -> None:
+def serve(
+    runtime: ServiceRuntime,
+    wait: Callable[[], None] = wait_for_termination,
+    on_started: Callable[[], None] | None = None,
+) -> None:
     """Start, block in `wait` until told to stop, then say STOPPING=1 and stop (even on errors)."""
     runtime.start()
     try:

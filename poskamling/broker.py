@@ -32,7 +32,9 @@ def find_mosquitto() -> str:
         (p for p in ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto") if Path(p).exists()), None
     )
     if not found:
-        raise BrokerError("mosquitto not found: install it with `sudo apt-get install mosquitto` (or run scripts/bootstrap)")
+        raise BrokerError(
+            "mosquitto not found: install it with `sudo apt-get install mosquitto` (or run scripts/bootstrap)"
+        )
     return found
 
 

@@ -8,16 +8,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edge.camera.config import CameraConfig
-from poskamling.sim import SimControl, SimulatedPost, sim_edge_config
-from hub.web.app import create_app
 from hub.accounts.auth import new_token
-from hub.web.server import WebServer
+from hub.provisioning.broker_files import new_secret
 from hub.service import HubService
 from hub.settings import HubSettings
-from poskamling.broker import MosquittoBroker
-from hub.provisioning.broker_files import new_secret
-from poskamling.httpsink import NotificationSink, Received
+from hub.web.app import create_app
+from hub.web.server import WebServer
 from kamling.runtime import termination_event
+from poskamling.broker import MosquittoBroker
+from poskamling.httpsink import NotificationSink, Received
+from poskamling.sim import SimControl, SimulatedPost, sim_edge_config
 
 log = logging.getLogger(__name__)
 
@@ -85,14 +85,25 @@ class Demo:
             data_dir=opts.workdir / "hub",
             http_port=opts.http_port,
             public_url=f"http://127.0.0.1:{opts.http_port}",
-            posts=[
-                {"device_id": d, "name": n, "village": v, "lat": lat, "lon": lon} for d, n, v, lat, lon in chosen
-            ],
+            posts=[{"device_id": d, "name": n, "village": v, "lat": lat, "lon": lon} for d, n, v, lat, lon in chosen],
             officers=[
-                {"name": "Bripka Agus (Bhabinkamtibmas Sukamaju)", "urls": [self.sink.url("agus")], "villages": ["Sukamaju"]},
-                {"name": "Aipda Sari (Bhabinkamtibmas Mekarsari)", "urls": [self.sink.url("sari")], "villages": ["Mekarsari"]},
+                {
+                    "name": "Bripka Agus (Bhabinkamtibmas Sukamaju)",
+                    "urls": [self.sink.url("agus")],
+                    "villages": ["Sukamaju"],
+                },
+                {
+                    "name": "Aipda Sari (Bhabinkamtibmas Mekarsari)",
+                    "urls": [self.sink.url("sari")],
+                    "villages": ["Mekarsari"],
+                },
                 # Escalation chain: unanswered after 60 s, the Kanit Binmas, then the Kapolsek.
-                {"name": "Iptu Hendra (Kanit Binmas)", "urls": [self.sink.url("kanit")], "level": 2, "rank": "Kanit Binmas"},
+                {
+                    "name": "Iptu Hendra (Kanit Binmas)",
+                    "urls": [self.sink.url("kanit")],
+                    "level": 2,
+                    "rank": "Kanit Binmas",
+                },
                 {"name": "AKP Wibowo (Kapolsek)", "urls": [self.sink.url("kapolsek")], "level": 3, "rank": "Kapolsek"},
             ],
             fallback_urls=[self.sink.url("piket")],
@@ -106,7 +117,9 @@ class Demo:
         self.web.start()
 
         for device, *_ in chosen:
-            config = sim_edge_config(device, self.broker.host, self.broker.port, passwords[device], opts.workdir / "posts" / device)
+            config = sim_edge_config(
+                device, self.broker.host, self.broker.port, passwords[device], opts.workdir / "posts" / device
+            )
             if device == DEMO_CAMERA_POST:
                 config = config.model_copy(update={"cameras": [demo_camera()]})
             post = SimulatedPost(config)
@@ -132,7 +145,8 @@ class Demo:
     def banner(self) -> str:
         assert self.broker and self.web
         posts = "\n".join(
-            f"    {d:<10} {p.config.device_id}" + "".join(f"  (camera {c.name}: synthetic, alerts 22:00-05:00)" for c in p.config.cameras)
+            f"    {d:<10} {p.config.device_id}"
+            + "".join(f"  (camera {c.name}: synthetic, alerts 22:00-05:00)" for c in p.config.cameras)
             for d, p in self.posts.items()
         )
         return f"""

@@ -35,7 +35,9 @@ def find_pg_bin() -> Path:
     for candidate in (shutil.which("initdb"), *sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), reverse=True)):
         if candidate and Path(candidate).exists():
             return Path(candidate).resolve().parent  # Debian: /usr/lib/postgresql/N/bin (links elsewhere)
-    raise PostgresError("PostgreSQL not found: install it with `sudo apt-get install postgresql` (or run scripts/bootstrap)")
+    raise PostgresError(
+        "PostgreSQL not found: install it with `sudo apt-get install postgresql` (or run scripts/bootstrap)"
+    )
 
 
 @dataclass
@@ -86,7 +88,9 @@ class TempPostgres:
         if not (self.data_dir / "PG_VERSION").exists():
             self._run("initdb", "-D", str(self.data_dir), "-A", "trust", "-U", self.user, "-E", "UTF8", "--no-sync")
         options = f"-c listen_addresses={self.host} -p {self.port} -c unix_socket_directories={self.folder} -c fsync=on"
-        self._run("pg_ctl", "-D", str(self.data_dir), "-l", str(self.folder / "server.log"), "-o", options, "-w", "start")
+        self._run(
+            "pg_ctl", "-D", str(self.data_dir), "-l", str(self.folder / "server.log"), "-o", options, "-w", "start"
+        )
         if not wait_for_port(self.host, self.port, timeout):
             raise PostgresError(f"PostgreSQL did not listen on {self.host}:{self.port}: {self.recent_log()}")
         self._create_database(timeout)
@@ -95,7 +99,9 @@ class TempPostgres:
     def _create_database(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while True:
-            result = self._run("createdb", "-h", self.host, "-p", str(self.port), "-U", self.user, self.database, check=False)
+            result = self._run(
+                "createdb", "-h", self.host, "-p", str(self.port), "-U", self.user, self.database, check=False
+            )
             if result.returncode == 0 or "already exists" in result.stderr:
                 return
             if time.monotonic() > deadline:

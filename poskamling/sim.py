@@ -109,7 +109,9 @@ def _dispatch(posts: dict[str, SimulatedPost], words: list[str]) -> str:
         post = posts.get(words[1])
         if post is None:
             return f"error: no simulated post {words[1]!r}; posts: {', '.join(sorted(posts))}"
-        if len(words) == 3:  # benchmarks: a finger's short press; replies the pin's edge on the system-wide monotonic clock
+        if (
+            len(words) == 3
+        ):  # benchmarks: a finger's short press; replies the pin's edge on the system-wide monotonic clock
             return f"ok: {post.press(hold=TAP_SECONDS):.6f}"
         post.press()
         return f"ok: panic button of {words[1]} pressed"

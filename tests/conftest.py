@@ -10,11 +10,11 @@ from typing import Any
 import psycopg
 import pytest
 
-from poskamling.sim import SimulatedPost, sim_edge_config
-from poskamling.broker import MosquittoBroker
 from hub.provisioning.broker_files import new_secret
+from poskamling.broker import MosquittoBroker
 from poskamling.httpsink import NotificationSink
 from poskamling.postgres import TempPostgres
+from poskamling.sim import SimulatedPost, sim_edge_config
 from tests.support import HUB_USER, FakeSystemd, HubHarness, add_device
 
 

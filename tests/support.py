@@ -12,16 +12,16 @@ from typing import Any, TypeVar
 
 import httpx
 
-from hub.web.app import create_app
 from hub.accounts.auth import new_token
-from hub.web.server import WebServer
+from hub.provisioning.broker_files import new_secret
 from hub.service import HubService
 from hub.settings import HubSettings
+from hub.web.app import create_app
+from hub.web.server import WebServer
+from kamling.sdnotify import SdNotifier
 from poskamling.broker import MosquittoBroker
-from hub.provisioning.broker_files import new_secret
 from poskamling.httpsink import NotificationSink
 from poskamling.net import free_port
-from kamling.sdnotify import SdNotifier
 
 HUB_USER = "poskamling-hub"
 

@@ -51,11 +51,9 @@ def _parse_hhmm(value: Any) -> time:
     if isinstance(value, int):
         # YAML 1.1 reads an unquoted 22:00 as the base-60 number 1320.
         # pydantic turns ValueError (not TypeError) into a ValidationError naming the field
-        raise ValueError(  # noqa: TRY004
-            "write times as quoted strings like \"22:00\" (an unquoted 22:00 is read by YAML as a number)"
-        )
+        raise ValueError('write times as quoted strings like "22:00" (an unquoted 22:00 is read by YAML as a number)')
     if not isinstance(value, str) or not _HHMM_RE.match(value.strip()):
-        raise ValueError(f"time must be \"HH:MM\" on a 24-hour clock, got {value!r}")
+        raise ValueError(f'time must be "HH:MM" on a 24-hour clock, got {value!r}')
     hours, minutes = value.strip().split(":")
     return time(int(hours), int(minutes))
 
@@ -63,8 +61,8 @@ def _parse_hhmm(value: Any) -> time:
 class TimeWindow(_Section):
     """A daily window of local time; `end` before `start` means it crosses midnight."""
 
-    start: time = Field(description="local start time \"HH:MM\" (inclusive)")
-    end: time = Field(description="local end time \"HH:MM\" (exclusive); earlier than start crosses midnight")
+    start: time = Field(description='local start time "HH:MM" (inclusive)')
+    end: time = Field(description='local end time "HH:MM" (exclusive); earlier than start crosses midnight')
 
     @field_validator("start", "end", mode="before")
     @classmethod
@@ -117,9 +115,14 @@ class HealthConfig(_Section):
         default=6.0, ge=0, le=64, description="grey standard deviation below which the picture is uniform"
     )
     dark_mean: float = Field(default=8.0, ge=0, le=128, description="mean grey below which the picture is black")
-    bright_mean: float = Field(default=248.0, ge=128, le=255, description="mean grey above which the picture is blinded")
+    bright_mean: float = Field(
+        default=248.0, ge=128, le=255, description="mean grey above which the picture is blinded"
+    )
     clear_after_s: float = Field(
-        default=3.0, ge=0, le=600, description="a tamper condition must be gone this long before it is reported restored"
+        default=3.0,
+        ge=0,
+        le=600,
+        description="a tamper condition must be gone this long before it is reported restored",
     )
 
 
@@ -143,7 +146,7 @@ class SourceSpec:
 def parse_source(source: str | int) -> SourceSpec:
     """Parse a `CameraConfig.source` value; ValueError says what forms are accepted."""
     if isinstance(source, bool):
-        raise ValueError("source must be a string or a device number")  # noqa: TRY004 (pydantic)
+        raise ValueError("source must be a string or a device number")
     if isinstance(source, int):
         if source < 0:
             raise ValueError("a device number must be 0 or more")
@@ -203,7 +206,10 @@ class CameraConfig(_Section):
         description="when more than this fraction of the (unmasked) picture changes at once it is a lighting/IR switch, not motion",
     )
     background_alpha: float = Field(
-        default=0.02, gt=0, le=0.5, description="how fast the background average follows the picture, per analysed frame"
+        default=0.02,
+        gt=0,
+        le=0.5,
+        description="how fast the background average follows the picture, per analysed frame",
     )
     masks: list[list[Point]] = Field(
         default_factory=list, description="polygons in SOURCE pixel coordinates where motion is ignored"
@@ -221,7 +227,10 @@ class CameraConfig(_Section):
         default=30.0, ge=0, le=3600, description="an episode ends after this many seconds without motion"
     )
     max_episode_s: float = Field(
-        default=300.0, gt=0, le=86400, description="an episode longer than this is ended and, if motion goes on, a new one starts"
+        default=300.0,
+        gt=0,
+        le=86400,
+        description="an episode longer than this is ended and, if motion goes on, a new one starts",
     )
     health: HealthConfig = Field(default_factory=HealthConfig, description="lost / frozen / covered detection")
     snapshot: SnapshotConfig = Field(default_factory=SnapshotConfig, description="snapshot JPEG options")

@@ -165,7 +165,9 @@ class CameraHealthMonitor:
         stats = picture_stats(sample)
         self._stats = stats
         settings = self._settings
-        blank = stats.stddev < settings.blank_stddev or stats.mean < settings.dark_mean or stats.mean > settings.bright_mean
+        blank = (
+            stats.stddev < settings.blank_stddev or stats.mean < settings.dark_mean or stats.mean > settings.bright_mean
+        )
         change = self._covered.observe(blank, now)
         if change:
             changes.append(change)

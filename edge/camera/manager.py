@@ -41,9 +41,15 @@ def post_clock(zone: str) -> Callable[[], datetime]:
     tz = ZoneInfo(zone)
     return lambda: datetime.now(tz)
 
+
 class RaiseEvent(Protocol):
     def __call__(
-        self, kind: EventKind, data: dict[str, Any] | None = None, *, test: bool = False, attachment: bytes | None = None
+        self,
+        kind: EventKind,
+        data: dict[str, Any] | None = None,
+        *,
+        test: bool = False,
+        attachment: bytes | None = None,
     ) -> None: ...
 
 

@@ -163,9 +163,7 @@ class MotionDetector:
         self._detect_size = (detect_width, detect_height)
         self._average = None
         self._keep = _keep_mask(self._settings.masks, (width, height), self._detect_size)
-        self._keep_pixels = (
-            detect_width * detect_height if self._keep is None else int(cv2.countNonZero(self._keep))
-        )
+        self._keep_pixels = detect_width * detect_height if self._keep is None else int(cv2.countNonZero(self._keep))
 
     def _regions(self, moving: np.ndarray) -> MotionResult:
         detect_width, detect_height = self._detect_size
@@ -209,8 +207,6 @@ def _keep_mask(
     scale_x = detect[0] / source[0]
     scale_y = detect[1] / source[1]
     keep = np.full((detect[1], detect[0]), 255, np.uint8)
-    polygons = [
-        np.array([[round(x * scale_x), round(y * scale_y)] for x, y in polygon], np.int32) for polygon in masks
-    ]
+    polygons = [np.array([[round(x * scale_x), round(y * scale_y)] for x, y in polygon], np.int32) for polygon in masks]
     cv2.fillPoly(keep, polygons, 0)
     return keep

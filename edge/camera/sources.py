@@ -330,7 +330,7 @@ class ReconnectingSource:
         self.attempts += 1
         try:
             self.inner.open()
-        except Exception as exc:  # noqa: BLE001 - SourceError, or anything a backend throws
+        except Exception as exc:
             self._disconnect(str(exc))
             return False
         self._connected = True

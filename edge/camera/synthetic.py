@@ -131,7 +131,9 @@ def noise(width: int = 640, height: int = 480, *, length: int | None = None, fps
     return Clip("noise", width, height, fps, length, lambda i: scene.compose(scene.background, i))
 
 
-def crossing(width: int = 640, height: int = 480, *, length: int | None = None, fps: float = 5.0, seed: int = 0) -> Clip:
+def crossing(
+    width: int = 640, height: int = 480, *, length: int | None = None, fps: float = 5.0, seed: int = 0
+) -> Clip:
     """A person-sized object enters at 1/4 of the clip and walks across in about 1/2 of it."""
     length = _defaults(fps, length, 90)
     scene = _Scene(width, height, seed, 4.0)
@@ -158,7 +160,9 @@ def brightness_jump(
     length = _defaults(fps, length, 60)
     scene = _Scene(width, height, seed, 3.0)
     at = length // 2
-    switched = cv2.convertScaleAbs(cv2.cvtColor(cv2.cvtColor(scene.background, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR), alpha=0.8, beta=70)
+    switched = cv2.convertScaleAbs(
+        cv2.cvtColor(cv2.cvtColor(scene.background, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR), alpha=0.8, beta=70
+    )
 
     def render(index: int) -> np.ndarray:
         return scene.compose(switched if index >= at else scene.background, index)
@@ -222,9 +226,7 @@ def masked_motion(
         _draw_person(base, x, y, pw, ph)
         return scene.compose(base, index)
 
-    return Clip(
-        "masked_motion", width, height, fps, length, render, masks=(mask,), event_frames=(enter, leave)
-    )
+    return Clip("masked_motion", width, height, fps, length, render, masks=(mask,), event_frames=(enter, leave))
 
 
 def covered(width: int = 640, height: int = 480, *, length: int | None = None, fps: float = 5.0, seed: int = 0) -> Clip:
@@ -267,7 +269,6 @@ SCENARIOS: dict[str, Callable[..., Clip]] = {
     "covered": covered,
     "frozen": frozen,
 }
-
 
 
 def make_clip(

@@ -225,7 +225,9 @@ class CameraWorker:
                     continue  # skipped: grabbed, never retrieved (no conversion, no analysis)
                 # Due times advance by exactly one interval, so the long-run rate never exceeds
                 # detect_fps; the slack absorbs frame-arrival jitter; after a stall no burst.
-                next_due = now + interval if next_due == float("-inf") else max(next_due + interval, now + interval - slack)
+                next_due = (
+                    now + interval if next_due == float("-inf") else max(next_due + interval, now + interval - slack)
+                )
 
                 started = time.perf_counter()
                 frame = reader.retrieve()
@@ -286,7 +288,9 @@ class CameraWorker:
                 "duration_s": round(change.duration_s, 1),
                 "severity": "info" if change.state == "restored" else "warning",
             }
-            snapshot = self._snapshot(frame, ()) if change.kind is EventKind.TAMPER and change.state == "detected" else None
+            snapshot = (
+                self._snapshot(frame, ()) if change.kind is EventKind.TAMPER and change.state == "detected" else None
+            )
             self._send(change.kind, data, snapshot)
 
     def _episodes_out(

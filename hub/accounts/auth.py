@@ -152,7 +152,13 @@ class LoginThrottle:
         with self._lock:
             now = self.clock()
             s = self.settings
-            return self._wait(self._live(self._accounts, account, now), s.account_free_failures, s.account_base_delay, s.account_max_delay, now)
+            return self._wait(
+                self._live(self._accounts, account, now),
+                s.account_free_failures,
+                s.account_base_delay,
+                s.account_max_delay,
+                now,
+            )
 
     def address_wait(self, address: str) -> float:
         with self._lock:
@@ -167,7 +173,9 @@ class LoginThrottle:
             entry = self._live(self._devices, device, self.clock())
             return entry is None or entry.count < self.settings.device_free_failures
 
-    def check(self, account: str, address: str, *, known_address: bool = False, device: str | None = None) -> ThrottleDecision:
+    def check(
+        self, account: str, address: str, *, known_address: bool = False, device: str | None = None
+    ) -> ThrottleDecision:
         """May this attempt be checked now? A known browser (`device`, already verified and trusted)
         skips both waits; a known address skips the account's wait but not its own."""
         s = self.settings
@@ -232,8 +240,12 @@ class LoginThrottle:
             detail: dict[str, Any] = {
                 "account_failures": acct.count,
                 "address_failures": addr.count,
-                "account_wait": round(self._wait(acct, s.account_free_failures, s.account_base_delay, s.account_max_delay, now), 1),
-                "address_wait": round(self._wait(addr, s.address_free_failures, s.address_base_delay, s.address_max_delay, now), 1),
+                "account_wait": round(
+                    self._wait(acct, s.account_free_failures, s.account_base_delay, s.account_max_delay, now), 1
+                ),
+                "address_wait": round(
+                    self._wait(addr, s.address_free_failures, s.address_base_delay, s.address_max_delay, now), 1
+                ),
             }
             detail.update({k: v for k, v in refused.items() if v})
             if device is not None:
@@ -369,14 +381,26 @@ class LoginGuard:
         if decision.wait > 0:
             if decision.audit_refusal:
                 self._audit(
-                    username, "login.throttled", False, client, scope=decision.scope, retry_after=round(decision.wait, 1),
+                    username,
+                    "login.throttled",
+                    False,
+                    client,
+                    scope=decision.scope,
+                    retry_after=round(decision.wait, 1),
                     known_address=known_address,
                 )
             return LoginOutcome(None, decision.wait)
         principal = self.users.verify(username, password)
         if principal is None:
             detail = self.throttle.failure(account, client, device)
-            self._audit(username, "login.failed", False, client, **detail, **({"via": decision.exempt} if decision.exempt else {}))
+            self._audit(
+                username,
+                "login.failed",
+                False,
+                client,
+                **detail,
+                **({"via": decision.exempt} if decision.exempt else {}),
+            )
             return LoginOutcome(None)
         self.throttle.success(device)
         self.remember(principal.name, client)

@@ -33,7 +33,9 @@ class SessionManager:
         self._lock = threading.Lock()
 
     def create(self, principal: Principal) -> Session:
-        session = Session(secrets.token_urlsafe(32), principal, secrets.token_urlsafe(32), self.clock() + self.idle_seconds)
+        session = Session(
+            secrets.token_urlsafe(32), principal, secrets.token_urlsafe(32), self.clock() + self.idle_seconds
+        )
         with self._lock:
             self._sessions[session.id] = session
         return session

@@ -201,7 +201,11 @@ class UserStore:
 
 def _user(record: dict[str, Any]) -> User:
     return User(
-        record["username"], record["role"], record["created_at"], bool(record.get("disabled")), tuple(record.get("villages") or ())
+        record["username"],
+        record["role"],
+        record["created_at"],
+        bool(record.get("disabled")),
+        tuple(record.get("villages") or ()),
     )
 
 

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-
 from hub.alerting.rules import Alert, AlertKind
 from hub.settings import EscalationRule
 from kamling.protocol import utc_now
@@ -35,7 +34,9 @@ DEFAULT_RULES: dict[AlertKind, EscalationRule] = {
     AlertKind.FLOOD: EscalationRule(levels=1, after=None),  # one page: a blocked post cannot raise a panic
     AlertKind.POISON: EscalationRule(levels=1, after=None),  # one page: a post whose messages keep failing
     AlertKind.INGEST_STUCK: EscalationRule(levels=1, after=None),  # one page per episode, to the duty desk
-    AlertKind.UNSTAFFED: EscalationRule(levels=1, after=None, remind=False),  # one page, the village officer; never the chain
+    AlertKind.UNSTAFFED: EscalationRule(
+        levels=1, after=None, remind=False
+    ),  # one page, the village officer; never the chain
     AlertKind.REPORT: EscalationRule(page=False, levels=1, after=None),  # residents' reports: the operators' queue only
     AlertKind.INCIDENT: EscalationRule(levels=3, after=60.0),  # an escalated report climbs the chain like a panic
 }
@@ -101,7 +102,9 @@ class DueTimer:
     alert and does what is due. A moment armed in the past fires at once (restart).
     """
 
-    def __init__(self, on_due: Callable[[], object], clock: Callable[[], datetime] = utc_now, max_sleep: float = 1.0) -> None:
+    def __init__(
+        self, on_due: Callable[[], object], clock: Callable[[], datetime] = utc_now, max_sleep: float = 1.0
+    ) -> None:
         self.on_due = on_due
         self.clock = clock
         self.max_sleep = max_sleep  # bounded sleeps keep it right across wall-clock jumps

@@ -21,7 +21,6 @@ from typing import Any
 
 from hub.settings import HealthThresholds
 
-
 OVERHEAT_FLAGS = ("throttled", "soft_temp_limit", "freq_capped")
 """Current (not `_occurred`) bits of `vcgencmd get_throttled` that mean the SoC is too hot."""
 

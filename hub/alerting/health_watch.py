@@ -13,8 +13,8 @@ import logging
 import threading
 from typing import Any, Protocol
 
-from hub.alerting.rules import Alert, AlertKind
 from hub.alerting.health_rules import details, evaluate
+from hub.alerting.rules import Alert, AlertKind
 from hub.settings import HealthThresholds
 
 log = logging.getLogger(__name__)

@@ -51,17 +51,31 @@ def alert_times(alert: Alert, posts: Mapping[str, PostLabel]) -> AlertTimes:
     tta = (alert.acknowledged_at - alert.opened_at).total_seconds() if alert.acknowledged_at else None
     ttr = (alert.resolved_at - alert.opened_at).total_seconds() if alert.resolved_at else None
     return AlertTimes(
-        alert.id, alert.device, label.name, label.village, alert.kind.value, alert.severity.value, alert.test,
-        alert.opened_at.isoformat(), alert.state.value, alert.acknowledged_by, alert.ack_channel,
-        alert.escalation_level, tta, ttr, alert.outcome.value if alert.outcome else None,
+        alert.id,
+        alert.device,
+        label.name,
+        label.village,
+        alert.kind.value,
+        alert.severity.value,
+        alert.test,
+        alert.opened_at.isoformat(),
+        alert.state.value,
+        alert.acknowledged_by,
+        alert.ack_channel,
+        alert.escalation_level,
+        tta,
+        ttr,
+        alert.outcome.value if alert.outcome else None,
     )
 
 
-def select(alerts: Iterable[Alert], since: datetime | None = None, until: datetime | None = None,
-           include_tests: bool = False) -> list[Alert]:
+def select(
+    alerts: Iterable[Alert], since: datetime | None = None, until: datetime | None = None, include_tests: bool = False
+) -> list[Alert]:
     """Alerts opened in [since, until), tests only when asked for."""
     return [
-        a for a in alerts
+        a
+        for a in alerts
         if (include_tests or not a.test)
         and (since is None or a.opened_at >= since)
         and (until is None or a.opened_at < until)
@@ -71,8 +85,11 @@ def select(alerts: Iterable[Alert], since: datetime | None = None, until: dateti
 def _stats(values: list[float]) -> dict[str, float | None]:
     if not values:
         return {"mean": None, "median": None, "max": None}
-    return {"mean": round(statistics.fmean(values), 1), "median": round(statistics.median(values), 1),
-            "max": round(max(values), 1)}
+    return {
+        "mean": round(statistics.fmean(values), 1),
+        "median": round(statistics.median(values), 1),
+        "max": round(max(values), 1),
+    }
 
 
 def summarize(times: Iterable[AlertTimes], key: Callable[[AlertTimes], str | None], name: str) -> list[dict[str, Any]]:
@@ -86,17 +103,19 @@ def summarize(times: Iterable[AlertTimes], key: Callable[[AlertTimes], str | Non
     for group, items in sorted(groups.items()):
         tta = _stats([i.time_to_ack for i in items if i.time_to_ack is not None])
         ttr = _stats([i.time_to_resolve for i in items if i.time_to_resolve is not None])
-        rows.append({
-            name: group,
-            "alerts": len(items),
-            "acknowledged": sum(1 for i in items if i.time_to_ack is not None),
-            "resolved": sum(1 for i in items if i.time_to_resolve is not None),
-            "escalated": sum(1 for i in items if i.escalation_level > 1),
-            "real": sum(1 for i in items if i.outcome == Outcome.REAL.value),
-            "false_alarm": sum(1 for i in items if i.outcome == Outcome.FALSE_ALARM.value),
-            **{f"tta_{k}": v for k, v in tta.items()},
-            **{f"ttr_{k}": v for k, v in ttr.items()},
-        })
+        rows.append(
+            {
+                name: group,
+                "alerts": len(items),
+                "acknowledged": sum(1 for i in items if i.time_to_ack is not None),
+                "resolved": sum(1 for i in items if i.time_to_resolve is not None),
+                "escalated": sum(1 for i in items if i.escalation_level > 1),
+                "real": sum(1 for i in items if i.outcome == Outcome.REAL.value),
+                "false_alarm": sum(1 for i in items if i.outcome == Outcome.FALSE_ALARM.value),
+                **{f"tta_{k}": v for k, v in tta.items()},
+                **{f"ttr_{k}": v for k, v in ttr.items()},
+            }
+        )
     return rows
 
 
@@ -116,11 +135,17 @@ def weekly_incidents(alerts: Iterable[Alert], posts: Mapping[str, PostLabel], zo
     for (week_label, device), kinds in sorted(counts.items()):
         label = posts.get(device, PostLabel(device, ""))
         real = kinds.pop("real", 0)
-        rows.append({
-            "week": week_label, "device": device, "post": label.name, "village": label.village,
-            "incidents": sum(kinds.values()), "real": real,
-            **{k: kinds.get(k, 0) for k in ("panic", "tamper", "offline", "camera", "motion")},
-        })
+        rows.append(
+            {
+                "week": week_label,
+                "device": device,
+                "post": label.name,
+                "village": label.village,
+                "incidents": sum(kinds.values()),
+                "real": real,
+                **{k: kinds.get(k, 0) for k in ("panic", "tamper", "offline", "camera", "motion")},
+            }
+        )
     return rows
 
 

@@ -40,8 +40,16 @@ HUB_DEVICE = "_hub"
 HUB_KINDS = frozenset({AlertKind.INGEST_STUCK})
 """Kinds about the hub, not a post: they page the duty desk (the roster's fallback) and no post is told."""
 POLSEK_ONLY = frozenset(
-    {AlertKind.OFFLINE, AlertKind.HEALTH, AlertKind.FLOOD, AlertKind.POISON, AlertKind.INGEST_STUCK, AlertKind.UNSTAFFED,
-     AlertKind.REPORT, AlertKind.INCIDENT}
+    {
+        AlertKind.OFFLINE,
+        AlertKind.HEALTH,
+        AlertKind.FLOOD,
+        AlertKind.POISON,
+        AlertKind.INGEST_STUCK,
+        AlertKind.UNSTAFFED,
+        AlertKind.REPORT,
+        AlertKind.INCIDENT,
+    }
 )
 """Kinds never told to the post (no `alert` message): for the Polsek only."""
 
@@ -114,9 +122,7 @@ class Alert:
         record = asdict(self)
         for key in ("opened_at", "updated_at", "acknowledged_at", "resolved_at", "next_due"):
             record[key] = record[key].isoformat() if record[key] else None
-        record["timeline"] = [
-            {**entry, "ts": entry["ts"].isoformat()} for entry in record["timeline"]
-        ]
+        record["timeline"] = [{**entry, "ts": entry["ts"].isoformat()} for entry in record["timeline"]]
         record["event_ids"] = list(self.event_ids)
         record["paged"] = list(self.paged)
         return record
@@ -198,8 +204,12 @@ def join_repeat(alert: Alert, event: Event, now: datetime) -> Alert:
     )
 
 
-def _step(alert: Alert, now: datetime, action: str, actor: str | None, detail: str | None = None, **changes: Any) -> Alert:
-    return replace(alert, updated_at=now, timeline=(*alert.timeline, TimelineEntry(now, action, actor, detail)), **changes)
+def _step(
+    alert: Alert, now: datetime, action: str, actor: str | None, detail: str | None = None, **changes: Any
+) -> Alert:
+    return replace(
+        alert, updated_at=now, timeline=(*alert.timeline, TimelineEntry(now, action, actor, detail)), **changes
+    )
 
 
 def mark_notified(alert: Alert, recipients: list[str], now: datetime, detail: str | None = None) -> Alert:
@@ -220,8 +230,16 @@ def acknowledge(alert: Alert, actor: str, channel: str, now: datetime) -> Alert:
     if alert.state in (AlertState.ACKNOWLEDGED, AlertState.EN_ROUTE):
         return alert  # the first acknowledgement stands; pressing again changes nothing
     return _step(
-        alert, now, "acknowledged", actor, f"via {channel}",
-        state=AlertState.ACKNOWLEDGED, acknowledged_by=actor, acknowledged_at=now, ack_channel=channel, next_due=None,
+        alert,
+        now,
+        "acknowledged",
+        actor,
+        f"via {channel}",
+        state=AlertState.ACKNOWLEDGED,
+        acknowledged_by=actor,
+        acknowledged_at=now,
+        ack_channel=channel,
+        next_due=None,
     )
 
 
@@ -238,8 +256,16 @@ def resolve(alert: Alert, actor: str, outcome: Outcome, note: str | None, now: d
     if not alert.is_open:
         raise TransitionError(f"alert {alert.id} is already {alert.state}")
     return _step(
-        alert, now, "resolved", actor, f"{outcome.value}: {note}" if note else outcome.value,
-        state=AlertState.RESOLVED, resolved_at=now, outcome=outcome, note=note, next_due=None,
+        alert,
+        now,
+        "resolved",
+        actor,
+        f"{outcome.value}: {note}" if note else outcome.value,
+        state=AlertState.RESOLVED,
+        resolved_at=now,
+        outcome=outcome,
+        note=note,
+        next_due=None,
     )
 
 

@@ -18,13 +18,13 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from hub.alerting import rules
-from hub.paging.ack_links import AckLinks, load_or_create_secret
-from hub.alerting.rules import Alert, AlertKind, Outcome
 from hub.alerting.escalation import DueTimer, Step, due_alerts, first_step, next_step, rule_for
 from hub.alerting.messages import PostInfo, alert_message
+from hub.alerting.rules import Alert, AlertKind, Outcome
 from hub.duty.officers import OfficerStore
-from hub.paging.pager import Page, Pager
 from hub.duty.roster import Officer, Roster, duty_chain
+from hub.paging.ack_links import AckLinks, load_or_create_secret
+from hub.paging.pager import Page, Pager
 from hub.settings import HubSettings, PostSettings
 from kamling.protocol import AlertState, AlertUpdate, Event, EventKind, utc_now
 
@@ -73,7 +73,9 @@ def settings_fallback(settings: HubSettings) -> Officer | None:
     if not settings.fallback_urls:
         return None
     urls = tuple(u.get_secret_value() for u in settings.fallback_urls)
-    return Officer(id="piket", name="Piket Polsek", rank="SPKT", urls=urls, language=settings.language, always_on_duty=True)
+    return Officer(
+        id="piket", name="Piket Polsek", rank="SPKT", urls=urls, language=settings.language, always_on_duty=True
+    )
 
 
 class RosterResolver:
@@ -233,8 +235,12 @@ class AlertService:
         for event in sorted(events, key=lambda e: (e.ts, e.device, e.seq)):
             if event.id in known or rules.alert_kind_for(event) is None:
                 continue
-            log.warning("event %s (%s from %s) has no alert: the hub stopped before saving it; raising it now",
-                        event.id, event.kind.value, event.device)
+            log.warning(
+                "event %s (%s from %s) has no alert: the hub stopped before saving it; raising it now",
+                event.id,
+                event.kind.value,
+                event.device,
+            )
             alert = self.handle_event(event)
             if alert is not None:
                 raised.append(alert)
@@ -380,7 +386,9 @@ class AlertService:
                 step = next_step(current, rule, len(chain), now)
                 if step is None:
                     continue
-                current = self._update(rules.escalation_step(current, step.level, step.next_due, now, _describe(step, chain)))
+                current = self._update(
+                    rules.escalation_step(current, step.level, step.next_due, now, _describe(step, chain))
+                )
             moved.append(current)
             self._arm(step)
             self._dispatch(current, post, chain, step)

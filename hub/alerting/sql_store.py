@@ -295,11 +295,13 @@ class SqlAlertRepository:
             ]
             # the rules only append; a shorter list (never made by them) is stored as given
             if have_timeline.get(alert.id, 0) > len(alert.timeline):
-                cursor.execute("DELETE FROM alert_timeline WHERE alert_id = ? AND position >= ?",
-                               (alert.id, len(alert.timeline)))
+                cursor.execute(
+                    "DELETE FROM alert_timeline WHERE alert_id = ? AND position >= ?", (alert.id, len(alert.timeline))
+                )
             if have_events.get(alert.id, 0) > len(alert.event_ids):
-                cursor.execute("DELETE FROM alert_events WHERE alert_id = ? AND position >= ?",
-                               (alert.id, len(alert.event_ids)))
+                cursor.execute(
+                    "DELETE FROM alert_events WHERE alert_id = ? AND position >= ?", (alert.id, len(alert.event_ids))
+                )
         if timeline:
             cursor.executemany(
                 "INSERT INTO alert_timeline (alert_id, position, ts, action, actor, detail) VALUES (?, ?, ?, ?, ?, ?)",
@@ -327,8 +329,9 @@ class SqlAlertRepository:
         for start in range(0, len(batch), CHUNK):
             chunk = batch[start : start + CHUNK]
             with self.database.transaction() as cursor:
-                rows = cursor.execute(f"SELECT id, updated_at, is_open FROM alerts WHERE id IN ({_marks(chunk)})",
-                                      [a.id for a in chunk]).fetchall()
+                rows = cursor.execute(
+                    f"SELECT id, updated_at, is_open FROM alerts WHERE id IN ({_marks(chunk)})", [a.id for a in chunk]
+                ).fetchall()
                 stored = {str(r[0]): (str(r[1]), not bool(r[2])) for r in rows}
                 winners = [a for a in chunk if a.id not in stored or _key(a) > stored[a.id]]
                 self._put(cursor, winners)
@@ -382,8 +385,10 @@ class SqlAlertRepository:
 
     def for_event(self, event_id: str) -> list[Alert]:
         """The alerts that reference this event (usually one), newest first."""
-        ids = [str(r[0]) for r in self.database.query(
-            "SELECT DISTINCT alert_id FROM alert_events WHERE event_id = ?", (event_id,))]
+        ids = [
+            str(r[0])
+            for r in self.database.query("SELECT DISTINCT alert_id FROM alert_events WHERE event_id = ?", (event_id,))
+        ]
         return sorted(self._fetch(ids).values(), key=lambda a: (sortable_time(a.opened_at), a.id), reverse=True)
 
     def events_with_alerts(self, event_ids: Iterable[str]) -> set[str]:
@@ -391,12 +396,21 @@ class SqlAlertRepository:
         wanted = list(dict.fromkeys(event_ids))
         found: set[str] = set()
         for chunk in _chunks(wanted):
-            found.update(str(r[0]) for r in self.database.query(
-                f"SELECT DISTINCT event_id FROM alert_events WHERE event_id IN ({_marks(chunk)})", chunk))
+            found.update(
+                str(r[0])
+                for r in self.database.query(
+                    f"SELECT DISTINCT event_id FROM alert_events WHERE event_id IN ({_marks(chunk)})", chunk
+                )
+            )
         return found
 
-    def scan(self, since: datetime | None = None, until: datetime | None = None, include_tests: bool = True,
-             batch: int = CHUNK) -> Iterator[Alert]:
+    def scan(
+        self,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        include_tests: bool = True,
+        batch: int = CHUNK,
+    ) -> Iterator[Alert]:
         """Every alert opened in [since, until), oldest first, read `batch` at a time (reports, exports)."""
         low = sortable_time(since) if since else ""
         high = sortable_time(until) if until else "~"
@@ -425,15 +439,19 @@ class SqlAlertRepository:
         alerts: dict[str, Alert] = {}
         for chunk in _chunks(list(dict.fromkeys(ids))):
             marks = _marks(chunk)
-            records = {str(r[0]): json.loads(r[1]) for r in self.database.query(
-                f"SELECT id, record FROM alerts WHERE id IN ({marks})", chunk)}
+            records = {
+                str(r[0]): json.loads(r[1])
+                for r in self.database.query(f"SELECT id, record FROM alerts WHERE id IN ({marks})", chunk)
+            }
             timelines: dict[str, list[dict[str, Any]]] = {}
             for alert_id, ts, action, actor, detail in self.database.query(
                 f"SELECT alert_id, ts, action, actor, detail FROM alert_timeline WHERE alert_id IN ({marks}) "
-                "ORDER BY alert_id, position", chunk,
+                "ORDER BY alert_id, position",
+                chunk,
             ):
                 timelines.setdefault(str(alert_id), []).append(
-                    {"ts": ts, "action": action, "actor": actor, "detail": detail})
+                    {"ts": ts, "action": action, "actor": actor, "detail": detail}
+                )
             events: dict[str, list[str]] = {}
             for alert_id, event_id in self.database.query(
                 f"SELECT alert_id, event_id FROM alert_events WHERE alert_id IN ({marks}) ORDER BY alert_id, position",
@@ -449,6 +467,7 @@ class SqlAlertRepository:
 
 # migration from the files of the previous release -------------------------------------------------
 
+
 @dataclass
 class AlertMigration:
     """What `migrate_alert_files` did. `missing_after`: alerts of the files not in SQL as new as there."""
@@ -462,8 +481,15 @@ class AlertMigration:
     missing_after: list[str] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
-        return {"files": self.files, "read": self.read, "added": self.added, "replaced": self.replaced,
-                "already_stored": self.already, "damaged": self.damaged, "missing_after": len(self.missing_after)}
+        return {
+            "files": self.files,
+            "read": self.read,
+            "added": self.added,
+            "replaced": self.replaced,
+            "already_stored": self.already,
+            "damaged": self.damaged,
+            "missing_after": len(self.missing_after),
+        }
 
 
 def alert_files(hot: Path) -> list[Path]:
@@ -494,8 +520,10 @@ def migrate_alert_files(hot: Path, repository: SqlAlertRepository) -> AlertMigra
         report.damaged = []
         for message in reader.damaged:
             name, _, problem = message.partition(":")
-            report.damaged.append(f"{hot.parent / name}:{problem.split('; moved to')[0]} "
-                                  "(left in place; the alerts it holds are not migrated)")
+            report.damaged.append(
+                f"{hot.parent / name}:{problem.split('; moved to')[0]} "
+                "(left in place; the alerts it holds are not migrated)"
+            )
     report.read = len(alerts)
     report.added, report.replaced, report.already = repository.merge(alerts)
     for start in range(0, len(alerts), CHUNK):

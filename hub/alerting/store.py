@@ -96,7 +96,7 @@ class _File:
             fresh += [i for i, doc_id in known.items() if doc_id not in replaced]  # gone from the file
         if fresh:
             doc_ids = self.table().insert_multiple([records[i] for i in fresh])
-            self.docs.update(zip(fresh, doc_ids))
+            self.docs.update(zip(fresh, doc_ids, strict=True))
 
     def drop(self, alert_ids: Iterable[str]) -> None:
         """Remove these alerts from the file (one write; none if it holds none of them)."""

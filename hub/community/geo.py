@@ -26,13 +26,20 @@ def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
 
 def valid_point(lat: float | None, lon: float | None) -> bool:
     return (
-        lat is not None and lon is not None and math.isfinite(lat) and math.isfinite(lon)
-        and -90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0
+        lat is not None
+        and lon is not None
+        and math.isfinite(lat)
+        and math.isfinite(lon)
+        and -90.0 <= lat <= 90.0
+        and -180.0 <= lon <= 180.0
     )
 
 
 def visit_flag(
-    post_lat: float | None, post_lon: float | None, lat: float | None, lon: float | None,
+    post_lat: float | None,
+    post_lon: float | None,
+    lat: float | None,
+    lon: float | None,
     limit_m: float = MAX_VISIT_DISTANCE_M,
 ) -> tuple[VisitFlag | None, float | None]:
     """The flag of a visit reported at (lat, lon) and its distance to the post in metres (None if unknown)."""

@@ -58,15 +58,15 @@ def strip_jpeg_metadata(data: bytes) -> bytes:
             pos += 1
             continue
         if marker == 0xD9:  # EOI before any scan: nothing more to copy
-            out += data[pos:pos + 2]
+            out += data[pos : pos + 2]
             return bytes(out)
         if marker in _STANDALONE:
-            out += data[pos:pos + 2]
+            out += data[pos : pos + 2]
             pos += 2
             continue
         if pos + 4 > len(data):
             raise PhotoError("damaged")
-        (length,) = struct.unpack(">H", data[pos + 2:pos + 4])
+        (length,) = struct.unpack(">H", data[pos + 2 : pos + 4])
         end = pos + 2 + length
         if length < 2 or end > len(data):
             raise PhotoError("damaged")
@@ -87,7 +87,7 @@ def strip_png_metadata(data: bytes) -> bytes:
     while pos < len(data):
         if pos + 8 > len(data):
             raise PhotoError("damaged")
-        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
         end = pos + 12 + length  # length, type, data, CRC
         if end > len(data):
             raise PhotoError("damaged")

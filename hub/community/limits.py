@@ -19,7 +19,9 @@ MAX_KEYS = 10_000
 class SlidingLimit:
     """At most `limit` accepted attempts per `window` seconds per key; refused attempts do not count."""
 
-    def __init__(self, limit: int, window: float, clock: Callable[[], float] = time.monotonic, max_keys: int = MAX_KEYS) -> None:
+    def __init__(
+        self, limit: int, window: float, clock: Callable[[], float] = time.monotonic, max_keys: int = MAX_KEYS
+    ) -> None:
         if limit < 1 or window <= 0:
             raise ValueError("limit must be >= 1 and window > 0")
         self.limit = limit

@@ -34,9 +34,11 @@ def qr_matrix(url: str) -> list[list[bool]]:
     rows = [[bool(v) for v in row] for row in code.matrix]
     size = len(rows) + 2 * QUIET_ZONE
     blank = [False] * size
-    return [blank[:] for _ in range(QUIET_ZONE)] + [
-        [False] * QUIET_ZONE + row + [False] * QUIET_ZONE for row in rows
-    ] + [blank[:] for _ in range(QUIET_ZONE)]
+    return (
+        [blank[:] for _ in range(QUIET_ZONE)]
+        + [[False] * QUIET_ZONE + row + [False] * QUIET_ZONE for row in rows]
+        + [blank[:] for _ in range(QUIET_ZONE)]
+    )
 
 
 def _svg_qr(matrix: list[list[bool]], x: float, y: float, size: float) -> str:
@@ -49,12 +51,13 @@ def _svg_qr(matrix: list[list[bool]], x: float, y: float, size: float) -> str:
                 start = c
                 while c < len(row) and row[c]:
                     c += 1
-                parts.append(f"M{x + start * module:.2f} {y + r * module:.2f}h{(c - start) * module:.2f}v{module:.2f}"
-                             f"h{-(c - start) * module:.2f}z")
+                parts.append(
+                    f"M{x + start * module:.2f} {y + r * module:.2f}h{(c - start) * module:.2f}v{module:.2f}"
+                    f"h{-(c - start) * module:.2f}z"
+                )
             else:
                 c += 1
-    return (f'<rect x="{x}" y="{y}" width="{size}" height="{size}" fill="#fff"/>'
-            f'<path fill="#000" d="{"".join(parts)}"/>')
+    return f'<rect x="{x}" y="{y}" width="{size}" height="{size}" fill="#fff"/><path fill="#000" d="{"".join(parts)}"/>'
 
 
 def _wrap(text: str, width: int) -> list[str]:
@@ -79,27 +82,39 @@ def poster_svg(post_name: str, village: str, sambang_url: str, lapor_url: str, t
         f'<text x="{width / 2}" y="150" font-family="sans-serif" font-size="110" font-weight="700" fill="#fff" '
         f'text-anchor="middle">{escape(text.title)}</text>',
         f'<text x="{width / 2}" y="270" font-family="sans-serif" font-size="80" fill="#fff" text-anchor="middle">'
-        f'{escape(post_name)}</text>',
+        f"{escape(post_name)}</text>",
     ]
     if village:
-        out.append(f'<text x="{width / 2}" y="440" font-family="sans-serif" font-size="60" fill="#333" '
-                   f'text-anchor="middle">{escape(village)}</text>')
+        out.append(
+            f'<text x="{width / 2}" y="440" font-family="sans-serif" font-size="60" fill="#333" '
+            f'text-anchor="middle">{escape(village)}</text>'
+        )
     size = 850
-    for index, (heading, body, url, colour) in enumerate((
-        (text.sambang_heading, text.sambang_body, sambang_url, "#1a3d7c"),
-        (text.lapor_heading, text.lapor_body, lapor_url, "#b00020"),
-    )):
+    for index, (heading, body, url, colour) in enumerate(
+        (
+            (text.sambang_heading, text.sambang_body, sambang_url, "#1a3d7c"),
+            (text.lapor_heading, text.lapor_body, lapor_url, "#b00020"),
+        )
+    ):
         x = 150 + index * (size + 100)
-        out.append(f'<text x="{x + size / 2}" y="640" font-family="sans-serif" font-size="68" font-weight="700" '
-                   f'fill="{colour}" text-anchor="middle">{escape(heading)}</text>')
-        out.append(f'<rect x="{x - 12}" y="700" width="{size + 24}" height="{size + 24}" fill="none" stroke="{colour}" '
-                   'stroke-width="12"/>')
+        out.append(
+            f'<text x="{x + size / 2}" y="640" font-family="sans-serif" font-size="68" font-weight="700" '
+            f'fill="{colour}" text-anchor="middle">{escape(heading)}</text>'
+        )
+        out.append(
+            f'<rect x="{x - 12}" y="700" width="{size + 24}" height="{size + 24}" fill="none" stroke="{colour}" '
+            'stroke-width="12"/>'
+        )
         out.append(_svg_qr(qr_matrix(url), x, 712, size))
         for n, line in enumerate(_wrap(body, 26)):
-            out.append(f'<text x="{x + size / 2}" y="{1720 + n * 70}" font-family="sans-serif" font-size="52" '
-                       f'fill="#111" text-anchor="middle">{escape(line)}</text>')
-    out.append(f'<text x="{width / 2}" y="2700" font-family="sans-serif" font-size="80" font-weight="700" fill="#b00020" '
-               f'text-anchor="middle">{escape(text.footer)}</text>')
+            out.append(
+                f'<text x="{x + size / 2}" y="{1720 + n * 70}" font-family="sans-serif" font-size="52" '
+                f'fill="#111" text-anchor="middle">{escape(line)}</text>'
+            )
+    out.append(
+        f'<text x="{width / 2}" y="2700" font-family="sans-serif" font-size="80" font-weight="700" fill="#b00020" '
+        f'text-anchor="middle">{escape(text.footer)}</text>'
+    )
     out.append("</svg>")
     return "\n".join(out) + "\n"
 
@@ -127,8 +142,9 @@ def _wrap_px(draw: ImageDraw.ImageDraw, text: str, size: int, width: float) -> l
     return [*lines, line] if line else lines
 
 
-def poster_png(post_name: str, village: str, sambang_url: str, lapor_url: str, text: PosterText = PosterText(),
-               dpi: int = 150) -> bytes:
+def poster_png(
+    post_name: str, village: str, sambang_url: str, lapor_url: str, text: PosterText = PosterText(), dpi: int = 150
+) -> bytes:
     """The same poster as a PNG (A4 at `dpi`)."""
     scale = dpi / 254  # SVG units are tenths of a millimetre
     width, height = round(2100 * scale), round(2970 * scale)
@@ -140,16 +156,21 @@ def poster_png(post_name: str, village: str, sambang_url: str, lapor_url: str, t
     if village:
         _centred(draw, width / 2, 380 * scale, village, round(60 * scale), "#333333")
     size = round(850 * scale)
-    for index, (heading, body, url, colour) in enumerate((
-        (text.sambang_heading, text.sambang_body, sambang_url, "#1a3d7c"),
-        (text.lapor_heading, text.lapor_body, lapor_url, "#b00020"),
-    )):
+    for index, (heading, body, url, colour) in enumerate(
+        (
+            (text.sambang_heading, text.sambang_body, sambang_url, "#1a3d7c"),
+            (text.lapor_heading, text.lapor_body, lapor_url, "#b00020"),
+        )
+    ):
         x = round((150 + index * 950) * scale)
         _centred(draw, x + size / 2, 570 * scale, heading, round(68 * scale), colour)
         border = round(12 * scale)
         top = round(712 * scale)
-        draw.rectangle((x - 2 * border, top - 2 * border, x + size + 2 * border, top + size + 2 * border), outline=colour,
-                       width=border)
+        draw.rectangle(
+            (x - 2 * border, top - 2 * border, x + size + 2 * border, top + size + 2 * border),
+            outline=colour,
+            width=border,
+        )
         matrix = qr_matrix(url)
         module = max(1, size // len(matrix))  # whole pixels per module: uneven modules scan badly
         left = x + (size - module * len(matrix)) // 2
@@ -157,8 +178,15 @@ def poster_png(post_name: str, village: str, sambang_url: str, lapor_url: str, t
         for r, row in enumerate(matrix):
             for c, dark in enumerate(row):
                 if dark:
-                    draw.rectangle((left + c * module, upper + r * module,
-                                    left + (c + 1) * module - 1, upper + (r + 1) * module - 1), fill="#000000")
+                    draw.rectangle(
+                        (
+                            left + c * module,
+                            upper + r * module,
+                            left + (c + 1) * module - 1,
+                            upper + (r + 1) * module - 1,
+                        ),
+                        fill="#000000",
+                    )
         for n, line in enumerate(_wrap_px(draw, body, round(52 * scale), size)):
             _centred(draw, x + size / 2, (1670 + n * 70) * scale, line, round(52 * scale), "#111111")
     _centred(draw, width / 2, 2620 * scale, text.footer, round(80 * scale), "#b00020")

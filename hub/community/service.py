@@ -94,7 +94,10 @@ class Visitor:
 def poster_urls(links: CommunityLinks, public_url: str, post_id: str, days: float = POSTER_DAYS) -> tuple[str, str]:
     """The (sambang, lapor) URLs printed on a post's poster, valid for `days`."""
     base, ttl = public_url.rstrip("/"), days * 86400
-    return f"{base}/sambang/{links.issue('sambang', post_id, ttl)}", f"{base}/lapor/{links.issue('lapor', post_id, ttl)}"
+    return (
+        f"{base}/sambang/{links.issue('sambang', post_id, ttl)}",
+        f"{base}/lapor/{links.issue('lapor', post_id, ttl)}",
+    )
 
 
 def officer_url(links: CommunityLinks, public_url: str, officer_id: str, days: float = OFFICER_DAYS) -> str:
@@ -187,8 +190,16 @@ class CommunityService:
         return self.store.last_visit(post_id, visitor.id if visitor else None)
 
     def record_visit(
-        self, post: PostSettings, visitor: Visitor, *, note: str = "", photo: bytes | None = None,
-        lat: float | None = None, lon: float | None = None, accuracy: float | None = None, client: str = "",
+        self,
+        post: PostSettings,
+        visitor: Visitor,
+        *,
+        note: str = "",
+        photo: bytes | None = None,
+        lat: float | None = None,
+        lon: float | None = None,
+        accuracy: float | None = None,
+        client: str = "",
     ) -> Visit:
         """Record a visit now; TooSoon when this visitor recorded one at this post within the hour."""
         note = clean_text(note, MAX_NOTE)
@@ -204,20 +215,48 @@ class CommunityService:
             visit_id = new_event_id()
             photo_name = self.store.save_photo(visit_id, *cleaned) if cleaned else None
             visit = Visit(
-                id=visit_id, post=post.device_id, officer=visitor.id, officer_name=visitor.name, at=now,
-                lat=lat, lon=lon, accuracy_m=accuracy if accuracy is None or accuracy >= 0 else None,
+                id=visit_id,
+                post=post.device_id,
+                officer=visitor.id,
+                officer_name=visitor.name,
+                at=now,
+                lat=lat,
+                lon=lon,
+                accuracy_m=accuracy if accuracy is None or accuracy >= 0 else None,
                 distance_m=round(distance, 1) if distance is not None else None,
-                flag=flag.value if flag else None, note=note, photo=photo_name, via=visitor.via, client=client,
+                flag=flag.value if flag else None,
+                note=note,
+                photo=photo_name,
+                via=visitor.via,
+                client=client,
             )
             self.store.add_visit(visit)
-        self.audit.record(visitor.name, "sambang.visit", post.device_id, client=client, officer=visitor.id,
-                          via=visitor.via, flag=visit.flag or "", distance_m=visit.distance_m, visit=visit.id)
+        self.audit.record(
+            visitor.name,
+            "sambang.visit",
+            post.device_id,
+            client=client,
+            officer=visitor.id,
+            via=visitor.via,
+            flag=visit.flag or "",
+            distance_m=visit.distance_m,
+            visit=visit.id,
+        )
         return visit
 
     # -- reports --------------------------------------------------------------------------------
     def submit_report(
-        self, post: PostSettings, *, category: str, text: str = "", phone: str = "", photo: bytes | None = None,
-        share_location: bool = False, lat: float | None = None, lon: float | None = None, client: str = "",
+        self,
+        post: PostSettings,
+        *,
+        category: str,
+        text: str = "",
+        phone: str = "",
+        photo: bytes | None = None,
+        share_location: bool = False,
+        lat: float | None = None,
+        lon: float | None = None,
+        client: str = "",
     ) -> Report:
         """Store a resident's report and raise (or join) its post's `report` alert.
 
@@ -246,17 +285,35 @@ class CommunityService:
             count = int(current.details.get("reports", 0)) + 1 if current else 1
             summary = f"{category}: {text[:SUMMARY_CHARS]}" if text else category
             details: dict[str, Any] = {
-                "messages": [summary], "reports": count, "report_id": report_id, "category": category, "text": text,
-                "phone": phone or None, "lat": lat, "lon": lon, "photo": bool(photo_name),
+                "messages": [summary],
+                "reports": count,
+                "report_id": report_id,
+                "category": category,
+                "text": text,
+                "phone": phone or None,
+                "lat": lat,
+                "lon": lon,
+                "photo": bool(photo_name),
             }
             alert = self.alerts.raise_condition(post.device_id, AlertKind.REPORT, details)
             report = Report(
-                id=report_id, post=post.device_id, at=self.clock(), category=category, text=text, phone=phone or None,
-                lat=lat, lon=lon, location_shared=share_location, photo=photo_name, client=client, alert_id=alert.id,
+                id=report_id,
+                post=post.device_id,
+                at=self.clock(),
+                category=category,
+                text=text,
+                phone=phone or None,
+                lat=lat,
+                lon=lon,
+                location_shared=share_location,
+                photo=photo_name,
+                client=client,
+                alert_id=alert.id,
             )
             self.store.add_report(report)
-        self.audit.record("warga", "report.submit", post.device_id, client=client, report=report_id, alert=alert.id,
-                          category=category)
+        self.audit.record(
+            "warga", "report.submit", post.device_id, client=client, report=report_id, alert=alert.id, category=category
+        )
         return report
 
     def _open_report(self, alert_id: str) -> Alert:
@@ -273,12 +330,15 @@ class CommunityService:
         details = {k: v for k, v in report.details.items() if k != "messages"}
         detail_text = f"{report.details.get('category', '')}: {report.details.get('text', '')}"[:SUMMARY_CHARS]
         incident = self.alerts.raise_condition(
-            report.device, AlertKind.INCIDENT,
+            report.device,
+            AlertKind.INCIDENT,
             {**details, "messages": [detail_text], "from_report": report.id, "escalated_by": actor, "note": note},
         )
         self.store.close_reports(report.id, "escalated", self.clock(), actor)
         try:
-            self.alerts.resolve(report.id, actor, Outcome.REAL, f"escalated: {incident.id}" + (f" ({note})" if note else ""))
+            self.alerts.resolve(
+                report.id, actor, Outcome.REAL, f"escalated: {incident.id}" + (f" ({note})" if note else "")
+            )
         except TransitionError:
             pass  # closed meanwhile by another operator: the incident stands
         self.audit.record(actor, "report.escalate", report.device, alert=report.id, incident=incident.id)

@@ -62,10 +62,39 @@ class Report:
     closed_by: str | None = None
 
 
-_VISIT_COLUMNS = ("id", "post", "officer", "officer_name", "at", "lat", "lon", "accuracy_m", "distance_m", "flag",
-                  "note", "photo", "via", "client")
-_REPORT_COLUMNS = ("id", "post", "at", "category", "text", "phone", "lat", "lon", "location_shared", "photo", "client",
-                   "alert_id", "outcome", "closed_at", "closed_by")
+_VISIT_COLUMNS = (
+    "id",
+    "post",
+    "officer",
+    "officer_name",
+    "at",
+    "lat",
+    "lon",
+    "accuracy_m",
+    "distance_m",
+    "flag",
+    "note",
+    "photo",
+    "via",
+    "client",
+)
+_REPORT_COLUMNS = (
+    "id",
+    "post",
+    "at",
+    "category",
+    "text",
+    "phone",
+    "lat",
+    "lon",
+    "location_shared",
+    "photo",
+    "client",
+    "alert_id",
+    "outcome",
+    "closed_at",
+    "closed_by",
+)
 
 
 def _when(value: Any) -> datetime:
@@ -109,7 +138,7 @@ class CommunityStore:
         try:
             view = memoryview(data)
             while view:
-                view = view[os.write(fd, view):]
+                view = view[os.write(fd, view) :]
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -132,7 +161,9 @@ class CommunityStore:
         row = [getattr(visit, c) for c in _VISIT_COLUMNS]
         row[_VISIT_COLUMNS.index("at")] = sortable_time(visit.at)
         with self.database.transaction() as cursor:
-            cursor.execute(f"INSERT INTO visits ({', '.join(_VISIT_COLUMNS)}) VALUES ({', '.join('?' * len(row))})", row)
+            cursor.execute(
+                f"INSERT INTO visits ({', '.join(_VISIT_COLUMNS)}) VALUES ({', '.join('?' * len(row))})", row
+            )
 
     def last_visit(self, post: str, officer: str | None = None) -> Visit | None:
         """The newest visit to `post` (by `officer` when given)."""
@@ -155,7 +186,8 @@ class CommunityStore:
             params.append(sortable_time(since))
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         rows = self.database.query(
-            f"SELECT {', '.join(_VISIT_COLUMNS)} FROM visits {where} ORDER BY at DESC, id DESC LIMIT ?", [*params, limit]
+            f"SELECT {', '.join(_VISIT_COLUMNS)} FROM visits {where} ORDER BY at DESC, id DESC LIMIT ?",
+            [*params, limit],
         )
         return [_visit(r) for r in rows]
 
@@ -169,7 +201,9 @@ class CommunityStore:
         row[_REPORT_COLUMNS.index("at")] = sortable_time(report.at)
         row[_REPORT_COLUMNS.index("location_shared")] = 1 if report.location_shared else 0
         with self.database.transaction() as cursor:
-            cursor.execute(f"INSERT INTO reports ({', '.join(_REPORT_COLUMNS)}) VALUES ({', '.join('?' * len(row))})", row)
+            cursor.execute(
+                f"INSERT INTO reports ({', '.join(_REPORT_COLUMNS)}) VALUES ({', '.join('?' * len(row))})", row
+            )
 
     def close_reports(self, alert_id: str, outcome: str, at: datetime, by: str) -> int:
         """Set the outcome of every still-open report of `alert_id`; returns how many."""
@@ -180,8 +214,9 @@ class CommunityStore:
             )
             return cursor.rowcount
 
-    def reports(self, post: str | None = None, alert_id: str | None = None, since: datetime | None = None,
-                limit: int = 100) -> list[Report]:
+    def reports(
+        self, post: str | None = None, alert_id: str | None = None, since: datetime | None = None, limit: int = 100
+    ) -> list[Report]:
         clauses, params = [], []
         for column, value in (("post", post), ("alert_id", alert_id)):
             if value is not None:
@@ -192,7 +227,8 @@ class CommunityStore:
             params.append(sortable_time(since))
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         rows = self.database.query(
-            f"SELECT {', '.join(_REPORT_COLUMNS)} FROM reports {where} ORDER BY at DESC, id DESC LIMIT ?", [*params, limit]
+            f"SELECT {', '.join(_REPORT_COLUMNS)} FROM reports {where} ORDER BY at DESC, id DESC LIMIT ?",
+            [*params, limit],
         )
         return [_report(r) for r in rows]
 
@@ -203,7 +239,9 @@ class CommunityStore:
     def report_counts(self, since: datetime | None = None) -> dict[str, int]:
         """Reports by outcome (`open` for those whose alert is still open) and in total."""
         where, params = ("WHERE at >= ?", [sortable_time(since)]) if since else ("", [])
-        rows = self.database.query(f"SELECT COALESCE(outcome, 'open'), COUNT(*) FROM reports {where} GROUP BY 1", params)
+        rows = self.database.query(
+            f"SELECT COALESCE(outcome, 'open'), COUNT(*) FROM reports {where} GROUP BY 1", params
+        )
         counts = {"open": 0, "escalated": 0, "false_report": 0, "closed": 0}
         for outcome, count in rows:
             counts[str(outcome)] = int(count)

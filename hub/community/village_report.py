@@ -195,8 +195,9 @@ class Compliance:
         return Compliance(self.expected + other.expected, self.kept + other.kept, self.nights + other.nights)
 
 
-def post_compliance(roster: RondaRoster, post: PostSettings, nights: Iterable[date], checkins: Sequence[datetime],
-                    zone: str) -> tuple[Compliance, list[NightRounds]]:
+def post_compliance(
+    roster: RondaRoster, post: PostSettings, nights: Iterable[date], checkins: Sequence[datetime], zone: str
+) -> tuple[Compliance, list[NightRounds]]:
     """Rounds kept / expected at one post over `nights` (only nights with a guard on the roster)."""
     hours = roster.hours_for(post.village)
     rows = [night_rounds(hours, night, checkins, zone) for night in nights if guards_on(roster, post.device_id, night)]
@@ -208,8 +209,9 @@ def post_compliance(roster: RondaRoster, post: PostSettings, nights: Iterable[da
 
 def _escalated_reports(alerts: Sequence[Alert]) -> set[str]:
     """Report alerts an operator escalated: their incident is counted, not the report as well."""
-    ids = {str(a.details["from_report"]) for a in alerts
-           if a.kind is AlertKind.INCIDENT and a.details.get("from_report")}
+    ids = {
+        str(a.details["from_report"]) for a in alerts if a.kind is AlertKind.INCIDENT and a.details.get("from_report")
+    }
     ids |= {a.id for a in alerts if a.kind is AlertKind.REPORT and (a.note or "").startswith("escalated: ")}
     return ids
 
@@ -220,8 +222,14 @@ def incidents(alerts: Iterable[Alert]) -> list[Alert]:
     chosen = list(alerts)
     escalated = _escalated_reports(chosen)
     return sorted(
-        (a for a in chosen if a.kind in INCIDENT_KINDS and not a.test and a.outcome is not Outcome.FALSE_ALARM
-         and a.id not in escalated),
+        (
+            a
+            for a in chosen
+            if a.kind in INCIDENT_KINDS
+            and not a.test
+            and a.outcome is not Outcome.FALSE_ALARM
+            and a.id not in escalated
+        ),
         key=lambda a: (a.opened_at, a.id),
     )
 
@@ -245,8 +253,9 @@ class Rawan:
     last_visit: datetime | None
 
 
-def rawan_posts(posts: Iterable[PostSettings], alerts: Iterable[Alert], last_visits: Mapping[str, datetime | None],
-                now: datetime) -> list[Rawan]:
+def rawan_posts(
+    posts: Iterable[PostSettings], alerts: Iterable[Alert], last_visits: Mapping[str, datetime | None], now: datetime
+) -> list[Rawan]:
     """Posts with incidents in the last 30 days and no police visit in the last 7: the ones to visit
     first, most incidents first."""
     recent = incidents(opened_within(alerts, now - timedelta(days=RAWAN_INCIDENT_DAYS), now + timedelta(seconds=1)))
@@ -339,55 +348,135 @@ def village_figures(
         compliance, night_rows = post_compliance(roster, post, nights, checkins.get(post.device_id, ()), zone)
         post_visits = [v for v in week_visits if v.post == post.device_id]
         post_incidents = [a for a in village_incidents if a.device == post.device_id]
-        rows.append(PostFigures(
-            device=post.device_id, name=post.name, village=post.village, compliance=compliance,
-            nights=tuple(night_rows), visits=len(post_visits),
-            visits_flagged=sum(1 for v in post_visits if v.flag),
-            last_visit=max((v.at for v in post_visits), default=None),
-            incidents=len(post_incidents), incidents_by_kind=_by_kind(post_incidents),
-            false_alarms=sum(1 for a in village_false if a.device == post.device_id),
-            response=_response([t for t in times if t.device == post.device_id], post.device_id),
-        ))
+        rows.append(
+            PostFigures(
+                device=post.device_id,
+                name=post.name,
+                village=post.village,
+                compliance=compliance,
+                nights=tuple(night_rows),
+                visits=len(post_visits),
+                visits_flagged=sum(1 for v in post_visits if v.flag),
+                last_visit=max((v.at for v in post_visits), default=None),
+                incidents=len(post_incidents),
+                incidents_by_kind=_by_kind(post_incidents),
+                false_alarms=sum(1 for a in village_false if a.device == post.device_id),
+                response=_response([t for t in times if t.device == post.device_id], post.device_id),
+            )
+        )
     total = Compliance()
     for row in rows:
         total = total + row.compliance
     return VillageFigures(
-        village=village, since=since, until=until, posts=tuple(rows), compliance=total,
-        visits=len(week_visits), visits_flagged=sum(1 for v in week_visits if v.flag),
-        incidents=tuple(times), incidents_by_kind=_by_kind(village_incidents), false_alarms=len(village_false),
-        response=_response(times, village), response_by_kind=tuple(summarize(times, lambda t: t.kind, "kind")),
+        village=village,
+        since=since,
+        until=until,
+        posts=tuple(rows),
+        compliance=total,
+        visits=len(week_visits),
+        visits_flagged=sum(1 for v in week_visits if v.flag),
+        incidents=tuple(times),
+        incidents_by_kind=_by_kind(village_incidents),
+        false_alarms=len(village_false),
+        response=_response(times, village),
+        response_by_kind=tuple(summarize(times, lambda t: t.kind, "kind")),
     )
 
 
 CSV_COLUMNS = (
-    "week", "village", "device", "post", "nights", "rounds_expected", "rounds_kept", "compliance_pct", "visits",
-    "visits_flagged", "incidents", "panic", "tamper", "incident", "report", "false_alarms", "acknowledged",
-    "tta_median_s", "tta_max_s", "resolved", "ttr_median_s", "ttr_max_s",
+    "week",
+    "village",
+    "device",
+    "post",
+    "nights",
+    "rounds_expected",
+    "rounds_kept",
+    "compliance_pct",
+    "visits",
+    "visits_flagged",
+    "incidents",
+    "panic",
+    "tamper",
+    "incident",
+    "report",
+    "false_alarms",
+    "acknowledged",
+    "tta_median_s",
+    "tta_max_s",
+    "resolved",
+    "ttr_median_s",
+    "ttr_max_s",
 )
 """The CSV's columns (hub/i18n.py `vr_csv_<column>` names them in the reader's language)."""
 
 
-def _csv_row(week: str, village: str, device: str, post: str, compliance: Compliance, visits: int, flagged: int,
-             count: int, kinds: Mapping[str, int], false: int, response: Mapping[str, Any]) -> dict[str, Any]:
+def _csv_row(
+    week: str,
+    village: str,
+    device: str,
+    post: str,
+    compliance: Compliance,
+    visits: int,
+    flagged: int,
+    count: int,
+    kinds: Mapping[str, int],
+    false: int,
+    response: Mapping[str, Any],
+) -> dict[str, Any]:
     return {
-        "week": week, "village": village, "device": device, "post": post, "nights": compliance.nights,
-        "rounds_expected": compliance.expected, "rounds_kept": compliance.kept, "compliance_pct": compliance.percent,
-        "visits": visits, "visits_flagged": flagged, "incidents": count,
-        **{k.value: kinds.get(k.value, 0) for k in INCIDENT_KINDS}, "false_alarms": false,
-        "acknowledged": response.get("acknowledged", 0), "tta_median_s": response.get("tta_median"),
-        "tta_max_s": response.get("tta_max"), "resolved": response.get("resolved", 0),
-        "ttr_median_s": response.get("ttr_median"), "ttr_max_s": response.get("ttr_max"),
+        "week": week,
+        "village": village,
+        "device": device,
+        "post": post,
+        "nights": compliance.nights,
+        "rounds_expected": compliance.expected,
+        "rounds_kept": compliance.kept,
+        "compliance_pct": compliance.percent,
+        "visits": visits,
+        "visits_flagged": flagged,
+        "incidents": count,
+        **{k.value: kinds.get(k.value, 0) for k in INCIDENT_KINDS},
+        "false_alarms": false,
+        "acknowledged": response.get("acknowledged", 0),
+        "tta_median_s": response.get("tta_median"),
+        "tta_max_s": response.get("tta_max"),
+        "resolved": response.get("resolved", 0),
+        "ttr_median_s": response.get("ttr_median"),
+        "ttr_max_s": response.get("ttr_max"),
     }
 
 
 def csv_rows(figures: VillageFigures, week: str, total_label: str) -> list[dict[str, Any]]:
     """One row per post, then the village's total (device empty, post `total_label`)."""
     rows = [
-        _csv_row(week, p.village, p.device, p.name, p.compliance, p.visits, p.visits_flagged, p.incidents,
-                 p.incidents_by_kind, p.false_alarms, p.response)
+        _csv_row(
+            week,
+            p.village,
+            p.device,
+            p.name,
+            p.compliance,
+            p.visits,
+            p.visits_flagged,
+            p.incidents,
+            p.incidents_by_kind,
+            p.false_alarms,
+            p.response,
+        )
         for p in figures.posts
     ]
-    rows.append(_csv_row(week, figures.village, "", total_label, figures.compliance, figures.visits,
-                         figures.visits_flagged, figures.incident_count, figures.incidents_by_kind,
-                         figures.false_alarms, figures.response))
+    rows.append(
+        _csv_row(
+            week,
+            figures.village,
+            "",
+            total_label,
+            figures.compliance,
+            figures.visits,
+            figures.visits_flagged,
+            figures.incident_count,
+            figures.incidents_by_kind,
+            figures.false_alarms,
+            figures.response,
+        )
+    )
     return rows

@@ -132,8 +132,12 @@ class OfficerStore:
 
     def swap(self, away: str, covering: str, start: Any, end: Any, note: str = "") -> tuple[Override, Override]:
         """`covering` takes `away`'s duty for a period: one off and one on override, both or neither."""
-        off = _override({"officer_id": away, "kind": "off", "start": start, "end": end, "note": note or f"swap: {covering}"})
-        on = _override({"officer_id": covering, "kind": "on", "start": start, "end": end, "note": note or f"swap: {away}"})
+        off = _override(
+            {"officer_id": away, "kind": "off", "start": start, "end": end, "note": note or f"swap: {covering}"}
+        )
+        on = _override(
+            {"officer_id": covering, "kind": "on", "start": start, "end": end, "note": note or f"swap: {away}"}
+        )
         self._add_overrides(off, on)
         return off, on
 

@@ -58,7 +58,9 @@ class HubMqtt:
 
     def start(self) -> None:
         s = self.settings
-        endpoint = BrokerEndpoint(s.mqtt_host, s.mqtt_port, s.mqtt_username, s.mqtt_password.get_secret_value(), s.mqtt_tls_ca)
+        endpoint = BrokerEndpoint(
+            s.mqtt_host, s.mqtt_port, s.mqtt_username, s.mqtt_password.get_secret_value(), s.mqtt_tls_ca
+        )
         client = make_client(endpoint, s.mqtt_client_id, reconnect_min=0.5, reconnect_max=10)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
@@ -68,7 +70,10 @@ class HubMqtt:
         client.max_queued_messages_set(0)  # acks to posts: never drop (0 = unbounded)
         self.client = client
         client.connect_async(
-            s.mqtt_host, s.mqtt_port, keepalive=10, clean_start=False,
+            s.mqtt_host,
+            s.mqtt_port,
+            keepalive=10,
+            clean_start=False,
             properties=session_properties(s.mqtt_session_expiry),
         )
         client.loop_start()
@@ -120,7 +125,9 @@ class HubMqtt:
                 self._ack(mid, qos, generation)
 
         self.inbox.put(
-            Inbound(message.topic, bytes(message.payload), time.monotonic(), bool(message.retain), settle, admit is not None)
+            Inbound(
+                message.topic, bytes(message.payload), time.monotonic(), bool(message.retain), settle, admit is not None
+            )
         )
 
     def _ack(self, mid: int, qos: int, generation: int) -> None:

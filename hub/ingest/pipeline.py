@@ -36,12 +36,12 @@ from hub.storage.eventlog import EventLogWriter
 from hub.storage.events import EventStore, Record
 from hub.storage.snapshots import SnapshotRefused, is_safe_key
 from kamling.protocol import (
-    clock_skew,
     Ack,
     Channel,
     Event,
     ProtocolError,
     check_snapshot,
+    clock_skew,
     decode_event,
     decode_health,
     decode_status,
@@ -105,7 +105,9 @@ class Ingest:
         self.duplicates = 0
         self._pending: dict[str, list[Inbound]] = {}  # event id -> messages to settle at commit
         self.seq_gaps: Counter[str] = Counter()
-        self.clock_skewed: Counter[str] = Counter()  # per post: events whose time is far from the hub's (kamling.protocol.clock_skew)
+        self.clock_skewed: Counter[str] = (
+            Counter()
+        )  # per post: events whose time is far from the hub's (kamling.protocol.clock_skew)
         self._alerted: OrderedDict[str, None] = OrderedDict()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -201,7 +203,9 @@ class Ingest:
             device = parts.device
             if self.registry.get(parts.device) is None:
                 raise ProtocolError("unknown_device", parts.device)
-            if not item.admitted and not self.limiter.allow(parts.device, message_kind(parts.channel.value, item.payload)):
+            if not item.admitted and not self.limiter.allow(
+                parts.device, message_kind(parts.channel.value, item.payload)
+            ):
                 if self.on_rate_limited is not None:
                     self.on_rate_limited(parts.device)
                 raise ProtocolError("rate_limited", parts.device)
@@ -237,8 +241,9 @@ class Ingest:
 
     def _dead_letter(self, item: Inbound, device: str | None, event: Event | None, exc: Exception) -> None:
         """Handling `item` failed: write it to the dead letters; its event stops being pending."""
-        log.error("ingest: dead-lettering a message on %r (%s: %s)",
-                  item.topic[:200], type(exc).__name__, str(exc)[:200])
+        log.error(
+            "ingest: dead-lettering a message on %r (%s: %s)", item.topic[:200], type(exc).__name__, str(exc)[:200]
+        )
         waiting: list[Inbound] = []
         if event is not None:
             with self._lock:

@@ -60,8 +60,9 @@ class PoisonDetector:
 class PoisonWatch:
     """Ingest's `on_dead_letter`: raises or joins the post's POISON alert."""
 
-    def __init__(self, alerts: AlertService, count: int = 3, window: float = 600.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, alerts: AlertService, count: int = 3, window: float = 600.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.alerts = alerts
         self.detector = PoisonDetector(count, window, clock)
 
@@ -83,6 +84,7 @@ class PoisonWatch:
                 "and were dead-lettered (see /admin/deadletters)",
             ],
         }
-        log.error("poison: %s sent %d dead-lettered message(s) within %.0f s",
-                  letter.device, recent, self.detector.window)
+        log.error(
+            "poison: %s sent %d dead-lettered message(s) within %.0f s", letter.device, recent, self.detector.window
+        )
         self.alerts.raise_condition(letter.device, AlertKind.POISON, details)

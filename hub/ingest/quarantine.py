@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+
 from hub.alerting.rules import AlertKind
 from hub.alerting.service import AlertService
 from hub.provisioning.provisioner import Provisioner

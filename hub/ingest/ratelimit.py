@@ -19,7 +19,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-
 from hub.settings import RateLimitSettings
 from kamling.protocol import MAX_EVENT_BYTES
 

@@ -28,8 +28,14 @@ class IngestState(Protocol):
 
 
 class IngestWatchdog:
-    def __init__(self, ingest: IngestState, alerts: AlertService, stuck_after: float = 10.0, interval: float = 1.0,
-                 queue_depth: Callable[[], int] | None = None) -> None:
+    def __init__(
+        self,
+        ingest: IngestState,
+        alerts: AlertService,
+        stuck_after: float = 10.0,
+        interval: float = 1.0,
+        queue_depth: Callable[[], int] | None = None,
+    ) -> None:
         self.ingest = ingest
         self.alerts = alerts
         self.stuck_after = stuck_after
@@ -71,13 +77,19 @@ class IngestWatchdog:
             depth = self.queue_depth() if self.queue_depth is not None else None
             what = "the ingest worker or the log writer stopped" if not alive else f"oldest message waiting {age:.0f} s"
             log.critical("ingest watchdog: ingest is stuck (%s); paging the duty desk", what)
-            self.alerts.raise_condition(HUB_DEVICE, AlertKind.INGEST_STUCK, {
-                "reason": "ingest_stuck",
-                "oldest_unacked_seconds": round(age, 1),
-                "queue_depth": depth,
-                "workers_alive": alive,
-                "messages": [f"hub ingest is stuck: {what}; posts' events (panics included) are not getting through"],
-            })
+            self.alerts.raise_condition(
+                HUB_DEVICE,
+                AlertKind.INGEST_STUCK,
+                {
+                    "reason": "ingest_stuck",
+                    "oldest_unacked_seconds": round(age, 1),
+                    "queue_depth": depth,
+                    "workers_alive": alive,
+                    "messages": [
+                        f"hub ingest is stuck: {what}; posts' events (panics included) are not getting through"
+                    ],
+                },
+            )
         elif not stuck and self.stuck:
             self.stuck = False
             log.warning("ingest watchdog: ingest flows again")

@@ -140,7 +140,9 @@ class HomeAssistantBridge:
             if changes:
                 log.info(
                     "home assistant: published %d and cleared %d entity configs (%d posts)",
-                    len(changes.publish), len(changes.clear), len(posts),
+                    len(changes.publish),
+                    len(changes.clear),
+                    len(posts),
                 )
             return len(changes.publish) + len(changes.clear)
 

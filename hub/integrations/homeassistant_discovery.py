@@ -131,7 +131,7 @@ def discovery_messages(
             availability=availability,
         )
     ]
-    for camera, object_id in zip(cameras, object_ids):
+    for camera, object_id in zip(cameras, object_ids, strict=True):
         messages.append(
             entity(
                 object_id,

@@ -26,12 +26,11 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from hub.alerting.rules import AlertKind
-from kamling.protocol import EventKind, utc_now
-
 from hub.alerting.service import AlertService
 from hub.ingest.mqtt_session import HubMqtt
 from hub.ingest.pipeline import Ingest
 from hub.posts.registry import PostRegistry
+from kamling.protocol import EventKind, utc_now
 
 
 class HubState(Protocol):
@@ -41,6 +40,7 @@ class HubState(Protocol):
     alerts: AlertService
     registry: PostRegistry
     mqtt: HubMqtt
+
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,9 @@ class _StateCollector(Collector):
         yield GaugeMetricFamily("poskamling_posts_online", "Posts whose retained status is online", value=online)
         yield GaugeMetricFamily("poskamling_posts_total", "Posts the hub serves", value=len(posts))
         yield GaugeMetricFamily(
-            "poskamling_mqtt_connected", "1 while the hub is connected to the broker", value=1 if hub.mqtt.connected else 0
+            "poskamling_mqtt_connected",
+            "1 while the hub is connected to the broker",
+            value=1 if hub.mqtt.connected else 0,
         )
         yield GaugeMetricFamily(
             "poskamling_log_backlog", "Events waiting for the event-log commit", value=hub.ingest.writer.backlog()
@@ -119,7 +121,7 @@ class HubMetrics:
                 seconds = latency_seconds(record, now)
                 if seconds is not None:
                     self.latency.observe(seconds)
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.exception("metrics: could not record a commit")
 
     def render(self) -> bytes:

@@ -202,8 +202,13 @@ class ProcessPager:
     # -- under self._lock ------------------------------------------------------------------
     def _spawn(self) -> bool:
         command = self.command or [
-            sys.executable, "-m", "hub.paging.worker", "--workers", str(self.workers),
-            "--log-level", logging.getLevelName(logging.getLogger().getEffectiveLevel()),
+            sys.executable,
+            "-m",
+            "hub.paging.worker",
+            "--workers",
+            str(self.workers),
+            "--log-level",
+            logging.getLevelName(logging.getLogger().getEffectiveLevel()),
         ]
         try:
             proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
@@ -230,7 +235,9 @@ class ProcessPager:
 
     def _hand_over(self, page_id: int, item: _InFlight) -> None:
         item.attempts += 1
-        line = json.dumps({"id": page_id, "urls": list(item.page.urls), "title": item.page.title, "body": item.page.body})
+        line = json.dumps(
+            {"id": page_id, "urls": list(item.page.urls), "title": item.page.title, "body": item.page.body}
+        )
         data = line.encode() + b"\n"
         proc = self._proc
         assert proc is not None and proc.stdin is not None

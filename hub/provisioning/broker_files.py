@@ -23,7 +23,7 @@ def hash_password(password: str, *, iterations: int = PBKDF2_ITERATIONS, salt: b
 
 
 def verify_password(password: str, encoded: str) -> bool:
-    _, kind, iterations, salt_b64, digest_b64 = encoded.split("$")
+    _, kind, iterations, salt_b64, _digest_b64 = encoded.split("$")
     if kind != "7":
         return False
     expected = hash_password(password, iterations=int(iterations), salt=base64.b64decode(salt_b64))

@@ -39,7 +39,9 @@ DeviceStatus = Literal["active", "decommissioned"]
 
 class CameraEntry(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=32, pattern=r"^[a-z0-9][a-z0-9_-]*$", description="camera id at the post")
+    name: str = Field(
+        min_length=1, max_length=32, pattern=r"^[a-z0-9][a-z0-9_-]*$", description="camera id at the post"
+    )
     description: str = Field(default="", max_length=200, description="where it looks, for people")
 
 
@@ -79,7 +81,9 @@ class DeviceStore:
             return []
         db = self._table()
         try:
-            return sorted((DeviceRecord.model_validate(r) for r in db.table("devices").all()), key=lambda d: d.device_id)
+            return sorted(
+                (DeviceRecord.model_validate(r) for r in db.table("devices").all()), key=lambda d: d.device_id
+            )
         finally:
             db.close()
 

@@ -36,11 +36,11 @@ from typing import Any
 
 import yaml
 
-from hub.storage.sql.audit import open_audit_log
-from hub.provisioning.devices import CameraEntry, DeviceRecord, DeviceStore
-from hub.settings import HubSettings
 from hub.provisioning.broker_files import hash_password, new_secret, render_acl, render_password_file, write_private
+from hub.provisioning.devices import CameraEntry, DeviceRecord, DeviceStore
 from hub.provisioning.pki import CertificateAuthority, PkiError
+from hub.settings import HubSettings
+from hub.storage.sql.audit import open_audit_log
 from kamling.mqtt import BrokerEndpoint, make_client, reason_ok
 from kamling.protocol import is_valid_device_id, utc_now
 
@@ -129,7 +129,9 @@ class Provisioner:
         if self.p.reload_command:
             result = subprocess.run(self.p.reload_command, capture_output=True, text=True, timeout=30)
             if result.returncode != 0:
-                raise ProvisionError(f"broker reload failed ({' '.join(self.p.reload_command)}): {result.stderr.strip()}")
+                raise ProvisionError(
+                    f"broker reload failed ({' '.join(self.p.reload_command)}): {result.stderr.strip()}"
+                )
             return
         try:
             pid = int(self.p.pid_file.read_text().strip())
@@ -180,7 +182,9 @@ class Provisioner:
         edge_tls_dir: Path = Path("/etc/poskamling/tls"),
     ) -> Issued:
         if not is_valid_device_id(device_id):
-            raise ProvisionError(f"invalid device id {device_id!r}: lower-case letters, digits and '-', 2-63 characters")
+            raise ProvisionError(
+                f"invalid device id {device_id!r}: lower-case letters, digits and '-', 2-63 characters"
+            )
         if device_id in self.reserved_users:
             raise ProvisionError(f"{device_id!r} is a reserved broker user name")
         existing = self.devices.get(device_id)
@@ -188,9 +192,15 @@ class Provisioner:
             raise ProvisionError(f"device {device_id} exists already: use `device rotate` for a new credential")
         now = utc_now().isoformat()
         record = DeviceRecord(
-            device_id=device_id, name=name, village=village, lat=lat, lon=lon,
-            cameras=[CameraEntry(name=c) for c in cameras or []], status="active",
-            created_at=existing.created_at if existing else now, credential_issued_at=now,
+            device_id=device_id,
+            name=name,
+            village=village,
+            lat=lat,
+            lon=lon,
+            cameras=[CameraEntry(name=c) for c in cameras or []],
+            status="active",
+            created_at=existing.created_at if existing else now,
+            credential_issued_at=now,
         )
         issued, reload_error = self._issue(record, reload, edge_tls_dir if tls else None)
         self.audit.record(self.actor, "device.add", device_id, name=name, village=village, tls=tls)

@@ -131,8 +131,12 @@ def _for_night(state: Presence, window: Window) -> Presence:
     if state.night == window.night:
         return state
     return Presence(
-        state.device, window.night, window.start,
-        alert_open=state.alert_open, alerted=state.alert_open, alert_missed=state.alert_missed,
+        state.device,
+        window.night,
+        window.start,
+        alert_open=state.alert_open,
+        alerted=state.alert_open,
+        alert_missed=state.alert_missed,
     )
 
 

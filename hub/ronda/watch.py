@@ -146,8 +146,12 @@ class RondaWatch:
         counted = state.last_checkin.counted if state.last_checkin else False
         if checkin.unknown_card:
             log.warning("ronda: post %s check-in with an unknown card %s (kartu tidak dikenal)", device, checkin.card)
-        log.info("ronda: check-in at %s by %s%s", device, checkin.guard_name or checkin.source,
-                 "" if counted else " (outside ronda hours: not counted)")
+        log.info(
+            "ronda: check-in at %s by %s%s",
+            device,
+            checkin.guard_name or checkin.source,
+            "" if counted else " (outside ronda hours: not counted)",
+        )
         if effects:
             self._apply(device, decision, post)
         return checkin
@@ -200,10 +204,15 @@ class RondaWatch:
                 state = Presence(post.device_id, window.night)
             views.append(
                 PostTonight(
-                    device=post.device_id, name=post.name, village=post.village, night=window.night.isoformat(),
+                    device=post.device_id,
+                    name=post.name,
+                    village=post.village,
+                    night=window.night.isoformat(),
                     hours=f"{hours.start:%H:%M}-{hours.end:%H:%M}",
                     expected=tuple(g.name for g in guards_on(roster, post.device_id, window.night)),
-                    checkins=state.checkins, last_checkin=state.last_checkin, missed=state.missed,
+                    checkins=state.checkins,
+                    last_checkin=state.last_checkin,
+                    missed=state.missed,
                     unstaffed=state.alert_open,
                 )
             )

@@ -36,7 +36,9 @@ class AuditLog:
         self.path = path
         self._lock = threading.Lock()
 
-    def record(self, actor: str, action: str, target: str = "", *, ok: bool = True, client: str = "", **detail: Any) -> dict[str, Any]:
+    def record(
+        self, actor: str, action: str, target: str = "", *, ok: bool = True, client: str = "", **detail: Any
+    ) -> dict[str, Any]:
         entry = {
             "ts": utc_now().isoformat(),
             "actor": _clean(actor),
@@ -84,8 +86,9 @@ AUDITED_ALERT_ACTIONS = {"acknowledged": "alert.ack", "en_route": "alert.en_rout
 class AuditRecorder(Protocol):
     """What writers of the audit log need: the file log here, or the SQL one (hub/storage/sql/audit.py)."""
 
-    def record(self, actor: str, action: str, target: str = "", *, ok: bool = True, client: str = "",
-               **detail: Any) -> object: ...
+    def record(
+        self, actor: str, action: str, target: str = "", *, ok: bool = True, client: str = "", **detail: Any
+    ) -> object: ...
 
 
 class AlertAuditor:
@@ -102,4 +105,6 @@ class AlertAuditor:
         last = timeline[-1]
         action = AUDITED_ALERT_ACTIONS.get(last.action)
         if action:
-            self.audit.record(last.actor or "?", action, alert.id, device=alert.device, kind=str(alert.kind), detail=last.detail)
+            self.audit.record(
+                last.actor or "?", action, alert.id, device=alert.device, kind=str(alert.kind), detail=last.detail
+            )

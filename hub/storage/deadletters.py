@@ -220,18 +220,33 @@ class DeadLetterStore:
             db.execute(
                 "INSERT INTO dead_letters (key, at, device, topic, event_id, reason, error_class, error, payload,"
                 " payload_encoding, payload_size, payload_truncated) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                (letter.key, letter.at, letter.device, letter.topic, letter.event_id, letter.reason,
-                 letter.error_class, letter.error, letter.payload, letter.payload_encoding, letter.payload_size,
-                 int(letter.payload_truncated)),
+                (
+                    letter.key,
+                    letter.at,
+                    letter.device,
+                    letter.topic,
+                    letter.event_id,
+                    letter.reason,
+                    letter.error_class,
+                    letter.error,
+                    letter.payload,
+                    letter.payload_encoding,
+                    letter.payload_size,
+                    int(letter.payload_truncated),
+                ),
             )
             over = self._count + 1 - self.max_rows
             dropped: list[str] = []
             if over > 0:  # policy: keep the newest max_rows letters
                 dropped = [r[0] for r in db.execute("SELECT key FROM dead_letters ORDER BY seq LIMIT ?", (over,))]
-                db.execute("DELETE FROM dead_letters WHERE seq IN (SELECT seq FROM dead_letters ORDER BY seq LIMIT ?)",
-                           (over,))
-                db.execute("INSERT INTO meta (name, value) VALUES ('evicted', ?) "
-                           "ON CONFLICT(name) DO UPDATE SET value = value + excluded.value", (len(dropped),))
+                db.execute(
+                    "DELETE FROM dead_letters WHERE seq IN (SELECT seq FROM dead_letters ORDER BY seq LIMIT ?)", (over,)
+                )
+                db.execute(
+                    "INSERT INTO meta (name, value) VALUES ('evicted', ?) "
+                    "ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
+                    (len(dropped),),
+                )
             self._write_resends(db)
             db.execute("COMMIT")
         except BaseException:
@@ -289,10 +304,23 @@ class DeadLetterStore:
                 ).fetchall()
                 for row in rows:
                     key, at, device, topic, event_id, reason, error_class, error, payload, encoding, size = row[:11]
-                    items.append(DeadLetter(
-                        key, at, device, topic, event_id, reason, error_class, error, payload, encoding, int(size),
-                        bool(row[11]), int(row[12]) + self._resends.get(key, 0),
-                    ))
+                    items.append(
+                        DeadLetter(
+                            key,
+                            at,
+                            device,
+                            topic,
+                            event_id,
+                            reason,
+                            error_class,
+                            error,
+                            payload,
+                            encoding,
+                            int(size),
+                            bool(row[11]),
+                            int(row[12]) + self._resends.get(key, 0),
+                        )
+                    )
             return items, total
 
 

@@ -97,8 +97,12 @@ class EventLogWriter:
     def _refuse(self, refused: list[tuple[Record, Exception]]) -> None:
         for record, exc in refused:
             self.poisoned += 1
-            log.error("event log: the store refused event %r (%s: %s)", str(record.get("id"))[:40],
-                      type(exc).__name__, str(exc)[:200])
+            log.error(
+                "event log: the store refused event %r (%s: %s)",
+                str(record.get("id"))[:40],
+                type(exc).__name__,
+                str(exc)[:200],
+            )
             if self.on_failed is not None:
                 try:
                     self.on_failed(record, exc)
@@ -116,8 +120,13 @@ class EventLogWriter:
                 self.failures += 1
                 now = time.monotonic()
                 if failing_since is None and not self._failing:
-                    log.error("event log: commit of %d events failed (%s); retrying every %.1f s, acking nothing "
-                              "meanwhile (the posts keep their events)", len(batch), exc, self.retry_delay)
+                    log.error(
+                        "event log: commit of %d events failed (%s); retrying every %.1f s, acking nothing "
+                        "meanwhile (the posts keep their events)",
+                        len(batch),
+                        exc,
+                        self.retry_delay,
+                    )
                 elif now - reminded >= REMIND_EVERY:
                     waiting = len(batch) + self.backlog()
                     log.error("event log: commits still failing (%s); %d events waiting", exc, waiting)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -55,6 +55,7 @@ class EventStore(Protocol):
     def append(self, records: Sequence[Record]) -> list[Record]:
         """Store durably; return the records actually added (ids already stored are skipped)."""
         ...
+
     def contains(self, event_id: str) -> bool: ...
     def get(self, event_id: str) -> Record | None: ...
     def query(self, query: EventQuery) -> Page: ...
@@ -236,7 +237,7 @@ def _stored_time(value: Any) -> datetime | None:
     """A stored ts as an aware datetime (no zone: UTC, as the hub writes); None when it is none."""
     try:
         moment = datetime.fromisoformat(value)
-        return moment if moment.utcoffset() is not None else moment.replace(tzinfo=timezone.utc)
+        return moment if moment.utcoffset() is not None else moment.replace(tzinfo=UTC)
     except (TypeError, ValueError):
         return None
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -65,12 +65,16 @@ def read_document(path: Path) -> dict[str, Any] | None:
     try:
         document = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
-        raise DamagedFile(path, f"truncated or not JSON ({exc.__class__.__name__}: {str(exc)[:80]})", identity) from None
+        raise DamagedFile(
+            path, f"truncated or not JSON ({exc.__class__.__name__}: {str(exc)[:80]})", identity
+        ) from None
     if not isinstance(document, dict):
         raise DamagedFile(path, "not a TinyDB document (top level is not an object)", identity)
     for name, table in document.items():
         if not isinstance(table, dict) or not all(isinstance(doc, dict) for doc in table.values()):
-            raise DamagedFile(path, f"not a TinyDB document (table {str(name)[:40]!r} is not a set of objects)", identity)
+            raise DamagedFile(
+                path, f"not a TinyDB document (table {str(name)[:40]!r} is not a set of objects)", identity
+            )
     return document
 
 
@@ -113,7 +117,7 @@ def set_aside(path: Path, exc: Exception) -> str:
     When `exc` is a DamagedFile and `path` has been replaced since it was read (another process
     set it aside and wrote a new one), the new file is left alone.
     """
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     target = path.with_name(f"{path.name}.damaged-{stamp}")
     for n in range(1, 100):
         if not target.exists():

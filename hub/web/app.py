@@ -39,7 +39,8 @@ def explorer_csp(html: bytes) -> str:
     Swagger UI from its CDN, its one inline start-up script by hash (not 'unsafe-inline'), and
     inline styles, which Swagger UI's React components set."""
     hashes = " ".join(
-        "'sha256-" + base64.b64encode(hashlib.sha256(m.group(1)).digest()).decode() + "'" for m in _INLINE_SCRIPT.finditer(html)
+        "'sha256-" + base64.b64encode(hashlib.sha256(m.group(1)).digest()).decode() + "'"
+        for m in _INLINE_SCRIPT.finditer(html)
     )
     return (
         f"default-src 'none'; script-src {SWAGGER_CDN} {hashes}; style-src {SWAGGER_CDN} 'unsafe-inline'; "
@@ -65,13 +66,26 @@ def add_api_docs(app: FastAPI) -> None:
 def create_app(hub: HubService) -> FastAPI:
     # The API description and explorer sit behind a login like every other route (they reveal the route list).
     app = FastAPI(
-        title="poskamling hub", version=hub.version, description="Pos Kamling hub API",
-        docs_url=None, redoc_url=None, openapi_url=None,
+        title="poskamling hub",
+        version=hub.version,
+        description="Pos Kamling hub API",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
     )
     app.state.hub = hub
     add_api_docs(app)
-    for router in (api.router, auth.router, admin.router, roster.router, ronda.router, reports.router, ack.router, metrics.router,
-                   dashboard.router):
+    for router in (
+        api.router,
+        auth.router,
+        admin.router,
+        roster.router,
+        ronda.router,
+        reports.router,
+        ack.router,
+        metrics.router,
+        dashboard.router,
+    ):
         app.include_router(router)
     for router in (sambang.router, lapor.router):  # the QR poster's phone pages and their API (issue 14)
         app.include_router(router)

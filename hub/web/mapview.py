@@ -54,7 +54,7 @@ def fit_zoom(points: list[tuple[float, float]], width: int, height: int, margin:
     if len(points) < 2:
         return SINGLE_POST_ZOOM
     for zoom in range(MAX_ZOOM, -1, -1):
-        xs, ys = zip(*(world_xy(lat, lon, zoom) for lat, lon in points))
+        xs, ys = zip(*(world_xy(lat, lon, zoom) for lat, lon in points), strict=True)
         if max(xs) - min(xs) <= width - 2 * margin and max(ys) - min(ys) <= height - 2 * margin:
             return zoom
     return 0
@@ -77,7 +77,7 @@ def build_map(
     xs, ys = [p[0] for p in world], [p[1] for p in world]
     left = (min(xs) + max(xs)) / 2 - width / 2  # world pixel at the box's left edge
     top = (min(ys) + max(ys)) / 2 - height / 2
-    markers = tuple(Marker(d, n, wx - left, wy - top) for (d, n, _, _), (wx, wy) in zip(located, world))
+    markers = tuple(Marker(d, n, wx - left, wy - top) for (d, n, _, _), (wx, wy) in zip(located, world, strict=True))
     tiles: list[Tile] = []
     if tile_url:
         count = 2**zoom

@@ -132,7 +132,10 @@ class SecurityHeaders:
             # without these headers. Answer here instead; re-raise so it is still logged.
             if not started:
                 body = b"Internal Server Error"
-                headers = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode())]
+                headers = [
+                    (b"content-type", b"text/plain; charset=utf-8"),
+                    (b"content-length", str(len(body)).encode()),
+                ]
                 await send({"type": "http.response.start", "status": 500, "headers": self._add(path, headers)})
                 await send({"type": "http.response.body", "body": body})
             raise

@@ -24,7 +24,11 @@ class WebServer:
 
     def start(self, timeout: float = 15.0) -> None:
         config = uvicorn.Config(
-            self.app, host=self.host, port=self.port, log_level=self.log_level, lifespan="off",
+            self.app,
+            host=self.host,
+            port=self.port,
+            log_level=self.log_level,
+            lifespan="off",
             timeout_graceful_shutdown=2,  # open dashboard streams (SSE) never finish by themselves
         )
         self._server = uvicorn.Server(config)  # on a worker thread uvicorn leaves signal handling to us

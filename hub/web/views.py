@@ -98,9 +98,22 @@ def post_view(hub: HubService, device: str, open_alerts: Iterable[Alert] | None 
 def _post_stub(device: Any) -> View:
     name = json_safe(device)
     return {
-        "device_id": name, "name": name, "village": "", "lat": None, "lon": None, "online": None,
-        "last_seen": None, "status_since": None, "version": None, "health": {}, "last_seq": None,
-        "seq_gaps": None, "camera": None, "open_alerts": [], "open_alert_summaries": [], "error": BAD_VALUE_JSON,
+        "device_id": name,
+        "name": name,
+        "village": "",
+        "lat": None,
+        "lon": None,
+        "online": None,
+        "last_seen": None,
+        "status_since": None,
+        "version": None,
+        "health": {},
+        "last_seq": None,
+        "seq_gaps": None,
+        "camera": None,
+        "open_alerts": [],
+        "open_alert_summaries": [],
+        "error": BAD_VALUE_JSON,
     }
 
 
@@ -163,11 +176,30 @@ def _alert_stub(alert: Any) -> View:
             return None
 
     return {
-        "id": attr("id"), "device": attr("device"), "kind": attr("kind"), "severity": attr("severity"),
-        "state": attr("state"), "opened_at": None, "updated_at": None, "test": False, "event_ids": [],
-        "timeline": [], "paged": [], "acknowledged_by": None, "acknowledged_at": None, "ack_channel": None,
-        "resolved_at": None, "outcome": None, "note": None, "details": {}, "escalation_level": 0, "next_due": None,
-        "open": False, "post_name": attr("device"), "village": "", "error": BAD_VALUE_JSON,
+        "id": attr("id"),
+        "device": attr("device"),
+        "kind": attr("kind"),
+        "severity": attr("severity"),
+        "state": attr("state"),
+        "opened_at": None,
+        "updated_at": None,
+        "test": False,
+        "event_ids": [],
+        "timeline": [],
+        "paged": [],
+        "acknowledged_by": None,
+        "acknowledged_at": None,
+        "ack_channel": None,
+        "resolved_at": None,
+        "outcome": None,
+        "note": None,
+        "details": {},
+        "escalation_level": 0,
+        "next_due": None,
+        "open": False,
+        "post_name": attr("device"),
+        "village": "",
+        "error": BAD_VALUE_JSON,
     }
 
 

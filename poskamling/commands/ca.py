@@ -6,16 +6,21 @@ Device client certificates are issued by `poskamling device add --tls`.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from hub.provisioning.pki import CertificateAuthority, PkiError
 from poskamling.commands.hub_config import hub_settings
 
-app = typer.Typer(help="Certificate authority for broker TLS (8883) and device client certificates.", no_args_is_help=True)
+app = typer.Typer(
+    help="Certificate authority for broker TLS (8883) and device client certificates.", no_args_is_help=True
+)
 
-DirOption = Annotated[Optional[Path], typer.Option("--dir", help="CA folder; default: the hub config's provisioning.ca_dir or <data_dir>/pki")]
+DirOption = Annotated[
+    Path | None,
+    typer.Option("--dir", help="CA folder; default: the hub config's provisioning.ca_dir or <data_dir>/pki"),
+]
 ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="the hub's config file (only read without --dir)")]
 DEFAULT_CONFIG = Path("/etc/poskamling/hub.yaml")
 
@@ -37,7 +42,9 @@ def init(
     directory: DirOption = None,
     config: ConfigOption = DEFAULT_CONFIG,
     name: Annotated[str, typer.Option(help="the CA's common name")] = "poskamling hub CA",
-    force: Annotated[bool, typer.Option("--force", help="replace an existing CA (every post needs new certificates)")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="replace an existing CA (every post needs new certificates)")
+    ] = False,
 ) -> None:
     """Create the CA (EC P-256, 10 years; key 0600 in a 0700 folder)."""
     folder = ca_dir(directory, config)
@@ -50,8 +57,8 @@ def init(
 
 @app.command("server-cert")
 def server_cert(
-    name: Annotated[Optional[list[str]], typer.Option("--name", help="DNS name posts use for the hub (repeat)")] = None,
-    ip: Annotated[Optional[list[str]], typer.Option("--ip", help="IP address posts use for the hub (repeat)")] = None,
+    name: Annotated[list[str] | None, typer.Option("--name", help="DNS name posts use for the hub (repeat)")] = None,
+    ip: Annotated[list[str] | None, typer.Option("--ip", help="IP address posts use for the hub (repeat)")] = None,
     directory: DirOption = None,
     config: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
@@ -61,7 +68,9 @@ def server_cert(
         pair = ca.issue_server(list(name or []), list(ip or []))
     except (PkiError, OSError) as exc:
         raise _fail(exc) from None
-    typer.echo(f"broker certificate: certfile {pair.cert}\nbroker key (0600): keyfile {pair.key}\ncafile {ca.cert_path}")
+    typer.echo(
+        f"broker certificate: certfile {pair.cert}\nbroker key (0600): keyfile {pair.key}\ncafile {ca.cert_path}"
+    )
     typer.echo("the key must be readable by the mosquitto user (chown mosquitto, mode 0600)")
 
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import getpass
-from pathlib import Path
 from collections.abc import Callable
-from typing import Annotated, Optional, TypeVar
+from pathlib import Path
+from typing import Annotated, TypeVar
 
 import typer
 
-from hub.provisioning.provisioner import ProvisionError, Provisioner
+from hub.provisioning.provisioner import Provisioner, ProvisionError
 from poskamling.commands.hub_config import hub_settings
 
 T = TypeVar("T")
@@ -19,7 +19,9 @@ app = typer.Typer(help="Post devices: broker credentials, ACL and edge configs."
 ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="the hub's config file")]
 DEFAULT_CONFIG = Path("/etc/poskamling/hub.yaml")
 EDGE_TLS_DIR = Path("/etc/poskamling/tls")
-TlsOption = Annotated[bool, typer.Option("--tls", help="also issue a client certificate from the hub CA (`poskamling ca init` first)")]
+TlsOption = Annotated[
+    bool, typer.Option("--tls", help="also issue a client certificate from the hub CA (`poskamling ca init` first)")
+]
 TlsDirOption = Annotated[Path, typer.Option("--tls-dir", help="folder of ca.crt and the device's cert/key on the post")]
 
 
@@ -40,18 +42,24 @@ def add(
     device_id: Annotated[str, typer.Argument(help="device id, e.g. pos-rw05-sukamaju")],
     name: Annotated[str, typer.Option(help="post name shown to people, e.g. 'Pos Kamling RW 05'")],
     village: Annotated[str, typer.Option(help="desa/kelurahan")] = "",
-    lat: Annotated[Optional[float], typer.Option(help="latitude (WGS84)")] = None,
-    lon: Annotated[Optional[float], typer.Option(help="longitude (WGS84)")] = None,
-    camera: Annotated[Optional[list[str]], typer.Option(help="camera id at the post (repeat)")] = None,
+    lat: Annotated[float | None, typer.Option(help="latitude (WGS84)")] = None,
+    lon: Annotated[float | None, typer.Option(help="longitude (WGS84)")] = None,
+    camera: Annotated[list[str] | None, typer.Option(help="camera id at the post (repeat)")] = None,
     tls: TlsOption = False,
     tls_dir: TlsDirOption = EDGE_TLS_DIR,
     config: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
     """Register a post device, create its broker credential and write its edge config (0600)."""
-    issued = _run(lambda: _provisioner(config).add(device_id, name, village, lat, lon, camera or [], tls=tls, edge_tls_dir=tls_dir))
+    issued = _run(
+        lambda: _provisioner(config).add(
+            device_id, name, village, lat, lon, camera or [], tls=tls, edge_tls_dir=tls_dir
+        )
+    )
     typer.echo(f"device {device_id} provisioned; broker reloaded")
     if tls:
-        typer.echo(f"TLS: copy ca.crt, {device_id}.crt and {device_id}.key from {issued.edge_config.parent} to {tls_dir} on the post")
+        typer.echo(
+            f"TLS: copy ca.crt, {device_id}.crt and {device_id}.key from {issued.edge_config.parent} to {tls_dir} on the post"
+        )
     typer.echo(f"edge config (holds the password; copy to the post as /etc/poskamling/edge.yaml): {issued.edge_config}")
 
 
@@ -62,7 +70,9 @@ def list_devices(config: ConfigOption = DEFAULT_CONFIG) -> None:
     blocked = provisioner.blocked()
     for d in provisioner.list():
         status = "blocked" if d.device_id in blocked else d.status
-        typer.echo(f"{d.device_id:<24} {status:<15} {d.village:<16} {d.name}  (credential {d.credential_issued_at[:19]})")
+        typer.echo(
+            f"{d.device_id:<24} {status:<15} {d.village:<16} {d.name}  (credential {d.credential_issued_at[:19]})"
+        )
     for device_id in sorted(set(blocked) - {d.device_id for d in provisioner.list()}):
         typer.echo(f"{device_id:<24} {'blocked':<15} (listed in the hub settings, not provisioned)")
 

@@ -51,14 +51,23 @@ def edge(ctx: typer.Context, config: ConfigOption = Path("/etc/poskamling/edge.y
     agent = EdgeAgent(cfg, PostHardware(cfg), outbox, version=software_version())
     # sd_notify: READY=1 once started, WATCHDOG=1 from the agent's loop, STOPPING=1
     runtime = ServiceRuntime(agent, SdNotifier.from_env(), watchdog_interval(), status=f"post {cfg.device_id} running")
-    serve(runtime, on_started=lambda: typer.echo(f"edge agent {cfg.device_id} running, broker {cfg.mqtt.host}:{cfg.mqtt.port}"))
+    serve(
+        runtime,
+        on_started=lambda: typer.echo(f"edge agent {cfg.device_id} running, broker {cfg.mqtt.host}:{cfg.mqtt.port}"),
+    )
 
 
 @app.command("doctor")
 def doctor(
-    config: Annotated[Path, typer.Option("--config", "-c", help="the post's edge config")] = Path("/etc/poskamling/edge.yaml"),
-    walk_test: Annotated[bool, typer.Option("--walk-test", help="send a TEST panic through the agent and wait for the hub's ack")] = False,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask whether the LED/buzzer were seen and heard")] = False,
+    config: Annotated[Path, typer.Option("--config", "-c", help="the post's edge config")] = Path(
+        "/etc/poskamling/edge.yaml"
+    ),
+    walk_test: Annotated[
+        bool, typer.Option("--walk-test", help="send a TEST panic through the agent and wait for the hub's ack")
+    ] = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="do not ask whether the LED/buzzer were seen and heard")
+    ] = False,
     skip: Annotated[list[str], typer.Option("--skip", help="skip a check: button, cameras (repeatable)")] = [],  # noqa: B006
     button_timeout: Annotated[float, typer.Option(help="seconds to wait for the button press")] = 30.0,
     camera_seconds: Annotated[float, typer.Option(help="seconds to read each camera")] = 3.0,

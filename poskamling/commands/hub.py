@@ -7,7 +7,7 @@ import json
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -15,12 +15,12 @@ from hub.accounts.auth import ROLES, new_token
 from hub.alerting.sql_store import SqlAlertRepository, migrate_alert_files
 from hub.process import HubProcess
 from hub.service import HubService
-from hub.web.app import create_app
 from hub.storage.events import TinyEventStore
 from hub.storage.sql.audit import SqlAuditLog, migrate_audit_file
 from hub.storage.sql.database import Database, StoreDamaged, StoreUnavailable
 from hub.storage.sql.events import SqlEventStore
 from hub.storage.sql.transfer import backup, describe, export_events, import_events, migrate_tinydb, open_text, restore
+from hub.web.app import create_app
 from hub.web.server import WebServer
 from kamling.runtime import ServiceRuntime, serve
 from kamling.sdnotify import SdNotifier, watchdog_interval
@@ -30,7 +30,7 @@ from poskamling.commands.hub_config import hub_settings
 token_app = typer.Typer(help="API bearer tokens.", no_args_is_help=True)
 hub_app = typer.Typer(help="The hub at the police sector: run it, or move its event log in and out.")
 DEFAULT_CONFIG = Path("/etc/poskamling/hub.yaml")
-TimeOption = Annotated[Optional[datetime], typer.Option(help="ISO-8601 time with a timezone, on the hub's receive time")]
+TimeOption = Annotated[datetime | None, typer.Option(help="ISO-8601 time with a timezone, on the hub's receive time")]
 
 
 @hub_app.callback(invoke_without_command=True)
@@ -44,7 +44,9 @@ def hub(ctx: typer.Context, config: ConfigOption = DEFAULT_CONFIG, verbose: bool
     web = WebServer(create_app(service), settings.http_host, settings.http_port, log_level="info")
     # sd_notify: READY=1 once ingest and the web server run, WATCHDOG=1 from the ingest loop
     runtime = ServiceRuntime(HubProcess(service, web), SdNotifier.from_env(), watchdog_interval(), status="hub running")
-    serve(runtime, on_started=lambda: typer.echo(f"hub running: {web.url} (API docs at {web.url}/docs after logging in)"))
+    serve(
+        runtime, on_started=lambda: typer.echo(f"hub running: {web.url} (API docs at {web.url}/docs after logging in)")
+    )
 
 
 @token_app.command("new")
@@ -80,7 +82,7 @@ def _aware(name: str, value: datetime | None) -> datetime | None:
 @hub_app.command("export")
 def export(
     config: ConfigOption = DEFAULT_CONFIG,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="file to write; default stdout")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="file to write; default stdout")] = None,
     since: TimeOption = None,
     until: TimeOption = None,
 ) -> None:
@@ -145,22 +147,31 @@ def migrate(config: ConfigOption = DEFAULT_CONFIG) -> None:
         audit.close()
         store.close()
         old.close()
-    summary = describe(report) | {"tinydb_events": len(records), "missing_after": len(missing),
-                                  "alerts": alert_report.summary(), "audit": audit_report.summary()}
+    summary = describe(report) | {
+        "tinydb_events": len(records),
+        "missing_after": len(missing),
+        "alerts": alert_report.summary(),
+        "audit": audit_report.summary(),
+    }
     typer.echo(json.dumps(summary, ensure_ascii=False, indent=2))
     problems = []
     if missing or report.bad:
         problems.append(f"{len(missing)} events not in the SQL store")
     if alert_report.missing_after or alert_report.damaged:
-        problems.append(f"{len(alert_report.missing_after)} alerts not in the SQL store, "
-                        f"{len(alert_report.damaged)} alert files damaged")
+        problems.append(
+            f"{len(alert_report.missing_after)} alerts not in the SQL store, "
+            f"{len(alert_report.damaged)} alert files damaged"
+        )
     if audit_report.missing_after:
         problems.append(f"{audit_report.missing_after} audit lines not in the SQL store")
     if problems:
         raise fail(f"migration incomplete: {'; '.join(problems)}; the old files are kept")
-    typer.echo(f"all {len(records)} events, {alert_report.read} alerts and {audit_report.read} audit lines are in "
-               f"the SQL store; the old files ({old.root}, {settings.data_dir / 'alerts*.json'}, {audit_file}) are "
-               "kept until you remove them", err=True)
+    typer.echo(
+        f"all {len(records)} events, {alert_report.read} alerts and {audit_report.read} audit lines are in "
+        f"the SQL store; the old files ({old.root}, {settings.data_dir / 'alerts*.json'}, {audit_file}) are "
+        "kept until you remove them",
+        err=True,
+    )
 
 
 @hub_app.command("backup")

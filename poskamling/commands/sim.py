@@ -12,7 +12,7 @@ import logging
 import os
 import time
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -104,7 +104,7 @@ def leds(workdir: Annotated[Path, typer.Option("--dir", help="the running demo's
 @app.command("run")
 def run(
     configs: Annotated[list[Path], typer.Argument(help="edge config files, one per simulated post")],
-    control: Annotated[Optional[Path], typer.Option(help="UNIX socket for `press` commands")] = None,
+    control: Annotated[Path | None, typer.Option(help="UNIX socket for `press` commands")] = None,
     verbose: bool = False,
 ) -> None:
     """Run real edge agents on mock GPIO pins from edge config files."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -35,7 +35,7 @@ def add(
     config: ConfigOption = Path("/etc/poskamling/hub.yaml"),
     password_stdin: Annotated[bool, typer.Option(help="read the password from standard input")] = False,
     village: Annotated[
-        Optional[list[str]], typer.Option(help="limit the account to this village (repeat for more); default: all")
+        list[str] | None, typer.Option(help="limit the account to this village (repeat for more); default: all")
     ] = None,
 ) -> None:
     """Create a user; asks for the password (never a default)."""

@@ -15,8 +15,13 @@ from tests.support import post_entry, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
-PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True,
-         "locale": "id-ID"}
+PHONE = {
+    "viewport": {"width": 390, "height": 844},
+    "device_scale_factor": 2,
+    "is_mobile": True,
+    "has_touch": True,
+    "locale": "id-ID",
+}
 POST_LAT, POST_LON = -7.8014, 110.3647
 SCRIPT = '<script>document.title="pwned"</script><img src=x onerror=alert(1)>'
 
@@ -33,11 +38,14 @@ def _phone(new_context, base: str, lat: float | None = None, lon: float | None =
     return context
 
 
-def test_sambang_near_is_recorded_far_is_flagged_and_a_tampered_link_is_refused(make_hub, sink, new_context,
-                                                                                 screenshot, tmp_path) -> None:
+def test_sambang_near_is_recorded_far_is_flagged_and_a_tampered_link_is_refused(
+    make_hub, sink, new_context, screenshot, tmp_path
+) -> None:
     hub = make_hub(
-        [{**post_entry("pos-rw01", "Pos Kamling RW 01", "Sukamaju"), "lat": POST_LAT, "lon": POST_LON},
-         {**post_entry("pos-rw02", "Pos Kamling RW 02", "Sukamaju"), "lat": POST_LAT, "lon": POST_LON + 0.02}],
+        [
+            {**post_entry("pos-rw01", "Pos Kamling RW 01", "Sukamaju"), "lat": POST_LAT, "lon": POST_LON},
+            {**post_entry("pos-rw02", "Pos Kamling RW 02", "Sukamaju"), "lat": POST_LAT, "lon": POST_LON + 0.02},
+        ],
         officers=[{"name": "Bripka Agus", "urls": [sink.url("agus")]}],
     )
     base, community = hub.web.url, hub.service.community
@@ -45,8 +53,9 @@ def test_sambang_near_is_recorded_far_is_flagged_and_a_tampered_link_is_refused(
 
     # the poster itself, as printed (SVG)
     sheet = new_context(viewport={"width": 794, "height": 1123}).new_page()
-    sheet.set_content(f"<!doctype html><html><body>{poster_svg('Pos Kamling RW 01', 'Sukamaju', near_link, lapor_link)}"
-                      "</body></html>")
+    sheet.set_content(
+        f"<!doctype html><html><body>{poster_svg('Pos Kamling RW 01', 'Sukamaju', near_link, lapor_link)}</body></html>"
+    )
     screenshot(sheet, "community-poster", full_page=False)
 
     context = _phone(new_context, base, POST_LAT + 0.0008, POST_LON)  # ~90 m from the post
@@ -87,8 +96,10 @@ def test_sambang_near_is_recorded_far_is_flagged_and_a_tampered_link_is_refused(
 def test_a_residents_report_reaches_the_console_live_as_text_and_a_flood_is_throttled(
     make_hub, sink, new_context, screenshot
 ) -> None:
-    hub = make_hub([post_entry("pos-rw01", "Pos Kamling RW 01", "Sukamaju")],
-                   officers=[{"name": "Bripka Agus", "urls": [sink.url("agus")]}])
+    hub = make_hub(
+        [post_entry("pos-rw01", "Pos Kamling RW 01", "Sukamaju")],
+        officers=[{"name": "Bripka Agus", "urls": [sink.url("agus")]}],
+    )
     password = strong_password()
     hub.service.users.create("operator1", password, "operator")
     base = hub.web.url

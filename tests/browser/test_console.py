@@ -125,7 +125,9 @@ def test_missed_events_are_replayed_after_the_stream_reconnects(make_hub, make_p
     expect(row).to_contain_text("Pos Kamling RW 05")
 
 
-def test_phone_sized_alert_link_asks_for_login_then_opens_the_alert(make_hub, make_post, new_context, screenshot) -> None:
+def test_phone_sized_alert_link_asks_for_login_then_opens_the_alert(
+    make_hub, make_post, new_context, screenshot
+) -> None:
     hub = make_hub([post_entry("pos-x", "Pos Kamling RW 05")])
     password = strong_password()
     hub.service.users.create("operator1", password, "operator")

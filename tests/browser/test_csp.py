@@ -38,7 +38,7 @@ def tile_server() -> Iterator[tuple[str, list[str]]]:
     served: list[str] = []
 
     class Tiles(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        def do_GET(self) -> None:
             served.append(self.path)
             self.send_response(200)
             self.send_header("Content-Type", "image/png")
@@ -99,7 +99,9 @@ def test_every_dashboard_page_works_under_the_csp(make_hub, make_post, new_conte
     ack_page.wait_for_load_state("load")
     violations += ack_page.evaluate("window.__csp")
 
-    csp_console = [text for text in console_errors if "Content Security Policy" in text or "Content-Security-Policy" in text]
+    csp_console = [
+        text for text in console_errors if "Content Security Policy" in text or "Content-Security-Policy" in text
+    ]
     assert not violations and not csp_console, f"CSP violations: {violations} {csp_console}"
 
 
@@ -112,7 +114,9 @@ def test_the_violation_recorder_sees_a_blocked_inline_script(make_hub, new_conte
     context.on("console", lambda message: console_errors.append(message.text) if message.type == "error" else None)
     page = context.new_page()
     page.goto(f"{hub.web.url}/login")
-    page.evaluate("""() => { const s = document.createElement('script'); s.textContent = 'window.__ran = 1'; document.body.appendChild(s); }""")
+    page.evaluate(
+        """() => { const s = document.createElement('script'); s.textContent = 'window.__ran = 1'; document.body.appendChild(s); }"""
+    )
     wait_for(lambda: page.evaluate("window.__csp.length"), what="the violation event")
     assert page.evaluate("window.__ran === undefined")
     assert any("Content Security Policy" in text for text in console_errors)

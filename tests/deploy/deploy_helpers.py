@@ -82,7 +82,9 @@ def snapshot(root: Path) -> dict[str, Entry]:
 def diff(before: dict[str, Entry], after: dict[str, Entry]) -> list[str]:
     changes = [f"removed {p}" for p in sorted(before.keys() - after.keys())]
     changes += [f"added {p}" for p in sorted(after.keys() - before.keys())]
-    changes += [f"changed {p}: {before[p]} -> {after[p]}" for p in sorted(before.keys() & after.keys()) if before[p] != after[p]]
+    changes += [
+        f"changed {p}: {before[p]} -> {after[p]}" for p in sorted(before.keys() & after.keys()) if before[p] != after[p]
+    ]
     return changes
 
 

@@ -51,7 +51,9 @@ def test_example_validates_as_edge_config(path: Path, tmp_path: Path) -> None:
     assert str(config.data_dir) == "/var/lib/poskamling"
 
 
-@pytest.mark.parametrize(("path", "count"), list(zip(EXAMPLES, (1, 2))), ids=lambda v: getattr(v, "name", str(v)))
+@pytest.mark.parametrize(
+    ("path", "count"), list(zip(EXAMPLES, (1, 2), strict=True)), ids=lambda v: getattr(v, "name", str(v))
+)
 def test_camera_sections(path: Path, count: int) -> None:
     cameras = load(path)["cameras"]
     assert len(cameras) == count
@@ -84,7 +86,9 @@ def test_no_real_looking_secrets(path: Path) -> None:
 def test_wiring_table_matches_examples() -> None:
     wiring = (FIRMWARE_DIR / "wiring.md").read_text(encoding="utf-8")
     for gpio, pin in PHYSICAL.items():
-        assert re.search(rf"\|\s*{gpio}\s*\|\s*{pin}\s*\|", wiring), f"{gpio} on physical pin {pin} missing from the table"
+        assert re.search(rf"\|\s*{gpio}\s*\|\s*{pin}\s*\|", wiring), (
+            f"{gpio} on physical pin {pin} missing from the table"
+        )
     assert "330 ohm" in wiring
     assert "normally closed" in wiring.lower()
 

@@ -43,7 +43,10 @@ def mode(path: Path) -> int:
 def venv_python_runs(venv: Path) -> str:
     proc = subprocess.run(
         [str(venv / "bin" / "python"), "-c", "import sys; print(sys.prefix)"],
-        capture_output=True, text=True, timeout=60, check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     )
     return proc.stdout.strip()
 
@@ -122,17 +125,21 @@ def test_destdir_is_the_same_as_root(tmp_path: Path) -> None:
     by_flag, by_env = tmp_path / "flag", tmp_path / "env"
     ok(run_installer("install-edge.sh", "--root", str(by_flag), *STAGED))
     ok(run_installer("install-edge.sh", *STAGED, env={"DESTDIR": str(by_env)}))
+
     def shape(root: Path) -> dict[str, tuple[str, int, str]]:
         return {
             path: (entry.kind, entry.mode, entry.detail)
             for path, entry in snapshot(root).items()
             if not path.startswith("opt/poskamling/venv/")  # its files name their own location
         }
+
     assert shape(by_flag) == shape(by_env)
 
 
 @pytest.mark.skipif(shutil.which("systemctl") is None, reason="systemctl is not installed")
-@pytest.mark.parametrize(("script", "unit"), [("install-edge.sh", "poskamling-edge.service"), ("install-hub.sh", "poskamling-hub.service")])
+@pytest.mark.parametrize(
+    ("script", "unit"), [("install-edge.sh", "poskamling-edge.service"), ("install-hub.sh", "poskamling-hub.service")]
+)
 def test_staged_install_enables_with_systemctl_root(tmp_path: Path, script: str, unit: str) -> None:
     """Without --no-systemctl a staged install enables the unit offline (`systemctl --root`)."""
     root = tmp_path / "root"
@@ -201,7 +208,9 @@ def _can_use_mount_namespace() -> bool:
     reason="needs root and `unshare --mount` (user creation is tested in a private mount namespace)",
 )
 @pytest.mark.parametrize(("script", "extra_groups"), [("install-edge.sh", ("gpio", "video")), ("install-hub.sh", ())])
-def test_install_into_slash_creates_user_and_owns_dirs(tmp_path: Path, script: str, extra_groups: tuple[str, ...]) -> None:
+def test_install_into_slash_creates_user_and_owns_dirs(
+    tmp_path: Path, script: str, extra_groups: tuple[str, ...]
+) -> None:
     """Install into / for real, with /etc, /opt and /var/lib replaced by temporary copies in a
     private mount namespace: useradd, usermod and chown act for real, the host is untouched.
 
@@ -355,13 +364,19 @@ def test_pip_step_installs_the_command(tmp_path: Path) -> None:
     # A second run reinstalls the package (how updates arrive) and leaves the rest alone.
     outside_venv = {p: e for p, e in snapshot(root).items() if not p.startswith("opt/poskamling/venv")}
     ok(run_installer(script, *args, env=offline))
-    assert diff(outside_venv, {p: e for p, e in snapshot(root).items() if not p.startswith("opt/poskamling/venv")}) == []
+    assert (
+        diff(outside_venv, {p: e for p, e in snapshot(root).items() if not p.startswith("opt/poskamling/venv")}) == []
+    )
     assert command.exists()
 
 
 def test_repository_layout_matches_what_installers_copy() -> None:
-    for path in ("pyproject.toml", "systemd/poskamling-edge.service", "systemd/poskamling-hub.service",
-                 "systemd/mosquitto.service.d/poskamling.conf"):
+    for path in (
+        "pyproject.toml",
+        "systemd/poskamling-edge.service",
+        "systemd/poskamling-hub.service",
+        "systemd/mosquitto.service.d/poskamling.conf",
+    ):
         assert (REPO / path).is_file(), path
     for script in ("install-edge.sh", "install-hub.sh"):
         assert os.access(SCRIPTS_DIR / script, os.X_OK), f"{script} must be executable"

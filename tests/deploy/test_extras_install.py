@@ -67,7 +67,13 @@ EDGE_ONLY = ("gpiozero", "cv2")
 # Environment of the processes run from the venvs: nothing may lead them back to the source tree
 # or the dev venv, and no systemd of ours is listening.
 SCRUBBED = (
-    "PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "VIRTUAL_ENV", "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID",
+    "PYTHONPATH",
+    "PYTHONHOME",
+    "PYTHONSTARTUP",
+    "VIRTUAL_ENV",
+    "NOTIFY_SOCKET",
+    "WATCHDOG_USEC",
+    "WATCHDOG_PID",
 )
 
 PROBE = textwrap.dedent(
@@ -111,7 +117,10 @@ def untracked_note() -> str:
     which the install therefore lacks (a ModuleNotFoundError for one of them means `git add`)."""
     listing = subprocess.run(
         ["git", "-C", str(REPO), "ls-files", "--others", "--exclude-standard", "--", "*.py"],
-        capture_output=True, text=True, timeout=COMMAND_TIMEOUT, check=False,
+        capture_output=True,
+        text=True,
+        timeout=COMMAND_TIMEOUT,
+        check=False,
     ).stdout.split()
     shipped = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]["include"]
     ours = [name for name in listing if "/" in name and any(fnmatch(name.split("/")[0], p) for p in shipped)]
@@ -169,7 +178,12 @@ class Install:
     def probe(self, *modules: str) -> dict[str, Any]:
         proc = subprocess.run(
             [str(self.python), "-c", PROBE, *modules],
-            capture_output=True, text=True, cwd=self.workdir, env=clean_env(), timeout=COMMAND_TIMEOUT, check=False,
+            capture_output=True,
+            text=True,
+            cwd=self.workdir,
+            env=clean_env(),
+            timeout=COMMAND_TIMEOUT,
+            check=False,
         )
         return json.loads(checked(proc, f"probe of the {self.extra} venv").stdout)
 
@@ -204,14 +218,25 @@ def build_install(root: Path, extra: str) -> Install:
     workdir = root / f"run-{extra}"
     workdir.mkdir()
     checked(
-        subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], capture_output=True, text=True,
-                       env=clean_env(), timeout=COMMAND_TIMEOUT, check=False),
+        subprocess.run(
+            [sys.executable, "-m", "venv", "--without-pip", str(venv)],
+            capture_output=True,
+            text=True,
+            env=clean_env(),
+            timeout=COMMAND_TIMEOUT,
+            check=False,
+        ),
         f"python -m venv for [{extra}]",
     )
     pip = [sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install"]
     proc = subprocess.run(
         [*pip, "--disable-pip-version-check", "--quiet", "--no-compile", f"{source}[{extra}]"],
-        capture_output=True, text=True, cwd=workdir, env=clean_env(), timeout=PIP_TIMEOUT, check=False,
+        capture_output=True,
+        text=True,
+        cwd=workdir,
+        env=clean_env(),
+        timeout=PIP_TIMEOUT,
+        check=False,
     )
     checked(proc, f"pip install {source}[{extra}] (the first run needs PyPI; later runs use pip's cache)")
     install = Install(extra, venv, source, workdir)
@@ -411,8 +436,11 @@ def test_edge_extra_alone_runs_the_agent_the_doctor_and_a_panic(
 
     # 1. The agent, as the poskamling-edge unit runs it (mock pins instead of a Pi's GPIO).
     agent = spawn(edge_install, ["edge", "--config", str(config)], "edge-agent", env={"GPIOZERO_PIN_FACTORY": "mock"})
-    wait_for(lambda: agent.alive() and post_state(api, EDGE_DEVICE)["online"], timeout=START_TIMEOUT,
-             what="the edge-only agent online at the hub")
+    wait_for(
+        lambda: agent.alive() and post_state(api, EDGE_DEVICE)["online"],
+        timeout=START_TIMEOUT,
+        what="the edge-only agent online at the hub",
+    )
     assert post_state(api, EDGE_DEVICE)["version"] == version, "the post reports the installed version"
     assert f"edge agent {EDGE_DEVICE} running" in agent.output()
     assert agent.terminate() == 0, agent.output()[-4000:]
@@ -450,8 +478,11 @@ def test_edge_extra_alone_runs_the_agent_the_doctor_and_a_panic(
     sim_dir = tmp_path / "sim"
     sim_dir.mkdir()
     sim = spawn(edge_install, ["sim", "run", str(config), "--control", str(sim_dir / "sim.sock")], "sim-run")
-    wait_for(lambda: sim.alive() and (sim_dir / "sim.sock").exists() and post_state(api, EDGE_DEVICE)["online"],
-             timeout=START_TIMEOUT, what="the edge venv's simulated post online, its control socket open")
+    wait_for(
+        lambda: sim.alive() and (sim_dir / "sim.sock").exists() and post_state(api, EDGE_DEVICE)["online"],
+        timeout=START_TIMEOUT,
+        what="the edge venv's simulated post online, its control socket open",
+    )
     press = edge_install.run(["sim", "press", EDGE_DEVICE, "--dir", str(sim_dir)])
     assert press.returncode == 0, f"stdout:\n{press.stdout}\nstderr:\n{press.stderr}{untracked_note()}"
     assert f"panic button of {EDGE_DEVICE} pressed" in press.stdout
@@ -492,8 +523,11 @@ def test_hub_extra_alone_stores_a_panic_and_pages_the_officer(
 
         # A post elsewhere: a real edge agent on mock pins in this process (the dev venv).
         post = make_post(HUB_DEVICE)
-        wait_for(lambda: running.alive() and post_state(api, HUB_DEVICE)["online"],
-                 timeout=START_TIMEOUT, what="the post online at the hub-only hub")
+        wait_for(
+            lambda: running.alive() and post_state(api, HUB_DEVICE)["online"],
+            timeout=START_TIMEOUT,
+            what="the post online at the hub-only hub",
+        )
         post.press()
 
         page = panic_page(sink, f"Pos {HUB_DEVICE}")

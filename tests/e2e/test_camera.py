@@ -92,7 +92,11 @@ def test_covered_lens_raises_a_tamper_alert_with_a_snapshot(make_hub, make_post,
     assert alert["device"] == "pos-cam02"
     tamper = next(e for e in events_of(api, "pos-cam02", "tamper") if e["id"] in alert["event_ids"])
     assert tamper["data"] | {"duration_s": 0} == {
-        "camera": "yard", "state": "detected", "reason": "covered", "duration_s": 0, "severity": "warning"
+        "camera": "yard",
+        "state": "detected",
+        "reason": "covered",
+        "duration_s": 0,
+        "severity": "warning",
     }
     response = wait_for(
         lambda: (r := api.get(f"/api/events/{tamper['id']}/snapshot")).status_code == 200 and r, what="tamper snapshot"

@@ -48,8 +48,11 @@ def database(api) -> dict:  # type: ignore[no-untyped-def]
 
 def outage_lines(caplog: pytest.LogCaptureFixture) -> Counter[str]:
     """ERROR lines about the store failing, per logger."""
-    return Counter(r.name for r in caplog.records
-                   if r.levelno >= logging.ERROR and r.name in ("hub.storage.eventlog", "hub.alerting.sql_store"))
+    return Counter(
+        r.name
+        for r in caplog.records
+        if r.levelno >= logging.ERROR and r.name in ("hub.storage.eventlog", "hub.alerting.sql_store")
+    )
 
 
 def test_postgresql_away_mid_stream_panics_paged_nothing_acked_then_everything_catches_up(
@@ -64,8 +67,11 @@ def test_postgresql_away_mid_stream_panics_paged_nothing_acked_then_everything_c
     for post in posts:
         for n in range(BEFORE):
             post.agent.raise_event(EventKind.MOTION, {"n": n})
-    wait_for(lambda: all(p.agent.outbox.depth() == 0 and p.agent.outbox.last_seq() == BEFORE for p in posts),
-             timeout=20, what="events before the outage acked")
+    wait_for(
+        lambda: all(p.agent.outbox.depth() == 0 and p.agent.outbox.last_seq() == BEFORE for p in posts),
+        timeout=20,
+        what="events before the outage acked",
+    )
     health = api.get("/api/health").json()
     assert health["database"]["available"] is True and health["database"]["url"].startswith("postgresql://")
     assert "@" not in health["database"]["url"] or "password" not in health["database"]["url"]
@@ -78,8 +84,9 @@ def test_postgresql_away_mid_stream_panics_paged_nothing_acked_then_everything_c
             if n == DURING // 2:
                 post.press()  # a guard presses panic while the database is away
     for post in posts:  # both panics are paged, though nothing can be stored
-        page = sink.wait_for(lambda r, d=post.device_id: r.path == "/officer" and f"Pos {d}" in r.body["title"],
-                             timeout=20)
+        page = sink.wait_for(
+            lambda r, d=post.device_id: r.path == "/officer" and f"Pos {d}" in r.body["title"], timeout=20
+        )
         assert page is not None and "PANIK" in page.body["title"], f"{post.device_id}: panic not paged"
 
     during = DURING + 1  # the motions and the panic
@@ -109,8 +116,12 @@ def test_postgresql_away_mid_stream_panics_paged_nothing_acked_then_everything_c
         for n in range(AFTER):
             post.agent.raise_event(EventKind.MOTION, {"n": BEFORE + DURING + n})
     total = BEFORE + during + AFTER
-    wait_for(lambda: all(p.agent.outbox.depth() == 0 and p.agent.outbox.last_seq() == total for p in posts),
-             timeout=90, interval=0.2, what="every event acked after the database returned")
+    wait_for(
+        lambda: all(p.agent.outbox.depth() == 0 and p.agent.outbox.last_seq() == total for p in posts),
+        timeout=90,
+        interval=0.2,
+        what="every event acked after the database returned",
+    )
     wait_for(lambda: api.get("/api/health").json()["status"] == "ok", timeout=30, what="health ok again")
     assert database(api) | {"error": None} == database(api) and database(api)["available"] is True
 
@@ -129,8 +140,12 @@ def test_postgresql_away_mid_stream_panics_paged_nothing_acked_then_everything_c
 
     # the alerts raised during the outage reach the database when it is back (the writer retries)
     repository = hub.service.alerts.repository
-    wait_for(lambda: all(repository.get(i) is not None for i in panic_ids), timeout=60, interval=0.5,
-             what="panic alerts written to PostgreSQL")
+    wait_for(
+        lambda: all(repository.get(i) is not None for i in panic_ids),
+        timeout=60,
+        interval=0.5,
+        what="panic alerts written to PostgreSQL",
+    )
     listed = api.get("/api/alerts", params={"kind": "panic"})
     assert "X-Alerts-Source" not in listed.headers and sorted(a["id"] for a in listed.json()) == sorted(panic_ids)
     assert api.get("/api/events", params={"kind": "panic"}).json()["total"] == 2

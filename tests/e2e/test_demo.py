@@ -88,6 +88,8 @@ def test_hub_and_edge_report_bad_config_clearly(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("device_id: x\n")
     for command in ("hub", "edge"):
-        result = subprocess.run([*POSKAMLING, command, "--config", str(bad)], capture_output=True, text=True, timeout=30)
+        result = subprocess.run(
+            [*POSKAMLING, command, "--config", str(bad)], capture_output=True, text=True, timeout=30
+        )
         assert result.returncode == 2
         assert str(bad) in result.stderr

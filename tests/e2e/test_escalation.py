@@ -22,11 +22,28 @@ def test_unanswered_panic_escalates_and_ack_link_reaches_the_post(make_hub, make
         alert_rules={"panic": {"levels": 3, "after": 2.0}},
     )
     admin = hub.client("admin")
-    bhabin = {"name": "Bripka Agus", "rank": "Bhabinkamtibmas", "villages": ["Sukamaju"],
-              "urls": [sink.url("agus")], "level": 1, "always_on_duty": True}
-    kanit = {"name": "Iptu Kanit", "rank": "Kanit Binmas", "urls": [sink.url("kanit")], "level": 2,
-             "always_on_duty": True, "language": "en"}
-    other_village = {"name": "Aipda Sari", "villages": ["Mekarsari"], "urls": [sink.url("sari")], "always_on_duty": True}
+    bhabin = {
+        "name": "Bripka Agus",
+        "rank": "Bhabinkamtibmas",
+        "villages": ["Sukamaju"],
+        "urls": [sink.url("agus")],
+        "level": 1,
+        "always_on_duty": True,
+    }
+    kanit = {
+        "name": "Iptu Kanit",
+        "rank": "Kanit Binmas",
+        "urls": [sink.url("kanit")],
+        "level": 2,
+        "always_on_duty": True,
+        "language": "en",
+    }
+    other_village = {
+        "name": "Aipda Sari",
+        "villages": ["Mekarsari"],
+        "urls": [sink.url("sari")],
+        "always_on_duty": True,
+    }
     for officer_id, body in (("agus", bhabin), ("kanit", kanit), ("sari", other_village)):
         response = admin.put(f"/api/officers/{officer_id}", json=body)
         assert response.status_code == 200, response.text

@@ -35,7 +35,9 @@ class Watcher:
     def __init__(self, broker, *topic_filters: str) -> None:
         self.messages: dict[str, bytes] = {}
         self._lock = threading.Lock()
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"home-assistant-{id(self)}", protocol=mqtt.MQTTv5)
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=f"home-assistant-{id(self)}", protocol=mqtt.MQTTv5
+        )
         self.client.username_pw_set(*add_monitor(broker))
         self.client.on_message = self._on_message
         self.client.on_connect = lambda c, *_: [c.subscribe(f, qos=1) for f in topic_filters]  # in order, one each
@@ -65,7 +67,9 @@ def test_hub_announces_each_post_when_enabled(make_hub, make_post, broker) -> No
     watcher = Watcher(broker, "homeassistant/#")
     try:
         configs = wait_for(
-            lambda: {t: json.loads(p) for t, p in watcher.snapshot().items() if p} if len(watcher.snapshot()) >= 4 else None,
+            lambda: (
+                {t: json.loads(p) for t, p in watcher.snapshot().items() if p} if len(watcher.snapshot()) >= 4 else None
+            ),
             what="retained discovery configs of both posts",
         )
         panic = configs["homeassistant/binary_sensor/pos-ha01/panic/config"]
@@ -104,8 +108,12 @@ def test_devices_added_and_revoked_while_the_hub_runs_are_announced_and_removed(
         [post_entry("pos-ha10", "Pos Kamling RW 10")],
         home_assistant_discovery=True,
         provisioning={
-            "broker_dir": str(broker.workdir), "pid_file": str(pid_file), "monitor_users": ["monitor"],
-            "edge_mqtt_host": broker.host, "edge_mqtt_port": broker.port, "edge_tls_ca": None,
+            "broker_dir": str(broker.workdir),
+            "pid_file": str(pid_file),
+            "monitor_users": ["monitor"],
+            "edge_mqtt_host": broker.host,
+            "edge_mqtt_port": broker.port,
+            "edge_tls_ca": None,
         },
     )
     assert hub.service is not None
@@ -116,15 +124,20 @@ def test_devices_added_and_revoked_while_the_hub_runs_are_announced_and_removed(
 
         provisioner.add("pos-ha11", "Pos Kamling RW 11", "Sukamaju")  # no reload call: DeviceSync notices the file
         configs = wait_for(
-            lambda: {t: json.loads(p) for t, p in watcher.snapshot().items() if t in new and p} if all(
-                watcher.snapshot().get(t) for t in new) else None,
+            lambda: (
+                {t: json.loads(p) for t, p in watcher.snapshot().items() if t in new and p}
+                if all(watcher.snapshot().get(t) for t in new)
+                else None
+            ),
             what="discovery configs of the device added while the hub runs",
         )
         panic = configs["homeassistant/binary_sensor/pos-ha11/panic/config"]
         assert panic["device"]["name"] == "Pos Kamling RW 11" and panic["state_topic"] == "kamling/v1/pos-ha11/event"
 
         provisioner.revoke("pos-ha11")
-        wait_for(lambda: all(watcher.snapshot().get(t) == b"" for t in new), what="the revoked device's configs cleared")
+        wait_for(
+            lambda: all(watcher.snapshot().get(t) == b"" for t in new), what="the revoked device's configs cleared"
+        )
         assert all(watcher.snapshot().get(t) for t in kept), "the other post's entities must stay"
     finally:
         watcher.stop()

@@ -76,8 +76,11 @@ class HostilePost:
 
 
 def test_a_poison_event_resent_2000_times_is_dead_lettered_once_and_a_panic_still_pages(
-    make_hub: Callable[..., HubHarness], make_post: Callable[..., Any], broker: MosquittoBroker,
-    sink: NotificationSink, monkeypatch: pytest.MonkeyPatch,
+    make_hub: Callable[..., HubHarness],
+    make_post: Callable[..., Any],
+    broker: MosquittoBroker,
+    sink: NotificationSink,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     hub = make_hub([post_entry(HOSTILE), post_entry(HONEST, "Pos Kamling RW 01")], rate_limit=OPEN_LIMITS)
     assert hub.service is not None
@@ -136,21 +139,27 @@ class GatedStore(SqlEventStore):
 
 
 def test_stuck_ingest_shows_degraded_and_pages_the_duty_desk_once(
-    make_hub: Callable[..., HubHarness], make_post: Callable[..., Any], sink: NotificationSink,
+    make_hub: Callable[..., HubHarness],
+    make_post: Callable[..., Any],
+    sink: NotificationSink,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     GatedStore.gate.clear()
     monkeypatch.setattr("hub.service.SqlEventStore", GatedStore)
     hub = make_hub(
-        [post_entry(HONEST)], fallback_urls=[sink.url("piket")], ingest_degraded_after=0.5, ingest_stuck_after=1.0,
+        [post_entry(HONEST)],
+        fallback_urls=[sink.url("piket")],
+        ingest_degraded_after=0.5,
+        ingest_stuck_after=1.0,
     )
     post = make_post(HONEST)
     viewer = hub.client("viewer")
     try:
         wait_for(lambda: viewer.get("/api/posts").json()[0]["online"], what="post online")
         post.press()  # its commit hangs: the event waits for its PUBACK
-        health = wait_for(lambda: (h := viewer.get("/api/health").json())["status"] == "degraded" and h,
-                          what="health degraded")
+        health = wait_for(
+            lambda: (h := viewer.get("/api/health").json())["status"] == "degraded" and h, what="health degraded"
+        )
         assert health["ingest"]["oldest_unacked_seconds"] > 0.5 and health["ingest"]["log_backlog"] >= 0
         desk = sink.wait_for(lambda r: r.path == "/piket", timeout=15)
         assert desk is not None and "HUB TIDAK MENERIMA KEJADIAN" in desk.body["title"]

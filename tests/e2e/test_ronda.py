@@ -51,8 +51,10 @@ def login(hub, username: str, role: str) -> httpx.Client:
 
 def test_checkin_missed_round_and_card(make_hub, make_post, sink, tmp_path: Path) -> None:
     hub = make_hub(
-        [post_entry("pos-rw01", "Pos Kamling RW 01", village="Sukamaju"),
-         post_entry("pos-rw02", "Pos Kamling RW 02", village="Mekarsari")],
+        [
+            post_entry("pos-rw01", "Pos Kamling RW 01", village="Sukamaju"),
+            post_entry("pos-rw02", "Pos Kamling RW 02", village="Mekarsari"),
+        ],
         officers=[
             {"name": "Bripka Agus", "villages": ["Sukamaju"], "urls": [sink.url("agus")]},
             {"name": "Aipda Sari", "villages": ["Mekarsari"], "urls": [sink.url("sari")]},
@@ -67,8 +69,10 @@ def test_checkin_missed_round_and_card(make_hub, make_post, sink, tmp_path: Path
 
     device = FakeInputDevice()
     post = make_post(
-        "pos-rw01", start=False,
-        checkin_button=CheckinButtonConfig(pin=5), rfid=RfidConfig(device=tmp_path / "event-kbd"),
+        "pos-rw01",
+        start=False,
+        checkin_button=CheckinButtonConfig(pin=5),
+        rfid=RfidConfig(device=tmp_path / "event-kbd"),
     )
     post.agent.card_reader = CardReader(post.config.rfid.device, post.agent.present_card, opener=lambda _p: device)
     post.start()

@@ -28,7 +28,9 @@ def fake_probe(tmp_path: Path, celsius: float) -> tuple[HostProbe, Path]:
     return probe, thermal
 
 
-def test_health_is_shown_per_post_and_overheating_raises_then_clears_a_warning(make_hub, make_post, sink, tmp_path) -> None:
+def test_health_is_shown_per_post_and_overheating_raises_then_clears_a_warning(
+    make_hub, make_post, sink, tmp_path
+) -> None:
     # Disk thresholds off: the test machine's free space must not decide the outcome.
     hub = make_hub([post_entry("pos-tm01", "Pos Kamling RW 07")], health={"disk_free_pct": 0, "disk_free_mb": 0})
     api = hub.client("viewer")
@@ -37,9 +39,7 @@ def test_health_is_shown_per_post_and_overheating_raises_then_clears_a_warning(m
     post.agent.probe = probe
     post.start()
     try:
-        health = wait_for(
-            lambda: api.get("/api/posts").json()[0]["health"], what="health telemetry shown for the post"
-        )
+        health = wait_for(lambda: api.get("/api/posts").json()[0]["health"], what="health telemetry shown for the post")
         assert health["version"] == "9.9.9-test" and health["uptime_s"] == 1234.5
         assert health["clock_synced"] is True and health["outbox"] == {"depth": 0, "drops": 0}
         wait_for(lambda: api.get("/api/posts").json()[0]["health"]["cpu_temp_c"] == 85.0, what="85 C reported")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +19,8 @@ from edge.agent import EdgeAgent
 from edge.config import BuzzerConfig, EdgeConfig
 from edge.hardware import PostHardware
 from edge.outbox import Outbox
-from poskamling.sim import BUZZER_PIN, PANIC_PIN, sim_edge_config
 from kamling.protocol import Ack, AlertState, AlertUpdate, Channel, EventKind
+from poskamling.sim import BUZZER_PIN, PANIC_PIN, sim_edge_config
 from tests.support import wait_for
 
 DEVICE = "pos-rw01"
@@ -133,7 +133,7 @@ class Post:
         self.link.deliver(Channel.ACK, Ack(ids=ids).model_dump_json().encode())
 
     def alert(self, state: AlertState) -> None:
-        update = AlertUpdate(alert_id="A1", state=state, kind=EventKind.PANIC, ts=datetime.now(timezone.utc))
+        update = AlertUpdate(alert_id="A1", state=state, kind=EventKind.PANIC, ts=datetime.now(UTC))
         self.link.deliver(Channel.ALERT, update.model_dump_json().encode())
 
     def pending_after_stop(self) -> list[int]:
@@ -285,7 +285,7 @@ def test_alert_updates_change_the_led_pattern(post: Post) -> None:
         (AlertState.RESOLVED, "connected"),
     ]:
         post.alert(state)
-        wait_for(lambda: post.led() == expected, what=f"LED {expected} for {state}")
+        wait_for(lambda expected=expected: post.led() == expected, what=f"LED {expected} for {state}")
     assert post.agent.alert_state is None
 
 
@@ -307,4 +307,3 @@ def test_silent_panic_does_not_sound_the_buzzer(tmp_path: Path) -> None:
         assert not quiet.buzzer_sounded()  # sound_alarm returned before starting any beep
     finally:
         quiet.agent.stop()
-

@@ -64,11 +64,17 @@ class FakeInputDevice:
 
 
 def config(**extra: Any) -> EdgeConfig:
-    return EdgeConfig.model_validate({
-        "device_id": "pos-a", "mqtt": {"host": "localhost", "password": "x"},
-        "panic_button": {"pin": 17}, "status_led": {"pin": 27}, "buzzer": {"pin": 22},
-        "checkin_button": {"pin": 5}, **extra,
-    })
+    return EdgeConfig.model_validate(
+        {
+            "device_id": "pos-a",
+            "mqtt": {"host": "localhost", "password": "x"},
+            "panic_button": {"pin": 17},
+            "status_led": {"pin": 27},
+            "buzzer": {"pin": 22},
+            "checkin_button": {"pin": 5},
+            **extra,
+        }
+    )
 
 
 def test_gate_gives_one_checkin_per_interval_and_source() -> None:
@@ -133,8 +139,10 @@ def test_receipt_chirps_and_blinks_then_the_led_pattern_returns() -> None:
         wait_for(lambda: pressed, what="check-in press")
         hardware.receipt()
         wait_for(lambda: any(s.state for s in buzzer.states), what="receipt chirp on the buzzer pin")
-        wait_for(lambda: led.state and hardware._receipt_timer is not None and not hardware._receipt_timer.is_alive(),
-                 what="LED back to its pattern")
+        wait_for(
+            lambda: led.state and hardware._receipt_timer is not None and not hardware._receipt_timer.is_alive(),
+            what="LED back to its pattern",
+        )
         button.drive_high()
         assert pressed == [1]  # held: one press
     finally:

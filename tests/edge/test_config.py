@@ -52,7 +52,12 @@ pin = 17
         (VALID_YAML.replace("keepalive", "x") + "\nunknown_key: 1\n", "unknown_key"),
         (VALID_YAML.replace("port: 8883", "port: 99999"), "mqtt.port"),
         (VALID_YAML.replace("device_id: pos-rw01", "device_id: 'Pos RW01'"), "device_id"),
-        (VALID_YAML.replace("mqtt: {host: hub.local, port: 8883, password: s3cret-from-provisioning}", "mqtt: {host: hub.local}"), "mqtt.password"),
+        (
+            VALID_YAML.replace(
+                "mqtt: {host: hub.local, port: 8883, password: s3cret-from-provisioning}", "mqtt: {host: hub.local}"
+            ),
+            "mqtt.password",
+        ),
         (VALID_YAML.replace("{pin: 17, hold_time: 1.5}", "{pin: 17, hold_time: 60}"), "panic_button.hold_time"),
         (VALID_YAML + "\nmqtt_keepalive: 30\n", "mqtt_keepalive"),
         (VALID_YAML + "\ntimezone: Asia/Atlantis\n", "timezone"),
@@ -68,7 +73,7 @@ def test_errors_name_file_and_field(tmp_path: Path, text: str, field: str) -> No
 
 def test_keepalive_above_ten_seconds_is_refused(tmp_path: Path) -> None:
     text = VALID_YAML.replace("password: s3cret-from-provisioning}", "password: x, keepalive: 30}")
-    with pytest.raises(ConfigError, match="mqtt.keepalive"):
+    with pytest.raises(ConfigError, match=r"mqtt\.keepalive"):
         load_edge_config(write(tmp_path, "edge.yaml", text))
 
 

@@ -23,7 +23,9 @@ def test_alert_state_beats_connection_state(state: AlertState, name: str) -> Non
 
 
 def test_received_acknowledged_and_en_route_look_different() -> None:
-    patterns = {led_pattern(PostView(True, s)) for s in (AlertState.NOTIFIED, AlertState.ACKNOWLEDGED, AlertState.EN_ROUTE)}
+    patterns = {
+        led_pattern(PostView(True, s)) for s in (AlertState.NOTIFIED, AlertState.ACKNOWLEDGED, AlertState.EN_ROUTE)
+    }
     assert len({(p.on_time, p.off_time) for p in patterns}) == 3
 
 

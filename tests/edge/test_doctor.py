@@ -154,7 +154,9 @@ def test_full_run_with_walk_test_is_acked_by_the_hub(make_hub, broker, sink, tmp
 
 def test_failures_are_reported_and_exit_non_zero(broker, tmp_path: Path) -> None:
     add_device(broker, "pos-dr02")
-    config = write_config(tmp_path / "edge.yaml", "pos-dr02", broker.host, broker.port, "wrong-password", tmp_path / "d")
+    config = write_config(
+        tmp_path / "edge.yaml", "pos-dr02", broker.host, broker.port, "wrong-password", tmp_path / "d"
+    )
     factory = MockFactory()
     prompt = ScriptedPrompt(factory, press=False, answer=False)
     options = DoctorOptions(button_timeout=0.3, broker_timeout=10)

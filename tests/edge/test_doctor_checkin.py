@@ -30,11 +30,18 @@ class Technician:
 
 def doctor(tmp_path: Path, press_checkin: bool) -> dict[str, str]:
     path = tmp_path / "edge.yaml"
-    path.write_text(yaml.safe_dump({
-        "device_id": "pos-x1", "mqtt": {"host": "127.0.0.1", "port": free_port(), "password": "x"},
-        "panic_button": {"pin": 17, "bounce_time": None}, "checkin_button": {"pin": 5, "bounce_time": None},
-        "data_dir": str(tmp_path / "data"), "outbox_max_mb": 1,
-    }))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "device_id": "pos-x1",
+                "mqtt": {"host": "127.0.0.1", "port": free_port(), "password": "x"},
+                "panic_button": {"pin": 17, "bounce_time": None},
+                "checkin_button": {"pin": 5, "bounce_time": None},
+                "data_dir": str(tmp_path / "data"),
+                "outbox_max_mb": 1,
+            }
+        )
+    )
     factory = MockFactory()
     options = DoctorOptions(button_timeout=1.0, broker_timeout=0.5, interactive_outputs=False)
     technician = Technician(factory, press_checkin)

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from edge import telemetry
-from kamling.version import software_version
 from edge.telemetry import (
     THROTTLE_BITS,
     HostProbe,
@@ -25,6 +24,7 @@ from edge.telemetry import (
     read_uptime_s,
     run_command,
 )
+from kamling.version import software_version
 
 NOW = datetime(2026, 11, 22, 22, 10, 0, tzinfo=UTC)
 
@@ -72,7 +72,7 @@ class TestThrottle:
         assert parse_throttled("throttled=0x50005\n") == 0x50005
         assert parse_throttled("throttled=0x0") == 0
 
-    @pytest.mark.parametrize("text", ["", "error=1 error_msg=\"Command not registered\"", "throttled=zz", "0x5"])
+    @pytest.mark.parametrize("text", ["", 'error=1 error_msg="Command not registered"', "throttled=zz", "0x5"])
     def test_parse_garbage(self, text: str) -> None:
         assert parse_throttled(text) is None
 
@@ -209,7 +209,10 @@ class TestBuildHealth:
             raise RuntimeError("sensor exploded")
 
         host = HostProbe(
-            thermal_path=tmp_path / "temp", run=broken, clock_synced=broken, version=broken  # type: ignore[arg-type]
+            thermal_path=tmp_path / "temp",
+            run=broken,
+            clock_synced=broken,
+            version=broken,  # type: ignore[arg-type]
         )
         health = build_health(data_dir=tmp_path, probe=host)
         assert health["throttle"] is None

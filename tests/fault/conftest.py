@@ -19,8 +19,9 @@ def backend() -> str:
 
 
 @pytest.fixture
-def rig(broker: MosquittoBroker, sink: NotificationSink, tmp_path: Path, backend: str,
-        request: pytest.FixtureRequest) -> Iterator[Rig]:
+def rig(
+    broker: MosquittoBroker, sink: NotificationSink, tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> Iterator[Rig]:
     # PostgreSQL: a fresh database on the session's private server (tests/conftest.py postgres_url)
     database_url = request.getfixturevalue("postgres_url") if backend == "postgresql" else None
     instance = Rig(tmp_path / "rig", broker, sink.url("officer"), database_url)

@@ -21,12 +21,12 @@ import yaml
 
 from edge.agent import MAX_IN_FLIGHT
 from edge.outbox import Outbox
-from poskamling.sim import BUZZER_PIN, LED_PIN, PANIC_PIN
 from hub.accounts.auth import new_token
 from hub.storage.sql.database import Database
 from hub.storage.sql.events import SqlEventStore
 from poskamling.broker import MosquittoBroker
 from poskamling.net import free_port, wait_for_port
+from poskamling.sim import BUZZER_PIN, LED_PIN, PANIC_PIN
 from tests.support import HUB_USER, add_device, post_entry, wait_for
 
 CLI = [sys.executable, "-m", "poskamling.cli"]
@@ -165,8 +165,13 @@ class EdgeProcess:
         self.workdir.mkdir(parents=True, exist_ok=True)
         config = {
             "device_id": self.device_id,
-            "mqtt": {"host": self.host, "port": self.port, "password": self.password, "keepalive": self.keepalive,
-                     "reconnect_max": 2.0},
+            "mqtt": {
+                "host": self.host,
+                "port": self.port,
+                "password": self.password,
+                "keepalive": self.keepalive,
+                "reconnect_max": 2.0,
+            },
             "panic_button": {"pin": PANIC_PIN, "bounce_time": None},
             "status_led": {"pin": LED_PIN},
             "buzzer": {"pin": BUZZER_PIN, "alarm_seconds": 1.0},
@@ -225,20 +230,26 @@ class Rig:
     edges: list[EdgeProcess] = field(default_factory=list)
 
     def add_hub(self) -> HubProcess:
-        self.hub = HubProcess(self.root / "hub", self.broker, [e.device_id for e in self.edges], self.sink_url,
-                              self.database_url)
+        self.hub = HubProcess(
+            self.root / "hub", self.broker, [e.device_id for e in self.edges], self.sink_url, self.database_url
+        )
         return self.hub
 
     def add_edge(self, device_id: str, count: int, rate: float, port: int | None = None, **kw: Any) -> EdgeProcess:
         password = self.broker.accounts.get(device_id) or add_device(self.broker, device_id)
-        edge = EdgeProcess(self.root / device_id, device_id, password, self.broker.host, port or self.broker.port,
-                           count, rate, **kw)
+        edge = EdgeProcess(
+            self.root / device_id, device_id, password, self.broker.host, port or self.broker.port, count, rate, **kw
+        )
         self.edges.append(edge)
         return edge
 
     def wait_all_acked(self, timeout: float) -> None:
-        wait_for(lambda: all(e.acked() for e in self.edges), timeout=timeout, interval=0.2,
-                 what="every edge's events acked by the hub")
+        wait_for(
+            lambda: all(e.acked() for e in self.edges),
+            timeout=timeout,
+            interval=0.2,
+            what="every edge's events acked by the hub",
+        )
 
     def stop(self) -> None:
         for edge in self.edges:
@@ -302,5 +313,8 @@ def _late(seqs: list[int]) -> list[tuple[int, int]]:
 
 def _replays(edge: EdgeProcess) -> int:
     """How many times the post replayed (its stats in the JSON lines `sim stream` prints, summed over runs)."""
-    return sum(int(line.get("stats", {}).get("replays", 0)) + int(line.get("stats", {}).get("resent", 0))
-               for line in edge.lines() if line.get("event") == "acked")
+    return sum(
+        int(line.get("stats", {}).get("replays", 0)) + int(line.get("stats", {}).get("resent", 0))
+        for line in edge.lines()
+        if line.get("event") == "acked"
+    )

@@ -48,8 +48,12 @@ def _finish_and_check(rig: Rig, timeout: float = 90) -> None:
 
 
 def _wait_stored(rig: Rig, at_least: int, timeout: float = 30) -> None:
-    wait_for(lambda: all(e.stored() >= at_least for e in rig.edges), timeout=timeout, interval=0.05,
-             what=f"every edge stored {at_least} events")
+    wait_for(
+        lambda: all(e.stored() >= at_least for e in rig.edges),
+        timeout=timeout,
+        interval=0.05,
+        what=f"every edge stored {at_least} events",
+    )
 
 
 def _offline_alert(rig: Rig, device: str, open_: bool) -> dict | None:
@@ -107,7 +111,7 @@ def test_network_outage_of_30_seconds(rig: Rig) -> None:
         cut_at = _time()
         # Both posts are unreachable: each is marked offline and alerted (the broker's will).
         for edge in rig.edges:
-            wait_for(lambda: _offline_alert(rig, edge.device_id, True), timeout=40, what="offline alert")
+            wait_for(lambda edge=edge: _offline_alert(rig, edge.device_id, True), timeout=40, what="offline alert")
         wait_for(lambda: _time() - cut_at >= 30, timeout=40, interval=0.5, what="30 s of outage")
         relay.restore()
         _finish_and_check(rig, timeout=120)
@@ -122,9 +126,12 @@ def test_hub_sigkill_during_store_writes_repeatedly_store_always_opens(rig: Rig)
     hub = rig.hub
     assert hub is not None
     for _round in range(5):
-        before = hub.health().get("events_accepted", 0)
-        wait_for(lambda: hub.health().get("events_accepted", 0) >= before + rng.randint(20, 200), timeout=30,
-                 what="hub committing events")
+        target = hub.health().get("events_accepted", 0) + rng.randint(20, 200)
+        wait_for(
+            lambda target=target: hub.health().get("events_accepted", 0) >= target,
+            timeout=30,
+            what="hub committing events",
+        )
         hub.kill()  # commits run back to back while posts stream: very likely mid-write
         _assert_store_opens(hub.store_url)
         hub.start()

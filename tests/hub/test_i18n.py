@@ -15,8 +15,13 @@ from hub.i18n import LANGUAGES, STRINGS, Translator, missing_keys, text, weekday
 
 OPENED = datetime(2026, 11, 23, 16, 5, 9, tzinfo=UTC)
 ALERT = Alert(
-    id="A1", device="pos-a", kind=AlertKind.PANIC, severity=Severity.CRITICAL, state=AlertState.NEW,
-    opened_at=OPENED, updated_at=OPENED,
+    id="A1",
+    device="pos-a",
+    kind=AlertKind.PANIC,
+    severity=Severity.CRITICAL,
+    state=AlertState.NEW,
+    opened_at=OPENED,
+    updated_at=OPENED,
 )
 POST = PostInfo("Pos RW 01", "Sukamaju", -7.7956, 110.3695)
 LINK = "https://hub/alerts/A1"
@@ -105,15 +110,24 @@ def test_page_texts_in_english_unchanged() -> None:
 @pytest.mark.parametrize(
     ("language", "title", "body"),
     [
-        ("id", "UJI COBA - [PERINGATAN KONDISI POS] Pos RW 01",
-         "UJI COBA - ESKALASI: petugas piket belum merespons. PERINGATAN KONDISI POS di Pos RW 01, -.\n"
-         "Waktu: 24-11-2026 00:05:09 WITA\nBuka & konfirmasi: https://hub/alerts/A1"),
-        ("en", "TEST - [POST HEALTH WARNING] Pos RW 01",
-         "TEST - ESCALATED: the officer on duty has not answered. POST HEALTH WARNING at Pos RW 01, -.\n"
-         "Time: 24-11-2026 00:05:09 WITA\nOpen & acknowledge: https://hub/alerts/A1"),
-        ("xx", "UJI COBA - [PERINGATAN KONDISI POS] Pos RW 01",  # an unknown language: Indonesian
-         "UJI COBA - ESKALASI: petugas piket belum merespons. PERINGATAN KONDISI POS di Pos RW 01, -.\n"
-         "Waktu: 24-11-2026 00:05:09 WITA\nBuka & konfirmasi: https://hub/alerts/A1"),
+        (
+            "id",
+            "UJI COBA - [PERINGATAN KONDISI POS] Pos RW 01",
+            "UJI COBA - ESKALASI: petugas piket belum merespons. PERINGATAN KONDISI POS di Pos RW 01, -.\n"
+            "Waktu: 24-11-2026 00:05:09 WITA\nBuka & konfirmasi: https://hub/alerts/A1",
+        ),
+        (
+            "en",
+            "TEST - [POST HEALTH WARNING] Pos RW 01",
+            "TEST - ESCALATED: the officer on duty has not answered. POST HEALTH WARNING at Pos RW 01, -.\n"
+            "Time: 24-11-2026 00:05:09 WITA\nOpen & acknowledge: https://hub/alerts/A1",
+        ),
+        (
+            "xx",
+            "UJI COBA - [PERINGATAN KONDISI POS] Pos RW 01",  # an unknown language: Indonesian
+            "UJI COBA - ESKALASI: petugas piket belum merespons. PERINGATAN KONDISI POS di Pos RW 01, -.\n"
+            "Waktu: 24-11-2026 00:05:09 WITA\nBuka & konfirmasi: https://hub/alerts/A1",
+        ),
     ],
 )
 def test_test_escalated_page_without_map_or_village(language: str, title: str, body: str) -> None:

@@ -8,13 +8,13 @@ from collections.abc import Callable
 
 import httpx
 
-from poskamling.sim import SimulatedPost
-from hub.web.app import create_app
 from hub.process import HubProcess
-from hub.web.server import WebServer
 from hub.service import HubService
-from poskamling.net import free_port
+from hub.web.app import create_app
+from hub.web.server import WebServer
 from kamling.runtime import ServiceRuntime
+from poskamling.net import free_port
+from poskamling.sim import SimulatedPost
 from tests.support import FakeSystemd, HubHarness, post_entry, wait_for
 
 WATCHDOG_S = 0.4  # the fake unit's WatchdogSec: pings every 0.2 s

@@ -50,8 +50,8 @@ def test_replacing_a_file_fsyncs_its_folder_each_time(tmp_path: Path, fsyncs: li
 
 def test_text_is_written_as_utf8(tmp_path: Path) -> None:
     target = tmp_path / "note.txt"
-    atomic_write(target, "Pos Kamling RW 01 – aman\n")
-    assert target.read_text(encoding="utf-8") == "Pos Kamling RW 01 – aman\n"
+    atomic_write(target, "Pos Kamling RW 01 \u2013 aman\n")  # an en dash: text is written as UTF-8
+    assert target.read_text(encoding="utf-8") == "Pos Kamling RW 01 \u2013 aman\n"
 
 
 @pytest.mark.parametrize("mode", [0o600, 0o644, 0o640])
@@ -65,7 +65,9 @@ def test_mode_is_exact_whatever_the_umask(tmp_path: Path, mode: int) -> None:
     assert stat.S_IMODE(target.stat().st_mode) == mode
 
 
-def test_a_secret_is_never_readable_by_others_even_over_a_leftover_temp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_secret_is_never_readable_by_others_even_over_a_leftover_temp(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     target = tmp_path / "passwd"
     leftover = tmp_path / ".passwd.tmp"
     leftover.write_text("old")

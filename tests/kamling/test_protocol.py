@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -77,7 +77,7 @@ def test_event_ids_are_unique_and_time_sortable() -> None:
 def test_valid_event_decodes_to_utc() -> None:
     event = decode_event("pos-1", event_payload(ts="2026-11-22T22:00:00+07:00"))
     assert event.kind is EventKind.PANIC
-    assert event.ts == datetime(2026, 11, 22, 15, 0, tzinfo=timezone.utc)
+    assert event.ts == datetime(2026, 11, 22, 15, 0, tzinfo=UTC)
     assert Event.model_validate_json(event.to_payload()) == event
 
 

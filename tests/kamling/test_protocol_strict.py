@@ -412,8 +412,10 @@ def test_real_unicode_is_accepted() -> None:
     raw = json.dumps(event_body(data={"note": text}), ensure_ascii=False).encode()
     for payload in (escaped, raw):
         assert decode_own_event(payload).data["note"] == text
-    pair = b'{"id": "01M82NJF84EP67WZEG7NY1XHM3", "device": "pos-1", "seq": 1, "kind": "panic", ' \
-           b'"ts": "2026-11-22T15:00:00Z", "data": {"note": "\\ud83d\\udea8"}}'
+    pair = (
+        b'{"id": "01M82NJF84EP67WZEG7NY1XHM3", "device": "pos-1", "seq": 1, "kind": "panic", '
+        b'"ts": "2026-11-22T15:00:00Z", "data": {"note": "\\ud83d\\udea8"}}'
+    )
     assert decode_own_event(pair).data["note"] == "\U0001f6a8"  # an escaped surrogate pair is one character
 
 

@@ -78,7 +78,11 @@ def test_no_notify_socket_means_no_pings_and_no_errors(make_post) -> None:
     post = make_post("pos-rt03", start=False)
     runtime = ServiceRuntime(post.agent, SdNotifier.from_env({}), WATCHDOG_S)
     done = threading.Event()
-    serve(runtime, wait=lambda: wait_for(lambda: post.agent.connected, what="agent connected") and None, on_started=done.set)
+    serve(
+        runtime,
+        wait=lambda: wait_for(lambda: post.agent.connected, what="agent connected") and None,
+        on_started=done.set,
+    )
     assert done.is_set() and runtime.pings == 0 and post.agent.link is None
 
 

@@ -11,9 +11,9 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from poskamling.broker import BrokerError, MosquittoBroker, find_mosquitto
 from hub.provisioning.broker_files import new_secret
 from kamling.mqtt import session_properties
+from poskamling.broker import BrokerError, MosquittoBroker, find_mosquitto
 from poskamling.net import wait_for_port
 from tests.support import HUB_USER, wait_for
 

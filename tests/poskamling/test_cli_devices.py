@@ -17,12 +17,12 @@ from paho.mqtt.enums import CallbackAPIVersion
 from typer.testing import CliRunner, Result
 
 from edge.config import load_edge_config
+from hub.provisioning.broker_files import verify_password
+from hub.provisioning.provisioner import read_password_file
 from hub.settings import load_hub_settings
 from hub.storage.sql.audit import SqlAuditLog, open_audit_log
-from hub.provisioning.broker_files import verify_password
 from poskamling.cli import app
 from poskamling.net import free_port
-from hub.provisioning.provisioner import read_password_file
 from tests.support import HUB_USER, wait_for
 
 HASH_LINE = re.compile(r"^(?P<user>[a-z0-9-]+):\$7\$\d+\$[A-Za-z0-9+/]+=*\$[A-Za-z0-9+/]+=*$")
@@ -43,8 +43,11 @@ def mode(path: Path) -> int:
 
 
 def write_config(path: Path, data_dir: Path, provisioning: dict[str, Any], **hub: Any) -> Path:
-    path.write_text(yaml.safe_dump({"mqtt_password": "hub-password-1", "data_dir": str(data_dir), **hub,
-                                    "provisioning": provisioning}))
+    path.write_text(
+        yaml.safe_dump(
+            {"mqtt_password": "hub-password-1", "data_dir": str(data_dir), **hub, "provisioning": provisioning}
+        )
+    )
     return path
 
 
@@ -53,9 +56,14 @@ def setup(tmp_path: Path) -> dict[str, Path]:
     marker = tmp_path / "reloads.log"
     paths = {"data": tmp_path / "hub-data", "broker": tmp_path / "broker", "reloads": marker}
     paths["config"] = write_config(
-        tmp_path / "hub.yaml", paths["data"],
-        {"broker_dir": str(paths["broker"]), "reload_command": ["sh", "-c", f"echo reload >> {marker}"],
-         "edge_mqtt_host": "hub.lan", "edge_mqtt_port": 8883},
+        tmp_path / "hub.yaml",
+        paths["data"],
+        {
+            "broker_dir": str(paths["broker"]),
+            "reload_command": ["sh", "-c", f"echo reload >> {marker}"],
+            "edge_mqtt_host": "hub.lan",
+            "edge_mqtt_port": 8883,
+        },
         mqtt_port=free_port(),  # nothing listens: `rotate`/`revoke` cannot kick anyone, and say nothing of it
     )
     return paths
@@ -70,8 +78,21 @@ def edge_password(config_path: Path) -> str:
 
 
 def test_add_writes_a_mosquitto_password_entry_an_acl_and_a_private_edge_config(setup: dict[str, Path]) -> None:
-    result = ok(setup["config"], "add", "pos-rw05", "--name", "Pos Kamling RW 05", "--village", "Sukamaju",
-                "--lat", "-7.8", "--lon", "110.4", "--camera", "gerbang")
+    result = ok(
+        setup["config"],
+        "add",
+        "pos-rw05",
+        "--name",
+        "Pos Kamling RW 05",
+        "--village",
+        "Sukamaju",
+        "--lat",
+        "-7.8",
+        "--lon",
+        "110.4",
+        "--camera",
+        "gerbang",
+    )
     edge_path = setup["data"] / "provisioned" / "pos-rw05.yaml"
     assert "device pos-rw05 provisioned; broker reloaded" in result.stdout and str(edge_path) in result.stdout
     assert reloads(setup) == 1
@@ -104,7 +125,10 @@ def test_add_refuses_duplicates_bad_ids_and_reserved_names_without_touching_the_
     passwd = (setup["broker"] / "passwd").read_text()
     edge = (setup["data"] / "provisioned" / "pos-rw05.yaml").read_text()
     for args, message in (
-        (("add", "pos-rw05", "--name", "Again"), "device pos-rw05 exists already: use `device rotate` for a new credential"),
+        (
+            ("add", "pos-rw05", "--name", "Again"),
+            "device pos-rw05 exists already: use `device rotate` for a new credential",
+        ),
         (("add", "Pos RW 6", "--name", "Pos RW 6"), "invalid device id 'Pos RW 6'"),
         (("add", "pos:rw6", "--name", "Pos RW 6"), "invalid device id 'pos:rw6'"),
         (("add", HUB_USER, "--name", "Hub"), f"'{HUB_USER}' is a reserved broker user name"),
@@ -155,8 +179,11 @@ def test_hub_credential_is_printed_once_and_stored_hashed(setup: dict[str, Path]
 
 
 def test_a_failed_broker_reload_is_an_error_that_says_what_was_saved(setup: dict[str, Path], tmp_path: Path) -> None:
-    config = write_config(tmp_path / "failing.yaml", setup["data"],
-                          {"broker_dir": str(setup["broker"]), "reload_command": ["sh", "-c", "echo no broker >&2; exit 3"]})
+    config = write_config(
+        tmp_path / "failing.yaml",
+        setup["data"],
+        {"broker_dir": str(setup["broker"]), "reload_command": ["sh", "-c", "echo no broker >&2; exit 3"]},
+    )
     result = device(config, "add", "pos-rw07", "--name", "Pos RW 07")
     assert result.exit_code == 2
     assert "broker reload failed" in result.stderr and "no broker" in result.stderr
@@ -189,10 +216,18 @@ def test_a_real_mosquitto_accepts_the_added_device_and_refuses_it_after_revoke(b
     pid_file = tmp_path / "mosquitto.pid"
     pid_file.write_text(str(broker.pid))
     config = write_config(
-        tmp_path / "hub.yaml", tmp_path / "hub-data",
-        {"broker_dir": str(broker.workdir), "pid_file": str(pid_file), "edge_mqtt_host": broker.host,
-         "edge_mqtt_port": broker.port, "edge_tls_ca": None},
-        mqtt_host=broker.host, mqtt_port=broker.port, mqtt_password=broker.accounts[HUB_USER],
+        tmp_path / "hub.yaml",
+        tmp_path / "hub-data",
+        {
+            "broker_dir": str(broker.workdir),
+            "pid_file": str(pid_file),
+            "edge_mqtt_host": broker.host,
+            "edge_mqtt_port": broker.port,
+            "edge_tls_ca": None,
+        },
+        mqtt_host=broker.host,
+        mqtt_port=broker.port,
+        mqtt_password=broker.accounts[HUB_USER],
     )
     ok(config, "add", "pos-real", "--name", "Pos Real")
     edge = load_edge_config(tmp_path / "hub-data" / "provisioned" / "pos-real.yaml")

@@ -39,8 +39,11 @@ def run(*args: str) -> Result:
 
 def snapshot(folder: Path) -> dict[str, bytes]:
     """The release's files (not the SQL store, which is in data_dir by default)."""
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
-            if p.is_file() and not p.name.startswith("hub.db")}
+    return {
+        str(p.relative_to(folder)): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and not p.name.startswith("hub.db")
+    }
 
 
 def write_release_files(data_dir: Path) -> tuple[list[Alert], list[dict]]:
@@ -60,8 +63,21 @@ def write_release_files(data_dir: Path) -> tuple[list[Alert], list[dict]]:
         audit.record(f"user{n % 4}", ("login.ok", "alert.ack", "device.add")[n % 3], f"t{n}", client="10.0.0.9", n=n)
     events = TinyEventStore(data_dir / "events")
     events.open()
-    events.append([{"id": str(ULID()), "device": "pos-rw01", "seq": n, "kind": "panic", "ts": JAN.isoformat(),
-                    "received_at": JAN.isoformat(), "test": False, "data": {}} for n in range(1, 6)])
+    events.append(
+        [
+            {
+                "id": str(ULID()),
+                "device": "pos-rw01",
+                "seq": n,
+                "kind": "panic",
+                "ts": JAN.isoformat(),
+                "received_at": JAN.isoformat(),
+                "test": False,
+                "data": {},
+            }
+            for n in range(1, 6)
+        ]
+    )
     events.close()
     return alerts, audit.read(limit=1000)
 
@@ -75,15 +91,22 @@ def test_migrate_moves_alerts_and_audit_lines_counts_them_and_keeps_the_files(
     assert names == {"alerts.json", "alerts-2026-01.json", "alerts-2026-02.json"}
     before = snapshot(data_dir)
     config = tmp_path / "hub.yaml"
-    config.write_text(yaml.safe_dump({"mqtt_password": "hub-password-1", "data_dir": str(data_dir),
-                                      "database_url": database_url}))
+    config.write_text(
+        yaml.safe_dump({"mqtt_password": "hub-password-1", "data_dir": str(data_dir), "database_url": database_url})
+    )
 
     first = run("migrate", "--config", str(config))
     assert first.exit_code == 0, first.output
     summary = json.loads(first.stdout)
     assert summary["alerts"] | {"files": None, "damaged": None} == {
-        "files": None, "read": 52, "added": 52, "replaced": 0, "already_stored": 0, "damaged": None,
-        "missing_after": 0}
+        "files": None,
+        "read": 52,
+        "added": 52,
+        "replaced": 0,
+        "already_stored": 0,
+        "damaged": None,
+        "missing_after": 0,
+    }
     assert summary["audit"]["read"] == summary["audit"]["added"] == 25 and summary["audit"]["missing_after"] == 0
     assert summary["added"] == 5 and summary["missing_after"] == 0  # the events, as before
 
@@ -94,7 +117,8 @@ def test_migrate_moves_alerts_and_audit_lines_counts_them_and_keeps_the_files(
         assert repo.count("open") == 2
         assert audit.read(limit=1000) == audit_entries
         assert audit.read(action="alert.", actor="user1") == [
-            e for e in audit_entries if e["action"].startswith("alert.") and e["actor"] == "user1"]
+            e for e in audit_entries if e["action"].startswith("alert.") and e["actor"] == "user1"
+        ]
     finally:
         repo.close()
         audit.close()

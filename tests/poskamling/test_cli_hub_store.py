@@ -23,8 +23,16 @@ T0 = datetime(2026, 11, 1, 20, 0, tzinfo=UTC)
 
 def event(seq: int, device: str = "pos-rw01", kind: str = "panic") -> dict:
     moment = T0 + timedelta(minutes=seq)
-    return {"id": str(ULID()), "device": device, "seq": seq, "kind": kind, "ts": moment.isoformat(),
-            "received_at": (moment + timedelta(seconds=2)).isoformat(), "test": False, "data": {}}
+    return {
+        "id": str(ULID()),
+        "device": device,
+        "seq": seq,
+        "kind": kind,
+        "ts": moment.isoformat(),
+        "received_at": (moment + timedelta(seconds=2)).isoformat(),
+        "test": False,
+        "data": {},
+    }
 
 
 def hub_config(path: Path, data_dir: Path, database_url: str | None) -> Path:
@@ -79,13 +87,18 @@ def test_export_then_import_into_an_empty_hub_and_again_adds_nothing(filled, tmp
     assert first.exit_code == 0, first.output
     assert json.loads(first.output)["added"] == 40
     again = run("import", str(dump), "--config", str(other))
-    assert json.loads(again.output) | {"problems": []} == {"read": 40, "added": 0, "already_stored": 40, "bad": 0,
-                                                          "problems": []}
+    assert json.loads(again.output) | {"problems": []} == {
+        "read": 40,
+        "added": 0,
+        "already_stored": 40,
+        "bad": 0,
+        "problems": [],
+    }
     assert newest(other_url) == newest(filled[1])
 
 
 def test_export_honours_since_and_until_and_needs_a_timezone(filled, tmp_path: Path) -> None:
-    config, _url, events = filled
+    config, _url, _events = filled
     out = tmp_path / "part.jsonl"
     since, until = (T0 + timedelta(minutes=10)).isoformat(), (T0 + timedelta(minutes=20)).isoformat()
     assert run("export", "--config", str(config), "-o", str(out), "--since", since, "--until", until).exit_code == 0
@@ -100,8 +113,9 @@ def test_bad_lines_are_reported_by_number_and_skipped_and_the_good_ones_imported
     good = [event(1), event(2)]
     bad_seq = event(3) | {"seq": "3"}
     no_time = {k: v for k, v in event(4).items() if k != "received_at"}
-    text = "\n".join([json.dumps(good[0]), "{not json", json.dumps(bad_seq), json.dumps(no_time), "",
-                      json.dumps(good[1])])
+    text = "\n".join(
+        [json.dumps(good[0]), "{not json", json.dumps(bad_seq), json.dumps(no_time), "", json.dumps(good[1])]
+    )
     (tmp_path / "mixed.jsonl").write_text(text)
     result = run("import", str(tmp_path / "mixed.jsonl"), "--config", str(config))
     assert result.exit_code == 1

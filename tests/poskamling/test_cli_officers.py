@@ -48,12 +48,19 @@ def data_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def config(tmp_path: Path, data_dir: Path) -> Path:
     path = tmp_path / "hub.yaml"
-    path.write_text(yaml.safe_dump({
-        "mqtt_password": "hub-password-1",
-        "data_dir": str(data_dir),
-        "timezone": "Asia/Jakarta",
-        "posts": [post_entry("pos-rw01", "Pos RW 01", village="Sukamaju"), post_entry("pos-rw09", "Pos RW 09", village="Mekarsari")],
-    }))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "mqtt_password": "hub-password-1",
+                "data_dir": str(data_dir),
+                "timezone": "Asia/Jakarta",
+                "posts": [
+                    post_entry("pos-rw01", "Pos RW 01", village="Sukamaju"),
+                    post_entry("pos-rw09", "Pos RW 09", village="Mekarsari"),
+                ],
+            }
+        )
+    )
     return path
 
 
@@ -62,8 +69,21 @@ def roster(data_dir: Path) -> Roster:
 
 
 def add_agus(*where: str) -> None:
-    ok("add", "agus", "--name", "Bripka Agus", "--rank", "Bhabinkamtibmas", "--village", "Sukamaju",
-       "--url", "json://sink/agus", "--url", "tgram://123456:SECRETTOKEN/987", *where)
+    ok(
+        "add",
+        "agus",
+        "--name",
+        "Bripka Agus",
+        "--rank",
+        "Bhabinkamtibmas",
+        "--village",
+        "Sukamaju",
+        "--url",
+        "json://sink/agus",
+        "--url",
+        "tgram://123456:SECRETTOKEN/987",
+        *where,
+    )
 
 
 def test_add_list_shift_override_fallback_and_remove(data_dir: Path) -> None:
@@ -71,14 +91,32 @@ def test_add_list_shift_override_fallback_and_remove(data_dir: Path) -> None:
     assert "no roster stored" in ok("list", *where).stdout
 
     add_agus(*where)
-    ok("add", "kanit", "--name", "Iptu Kanit", "--url", "mailto://kanit@example.org", "--level", "2",
-       "--language", "en", "--always-on-duty", *where)
+    ok(
+        "add",
+        "kanit",
+        "--name",
+        "Iptu Kanit",
+        "--url",
+        "mailto://kanit@example.org",
+        "--level",
+        "2",
+        "--language",
+        "en",
+        "--always-on-duty",
+        *where,
+    )
     ok("add", "sari", "--name", "Aipda Sari", "--url", "json://sink/sari", "--village", "Sukamaju", *where)
     shift = added_id(ok("shift", "agus", "--day", "senin", "--start", "22:00", "--end", "06:00", *where))
     leave = added_id(ok("leave", "agus", "--from", "2026-12-01T00:00+07:00", "--to", "2026-12-08T00:00+07:00", *where))
-    extra = added_id(ok("extra", "sari", "--from", MONDAY_12H, "--to", "2026-11-23T18:00+07:00", "--note", "ronda", *where))
-    assert "sari covers for agus" in ok("swap", "agus", "sari", "--from", "2026-11-30T22:00+07:00",
-                                        "--to", "2026-12-01T06:00+07:00", *where).stdout
+    extra = added_id(
+        ok("extra", "sari", "--from", MONDAY_12H, "--to", "2026-11-23T18:00+07:00", "--note", "ronda", *where)
+    )
+    assert (
+        "sari covers for agus"
+        in ok(
+            "swap", "agus", "sari", "--from", "2026-11-30T22:00+07:00", "--to", "2026-12-01T06:00+07:00", *where
+        ).stdout
+    )
     assert ok("fallback", "--url", "json://sink/piket", *where).stdout.strip() == "fallback saved"
 
     stored = roster(data_dir)
@@ -86,7 +124,13 @@ def test_add_list_shift_override_fallback_and_remove(data_dir: Path) -> None:
     assert set(officers) == {"agus", "kanit", "sari"}
     agus = officers["agus"]
     assert (agus.name, agus.rank, agus.villages, agus.level, agus.language, agus.always_on_duty) == (
-        "Bripka Agus", "Bhabinkamtibmas", ("Sukamaju",), 1, "id", False)
+        "Bripka Agus",
+        "Bhabinkamtibmas",
+        ("Sukamaju",),
+        1,
+        "id",
+        False,
+    )
     assert agus.urls == ("json://sink/agus", "tgram://123456:SECRETTOKEN/987")
     assert (officers["kanit"].level, officers["kanit"].language, officers["kanit"].always_on_duty) == (2, "en", True)
     [stored_shift] = stored.shifts
@@ -128,7 +172,9 @@ def test_adding_an_existing_id_replaces_the_officer_and_keeps_the_shifts(data_di
     shift = added_id(ok("shift", "agus", "--day", "0", "--start", "08:00", "--end", "16:00", *where))
     ok("add", "agus", "--name", "Aipda Agus", "--url", "json://sink/agus2", *where)  # "Add or replace"
     stored = roster(data_dir)
-    assert [(o.id, o.name, o.urls, o.villages) for o in stored.officers] == [("agus", "Aipda Agus", ("json://sink/agus2",), ())]
+    assert [(o.id, o.name, o.urls, o.villages) for o in stored.officers] == [
+        ("agus", "Aipda Agus", ("json://sink/agus2",), ())
+    ]
     assert [s.id for s in stored.shifts] == [shift]
 
 
@@ -144,7 +190,10 @@ def test_adding_an_existing_id_replaces_the_officer_and_keeps_the_shifts(data_di
         (("shift", "agus", "--day", "7", "--start", "22:00", "--end", "06:00"), "out of range"),
         (("leave", "agus", "--from", "tomorrow", "--to", "2026-12-08T00:00+07:00"), "'tomorrow' is not a date-time"),
         (("leave", "agus", "--from", "2026-12-01T00:00", "--to", "2026-12-08T00:00+07:00"), "needs a timezone"),
-        (("leave", "agus", "--from", "2026-12-08T00:00+07:00", "--to", "2026-12-01T00:00+07:00"), "end must be after its start"),
+        (
+            ("leave", "agus", "--from", "2026-12-08T00:00+07:00", "--to", "2026-12-01T00:00+07:00"),
+            "end must be after its start",
+        ),
         (("extra", "ghost", "--from", MONDAY_12H, "--to", MONDAY_23H), "no officer with id 'ghost'"),
         (("swap", "agus", "ghost", "--from", MONDAY_12H, "--to", MONDAY_23H), "no officer with id 'ghost'"),
         (("add", "Agus Besar", "--name", "Agus", "--url", "json://sink/a"), "id: String should match pattern"),
@@ -155,7 +204,9 @@ def test_adding_an_existing_id_replaces_the_officer_and_keeps_the_shifts(data_di
         (("fallback", "--url", "not a url"), "apprise URL"),
     ],
 )
-def test_bad_input_is_refused_with_a_clear_message_and_changes_nothing(data_dir: Path, args: tuple[str, ...], message: str) -> None:
+def test_bad_input_is_refused_with_a_clear_message_and_changes_nothing(
+    data_dir: Path, args: tuple[str, ...], message: str
+) -> None:
     where = ("--data-dir", str(data_dir))
     add_agus(*where)
     before = roster(data_dir)
@@ -175,7 +226,9 @@ def test_a_swap_whose_cover_is_unknown_leaves_no_half_swap(data_dir: Path) -> No
     assert roster(data_dir).overrides == ()
 
 
-def test_the_config_option_finds_the_data_folder_and_a_missing_config_is_named(config: Path, data_dir: Path, tmp_path: Path) -> None:
+def test_the_config_option_finds_the_data_folder_and_a_missing_config_is_named(
+    config: Path, data_dir: Path, tmp_path: Path
+) -> None:
     add_agus("--config", str(config))
     assert [o.id for o in roster(data_dir).officers] == ["agus"]
     missing = tmp_path / "nope.yaml"
@@ -188,8 +241,20 @@ def test_on_duty_follows_shifts_leave_and_the_fallback(config: Path) -> None:
     nobody = run("on-duty", "pos-rw01", "--at", MONDAY_23H, *where)
     assert nobody.exit_code == 2 and "nobody would be paged for pos-rw01" in nobody.stderr
     add_agus(*where)
-    ok("add", "kanit", "--name", "Iptu Kanit", "--rank", "Kanit Binmas", "--url", "json://sink/kanit",
-       "--level", "2", "--always-on-duty", *where)
+    ok(
+        "add",
+        "kanit",
+        "--name",
+        "Iptu Kanit",
+        "--rank",
+        "Kanit Binmas",
+        "--url",
+        "json://sink/kanit",
+        "--level",
+        "2",
+        "--always-on-duty",
+        *where,
+    )
     ok("shift", "agus", "--day", "mon", "--start", "22:00", "--end", "06:00", *where)
 
     in_shift = ok("on-duty", "pos-rw01", "--at", MONDAY_23H, *where).stdout.splitlines()
@@ -197,7 +262,9 @@ def test_on_duty_follows_shifts_leave_and_the_fallback(config: Path) -> None:
     past_midnight = ok("on-duty", "pos-rw01", "--at", "2026-11-24T05:59+07:00", *where).stdout
     assert past_midnight.startswith("step 1: Bripka Agus")
     # Outside the shift, only the Kanit is on duty; with no level-1 officer and no fallback he is step 1.
-    assert ok("on-duty", "pos-rw01", "--at", MONDAY_12H, *where).stdout.splitlines() == ["step 1: Iptu Kanit (Kanit Binmas)"]
+    assert ok("on-duty", "pos-rw01", "--at", MONDAY_12H, *where).stdout.splitlines() == [
+        "step 1: Iptu Kanit (Kanit Binmas)"
+    ]
     # Agus covers Sukamaju only: another village's post never reaches him.
     assert "Agus" not in ok("on-duty", "pos-rw09", "--at", MONDAY_23H, *where).stdout
 
@@ -215,10 +282,30 @@ def test_on_duty_follows_shifts_leave_and_the_fallback(config: Path) -> None:
 def test_a_running_hub_pages_the_officer_the_cli_added(make_hub, make_post, sink) -> None:
     hub = make_hub([post_entry("pos-rw01", "Pos RW 01", village="Sukamaju")], officers=[])
     where = ("--data-dir", str(hub.data_dir))
-    ok("add", "agus", "--name", "Bripka Agus", "--village", "Sukamaju", "--url", sink.url("cli-agus"),
-       "--always-on-duty", *where)
-    ok("add", "sari", "--name", "Aipda Sari", "--village", "Mekarsari", "--url", sink.url("cli-sari"),
-       "--always-on-duty", *where)
+    ok(
+        "add",
+        "agus",
+        "--name",
+        "Bripka Agus",
+        "--village",
+        "Sukamaju",
+        "--url",
+        sink.url("cli-agus"),
+        "--always-on-duty",
+        *where,
+    )
+    ok(
+        "add",
+        "sari",
+        "--name",
+        "Aipda Sari",
+        "--village",
+        "Mekarsari",
+        "--url",
+        sink.url("cli-sari"),
+        "--always-on-duty",
+        *where,
+    )
 
     post = make_post("pos-rw01")
     wait_for(lambda: post.agent.connected, what="post connected")
@@ -226,7 +313,9 @@ def test_a_running_hub_pages_the_officer_the_cli_added(make_hub, make_post, sink
     page = sink.wait_for(lambda r: r.path == "/cli-agus", timeout=15)
     assert page is not None, "the officer added with the CLI was not paged"
     api = hub.client("viewer")
-    alert = wait_for(lambda: next((a for a in api.get("/api/alerts").json() if a["state"] == "notified"), None),
-                     what="alert notified")
+    alert = wait_for(
+        lambda: next((a for a in api.get("/api/alerts").json() if a["state"] == "notified"), None),
+        what="alert notified",
+    )
     assert alert["paged"] == ["Bripka Agus"]
     assert not any(r.path == "/cli-sari" for r in sink.received)

@@ -17,13 +17,17 @@ from tests.support import post_entry
 
 def _config(tmp_path: Path) -> Path:
     path = tmp_path / "hub.yaml"
-    path.write_text(yaml.safe_dump({
-        "mqtt_password": "hub-password-1",
-        "data_dir": str(tmp_path / "data"),
-        "public_url": "https://polsek.example",
-        "posts": [post_entry("pos-rw01", "Pos Kamling RW 01", village="Sukamaju")],
-        "officers": [{"name": "Bripka Agus", "urls": ["json://localhost/agus"]}],
-    }))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "mqtt_password": "hub-password-1",
+                "data_dir": str(tmp_path / "data"),
+                "public_url": "https://polsek.example",
+                "posts": [post_entry("pos-rw01", "Pos Kamling RW 01", village="Sukamaju")],
+                "officers": [{"name": "Bripka Agus", "urls": ["json://localhost/agus"]}],
+            }
+        )
+    )
     return path
 
 

@@ -82,8 +82,9 @@ def test_the_prompt_asks_twice_and_a_mismatch_creates_nobody(config: Path, data_
         ("boss", "superuser", GOOD, "role must be one of"),
     ],
 )
-def test_weak_passwords_and_bad_names_are_refused(config: Path, data_dir: Path, username: str, role: str,
-                                                  password: str, message: str) -> None:
+def test_weak_passwords_and_bad_names_are_refused(
+    config: Path, data_dir: Path, username: str, role: str, password: str, message: str
+) -> None:
     result = user(config, "add", username, "--role", role, "--password-stdin", stdin=password + "\n")
     assert result.exit_code == 2, result.output
     assert result.stderr.startswith("cannot add user: ") and message in result.stderr, result.stderr
@@ -131,7 +132,9 @@ def test_a_missing_or_invalid_config_is_named(tmp_path: Path) -> None:
 
 def _login(hub: HubHarness, password: str) -> int:
     assert hub.web is not None
-    return httpx.post(f"{hub.web.url}/api/auth/login", json={"username": "admin", "password": password}, timeout=10).status_code
+    return httpx.post(
+        f"{hub.web.url}/api/auth/login", json={"username": "admin", "password": password}, timeout=10
+    ).status_code
 
 
 def test_a_running_hub_sees_the_first_admin_and_a_password_reset(make_hub, tmp_path: Path) -> None:

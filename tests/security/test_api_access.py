@@ -77,7 +77,11 @@ def _refused(response: Any, path: str) -> bool:
         return True
     # Dashboard (HTML) routes send a browser without a session to the login form (303) instead
     # of a bare 401; the JSON API under /api/ must answer 401.
-    return not path.startswith("/api/") and response.status_code == 303 and response.headers["location"].startswith("/login")
+    return (
+        not path.startswith("/api/")
+        and response.status_code == 303
+        and response.headers["location"].startswith("/login")
+    )
 
 
 def test_every_route_refuses_strangers_and_too_small_roles(make_hub) -> None:
@@ -177,7 +181,11 @@ def test_a_stranger_hammering_an_operator_cannot_lock_them_out(make_hub) -> None
     stranger = _client_from(hub, STRANGER_ADDRESS)
     answers = []
     for n in range(300):  # ten guesses a second for 30 s, half through the API, half through the form
-        response = _login(stranger, "operator2", f"tebakan-{n}") if n % 2 else _form_login(stranger, "operator2", f"tebakan-{n}")
+        response = (
+            _login(stranger, "operator2", f"tebakan-{n}")
+            if n % 2
+            else _form_login(stranger, "operator2", f"tebakan-{n}")
+        )
         answers.append(response.status_code)
         clock.sleep(0.1)
     assert set(answers) <= {401, 429} and answers.count(401) < 20  # only a few guesses were even checked
@@ -223,7 +231,7 @@ def test_the_old_lockout_settings_stop_the_hub_with_a_clear_error(tmp_path) -> N
 
     config = tmp_path / "hub.yaml"
     config.write_text("mqtt_password: x\nlogin_max_failures: 5\nlogin_lockout_seconds: 60\n")
-    with pytest.raises(ConfigError, match="login_max_failures -> login.account_free_failures"):
+    with pytest.raises(ConfigError, match=re.escape("login_max_failures -> login.account_free_failures")):
         load_hub_settings(config)
 
 

@@ -9,8 +9,8 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from edge.config import load_edge_config
-from poskamling.sim import SimulatedPost
 from hub.provisioning.provisioner import Provisioner
+from poskamling.sim import SimulatedPost
 from tests.support import add_device, add_monitor, post_entry, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -66,7 +66,7 @@ def test_a_device_can_neither_publish_to_nor_read_another_devices_topics(broker)
     b.client.publish("kamling/v1/pos-b/event", b"real", qos=1)
     b.client.publish("kamling/v1/pos-b/health", b"{}", qos=1)
     a.client.publish("kamling/v1/pos-a/event", b"marker", qos=1)  # A's own, allowed: published last
-    wait_for(lambda: (("kamling/v1/pos-a/event", b"marker") in monitor.received), what="A's own event")
+    wait_for(lambda: ("kamling/v1/pos-a/event", b"marker") in monitor.received, what="A's own event")
     wait_for(lambda: len(monitor.received) >= 3, what="B's messages at the monitor")
     assert b"spoofed" not in [payload for _, payload in monitor.received]
     assert a.received == [], f"A read B's topics: {a.received}"
@@ -81,8 +81,11 @@ def test_provision_press_revoke(make_hub, broker, sink, tmp_path) -> None:
     hub = make_hub(
         [post_entry("pos-other")],
         provisioning={
-            "broker_dir": str(broker.workdir), "pid_file": str(pid_file),
-            "edge_mqtt_host": broker.host, "edge_mqtt_port": broker.port, "edge_tls_ca": None,
+            "broker_dir": str(broker.workdir),
+            "pid_file": str(pid_file),
+            "edge_mqtt_host": broker.host,
+            "edge_mqtt_port": broker.port,
+            "edge_tls_ca": None,
         },
     )
     assert hub.service is not None
@@ -99,8 +102,10 @@ def test_provision_press_revoke(make_hub, broker, sink, tmp_path) -> None:
     post.start()
     try:
         api = hub.client("operator")
-        wait_for(lambda: any(p["device_id"] == "pos-baru" and p["online"] for p in api.get("/api/posts").json()),
-                 what="provisioned post online at the hub (no hub restart)")
+        wait_for(
+            lambda: any(p["device_id"] == "pos-baru" and p["online"] for p in api.get("/api/posts").json()),
+            what="provisioned post online at the hub (no hub restart)",
+        )
         post.press()
         assert sink.wait_for(lambda r: "PANIK" in r.body.get("title", "") and "Baru" in r.body["title"], timeout=15)
 
@@ -113,7 +118,9 @@ def test_provision_press_revoke(make_hub, broker, sink, tmp_path) -> None:
         devices = hub.client("technician").get("/api/admin/devices").json()
         assert [d["status"] for d in devices if d["device_id"] == "pos-baru"] == ["decommissioned"]
         assert not issued.edge_config.exists()
-        actions = [e["action"] for e in hub.client("admin").get("/api/admin/audit", params={"action": "device."}).json()]
+        actions = [
+            e["action"] for e in hub.client("admin").get("/api/admin/audit", params={"action": "device."}).json()
+        ]
         assert actions == ["device.revoke", "device.add"]
         refused_so_far = broker.log_path.read_text().count("not authorised")
         wait_for(  # the edge keeps retrying (back-off from 1 s): its next attempt must be refused too

@@ -10,10 +10,10 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from hub.settings import HubSettings
-from poskamling.broker import MosquittoBroker
 from hub.provisioning.broker_files import new_secret
 from hub.provisioning.provisioner import Provisioner
+from hub.settings import HubSettings
+from poskamling.broker import MosquittoBroker
 from tests.support import HUB_USER, add_device, add_monitor, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -91,9 +91,17 @@ def _provisioner(broker: MosquittoBroker, tmp_path: Path) -> Provisioner:
     pid_file = tmp_path / "mosquitto.pid"
     pid_file.write_text(str(broker.pid))
     settings = HubSettings(
-        mqtt_host=broker.host, mqtt_port=broker.port, mqtt_password=broker.accounts[HUB_USER], data_dir=tmp_path / "hub",
-        provisioning={"broker_dir": str(broker.workdir), "pid_file": str(pid_file),
-                      "edge_mqtt_host": broker.host, "edge_mqtt_port": broker.port, "edge_tls_ca": None},
+        mqtt_host=broker.host,
+        mqtt_port=broker.port,
+        mqtt_password=broker.accounts[HUB_USER],
+        data_dir=tmp_path / "hub",
+        provisioning={
+            "broker_dir": str(broker.workdir),
+            "pid_file": str(pid_file),
+            "edge_mqtt_host": broker.host,
+            "edge_mqtt_port": broker.port,
+            "edge_tls_ca": None,
+        },
     )
     return Provisioner(settings, actor="test")
 

@@ -7,8 +7,8 @@ import shutil
 import signal
 import subprocess
 import time
+from datetime import UTC, datetime
 from pathlib import Path
-from datetime import datetime, timezone
 
 import pytest
 
@@ -29,17 +29,30 @@ class Flooder:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         with self.file.open("wb") as out:
             for seq in range(1, self.lines + 1):
-                event = Event(id=new_event_id(), device=self.device, seq=seq, kind=EventKind.MOTION, ts=now,
-                              data={"camera": "cam0", "score": 0.9})
+                event = Event(
+                    id=new_event_id(),
+                    device=self.device,
+                    seq=seq,
+                    kind=EventKind.MOTION,
+                    ts=now,
+                    data={"camera": "cam0", "score": 0.9},
+                )
                 out.write(event.to_payload() + b"\n")
         pub = shutil.which("mosquitto_pub") or "/usr/bin/mosquitto_pub"
-        command = (f"while true; do {pub} -h {self.host} -p {self.port} -u {self.device} -P \"$FLOOD_PW\""
-                   f" -i flood-{self.device} -q 0 -t kamling/v1/{self.device}/event -l < {self.file}; done")
-        self.process = subprocess.Popen(["sh", "-c", command], env={**os.environ, "FLOOD_PW": self.password},
-                                        start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        command = (
+            f'while true; do {pub} -h {self.host} -p {self.port} -u {self.device} -P "$FLOOD_PW"'
+            f" -i flood-{self.device} -q 0 -t kamling/v1/{self.device}/event -l < {self.file}; done"
+        )
+        self.process = subprocess.Popen(
+            ["sh", "-c", command],
+            env={**os.environ, "FLOOD_PW": self.password},
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
 
     def stop(self) -> None:
         if self.process is not None:
@@ -47,7 +60,9 @@ class Flooder:
             self.process.wait(5)
 
 
-def test_flooding_post_is_throttled_while_another_posts_panic_pages_the_officer(make_hub, make_post, broker, sink, tmp_path) -> None:
+def test_flooding_post_is_throttled_while_another_posts_panic_pages_the_officer(
+    make_hub, make_post, broker, sink, tmp_path
+) -> None:
     # The hub-side throttle alone (no provisioning here, so the quarantine only alerts). With the
     # default per-client queue cap (2,000) a sustained flood fills the broker's queue for the hub and
     # Mosquitto drops a panic sent meanwhile, which then waits for its post's replay (5 s, doubling):
@@ -73,7 +88,9 @@ def test_flooding_post_is_throttled_while_another_posts_panic_pages_the_officer(
         pressed = time.monotonic()
         guard.press()
         alerted = wait_for(
-            lambda: any(a.device == "pos-rw07" for a in ingest.alerts.all()) and time.monotonic(), timeout=30, what="alert"
+            lambda: any(a.device == "pos-rw07" for a in ingest.alerts.all()) and time.monotonic(),
+            timeout=30,
+            what="alert",
         )
         page = sink.wait_for(lambda r: "PANIK" in r.body.get("title", "") and "RW 07" in r.body["title"], timeout=30)
         latency = time.monotonic() - pressed
@@ -82,9 +99,11 @@ def test_flooding_post_is_throttled_while_another_posts_panic_pages_the_officer(
     assert page is not None, "the honest post's panic did not reach the officer during the flood"
     # Measured, not asserted (see docs/security.md): the broker->hub connection is shared, so
     # a flood at line rate delays other posts by the hub's read backlog; it never drops them.
-    print(f"\nflood: {ingest.rejected['rate_limited']} messages throttled; other post's panic: "
-          f"alert after {alerted - pressed:.3f} s, page after {latency:.3f} s")
+    print(
+        f"\nflood: {ingest.rejected['rate_limited']} messages throttled; other post's panic: "
+        f"alert after {alerted - pressed:.3f} s, page after {latency:.3f} s"
+    )
     # The flooder got at most its burst plus its sustained rate over the flood through.
     accepted = len(api.get("/api/events", params={"device": "pos-flood", "limit": 1000}).json()["items"])
-    assert 0 < accepted < ingest.rejected['rate_limited'] / 10
+    assert 0 < accepted < ingest.rejected["rate_limited"] / 10
     wait_for(lambda: guard.agent.outbox.depth() == 0, timeout=20, what="the panic acked to the honest post")

@@ -75,8 +75,12 @@ def test_every_route_and_every_error_carries_the_security_headers(make_hub) -> N
 
     endpoints = [(method, _concrete(path)) for path, methods, _ in routes for method in sorted(methods)]
     endpoints += [  # what no route answers, and the static files
-        ("GET", "/no/such/page"), ("GET", "/api/no-such-thing"), ("DELETE", "/api/posts"),
-        ("GET", "/static/dashboard.css"), ("GET", "/static/live.js"), ("GET", "/static/no-such.js"),
+        ("GET", "/no/such/page"),
+        ("GET", "/api/no-such-thing"),
+        ("DELETE", "/api/posts"),
+        ("GET", "/static/dashboard.css"),
+        ("GET", "/static/live.js"),
+        ("GET", "/static/no-such.js"),
     ]
     statuses: Counter[int] = Counter()
     failures: list[str] = []
@@ -91,8 +95,10 @@ def test_every_route_and_every_error_carries_the_security_headers(make_hub) -> N
                 endpoint_ok = False
                 failures.append(f"{method} {url} as {who} -> {response.status_code}: {', '.join(problems)}")
         good_endpoints += endpoint_ok
-    print(f"\nroutes with all security headers: {good_endpoints}/{len(endpoints)} "
-          f"({len(routes)} routes in the table + 6 extra paths; {sum(statuses.values())} responses: {dict(sorted(statuses.items()))})")
+    print(
+        f"\nroutes with all security headers: {good_endpoints}/{len(endpoints)} "
+        f"({len(routes)} routes in the table + 6 extra paths; {sum(statuses.values())} responses: {dict(sorted(statuses.items()))})"
+    )
     assert not failures, "\n".join(failures)
     # The walk really met the cases the issue names: pages, JSON, redirects, 401s, 404s, 405s, 422s.
     assert {200, 303, 401, 404, 405, 422} <= set(statuses), statuses
@@ -102,7 +108,9 @@ def test_each_kind_of_response_gets_its_policy(make_hub) -> None:
     hub = make_hub([post_entry("pos-rw01")], map_tile_url="http://tiles.polsek.lan:8080/{z}/{x}/{y}.png")
     session, _ = admin_session(hub)
     page = session.get("/posts")
-    assert page.status_code == 200 and page.headers["content-security-policy"] == dashboard_csp("http://tiles.polsek.lan:8080/{z}")
+    assert page.status_code == 200 and page.headers["content-security-policy"] == dashboard_csp(
+        "http://tiles.polsek.lan:8080/{z}"
+    )
     assert "img-src 'self' data: http://tiles.polsek.lan:8080;" in page.headers["content-security-policy"]
     assert "script-src 'self';" in page.headers["content-security-policy"]
     login = hub.client(None).get("/login")
@@ -117,7 +125,10 @@ def test_each_kind_of_response_gets_its_policy(make_hub) -> None:
     docs = hub.client("viewer").get("/docs")
     assert docs.status_code == 200
     policy = docs.headers["content-security-policy"]
-    assert "https://cdn.jsdelivr.net 'sha256-" in policy and "'unsafe-inline'" not in policy.split("script-src")[1].split(";")[0]
+    assert (
+        "https://cdn.jsdelivr.net 'sha256-" in policy
+        and "'unsafe-inline'" not in policy.split("script-src")[1].split(";")[0]
+    )
 
 
 def test_no_tile_server_no_foreign_origin(make_hub) -> None:

@@ -16,12 +16,12 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from edge.config import load_edge_config
-from poskamling.sim import SimulatedPost
-from poskamling.broker import MosquittoBroker, TlsListener
 from hub.provisioning.broker_files import new_secret
-from poskamling.net import free_port
 from hub.provisioning.pki import CertificateAuthority, KeyPair
 from hub.provisioning.provisioner import Provisioner
+from poskamling.broker import MosquittoBroker, TlsListener
+from poskamling.net import free_port
+from poskamling.sim import SimulatedPost
 from tests.support import HUB_USER, add_device, add_monitor, post_entry, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -45,16 +45,30 @@ def broker(tmp_path: Path, ca: CertificateAuthority) -> Iterator[MosquittoBroker
     instance.stop()
 
 
-def attempt(broker: MosquittoBroker, port: int, user: str, password: str, *, ca: Path | None = None,
-            pair: KeyPair | None = None, publish: tuple[str, bytes] | None = None) -> str:
+def attempt(
+    broker: MosquittoBroker,
+    port: int,
+    user: str,
+    password: str,
+    *,
+    ca: Path | None = None,
+    pair: KeyPair | None = None,
+    publish: tuple[str, bytes] | None = None,
+) -> str:
     """Connect (and optionally publish one QoS 1 message); 'ok', 'refused ...', 'error ...' or 'closed'."""
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=user, protocol=mqtt.MQTTv5)
     client.username_pw_set(user, password)
     if ca is not None:
-        client.tls_set(ca_certs=str(ca), certfile=str(pair.cert) if pair else None,
-                       keyfile=str(pair.key) if pair else None, tls_version=ssl.PROTOCOL_TLS_CLIENT)
+        client.tls_set(
+            ca_certs=str(ca),
+            certfile=str(pair.cert) if pair else None,
+            keyfile=str(pair.key) if pair else None,
+            tls_version=ssl.PROTOCOL_TLS_CLIENT,
+        )
     outcome: dict[str, str] = {}
-    client.on_connect = lambda _c, _u, _f, rc, _p: outcome.setdefault("result", "refused " + str(rc) if rc.is_failure else "ok")
+    client.on_connect = lambda _c, _u, _f, rc, _p: outcome.setdefault(
+        "result", "refused " + str(rc) if rc.is_failure else "ok"
+    )
     client.on_disconnect = lambda *_: outcome.setdefault("result", "closed")
     try:
         client.connect(broker.host, port, keepalive=5)
@@ -82,9 +96,23 @@ def test_device_with_ca_signed_certificate_and_password_publishes_over_tls(broke
     monitor.subscribe("kamling/v1/pos-tls/event", qos=1)
     monitor.loop_start()
     try:
-        wait_for(lambda: attempt(broker, broker.tls.port, "pos-tls", password, ca=ca.cert_path, pair=pair,
-                                 publish=("kamling/v1/pos-tls/event", b"over-tls")) == "ok" and b"over-tls" in received,
-                 interval=0.2, what="event over TLS at the monitor")
+        wait_for(
+            lambda: (
+                attempt(
+                    broker,
+                    broker.tls.port,
+                    "pos-tls",
+                    password,
+                    ca=ca.cert_path,
+                    pair=pair,
+                    publish=("kamling/v1/pos-tls/event", b"over-tls"),
+                )
+                == "ok"
+                and b"over-tls" in received
+            ),
+            interval=0.2,
+            what="event over TLS at the monitor",
+        )
         # The password is still checked over TLS: it is what revocation removes.
         assert attempt(broker, broker.tls.port, "pos-tls", "wrong", ca=ca.cert_path, pair=pair).startswith("refused")
     finally:
@@ -106,7 +134,10 @@ def test_tls_listener_refuses_no_certificate_plain_tcp_and_a_foreign_ca(broker, 
     # A client that does not trust our CA refuses the broker (no man in the middle with another cert).
     assert attempt(broker, port, "pos-tls", password, ca=other.cert_path, pair=forged).startswith("error")
     # Control: the same device with our CA's certificate gets in.
-    assert attempt(broker, port, "pos-tls", password, ca=ca.cert_path, pair=ca.issue_device("pos-tls", tmp_path / "ok")) == "ok"
+    assert (
+        attempt(broker, port, "pos-tls", password, ca=ca.cert_path, pair=ca.issue_device("pos-tls", tmp_path / "ok"))
+        == "ok"
+    )
 
 
 def test_provisioned_tls_post_pages_the_officer(make_hub, broker, ca, sink, tmp_path) -> None:
@@ -117,8 +148,11 @@ def test_provisioned_tls_post_pages_the_officer(make_hub, broker, ca, sink, tmp_
     hub = make_hub(
         [post_entry("pos-other")],
         provisioning={
-            "broker_dir": str(broker.workdir), "pid_file": str(pid_file), "ca_dir": str(ca.directory),
-            "edge_mqtt_host": broker.host, "edge_mqtt_port": broker.tls.port,
+            "broker_dir": str(broker.workdir),
+            "pid_file": str(pid_file),
+            "ca_dir": str(ca.directory),
+            "edge_mqtt_host": broker.host,
+            "edge_mqtt_port": broker.tls.port,
         },
     )
     assert hub.service is not None

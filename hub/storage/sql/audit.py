@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hub.storage.audit import _clean
 from hub.settings import HubSettings
+from hub.storage.audit import _clean
 from hub.storage.sql.database import Cursor, Database, StoreUnavailable
 from hub.storage.sql.events import sortable_time
 from hub.storage.sql.migrate import migrate
@@ -66,8 +66,15 @@ def _row(uid: str, entry: dict[str, Any]) -> Row:
 
 def _entry(row: Sequence[Any]) -> dict[str, Any]:
     _at, _seq, ts, actor, action, target, ok, client, detail = row
-    return {"ts": ts, "actor": actor, "action": action, "target": target, "ok": bool(ok), "client": client,
-            "detail": json.loads(detail)}
+    return {
+        "ts": ts,
+        "actor": actor,
+        "action": action,
+        "target": target,
+        "ok": bool(ok),
+        "client": client,
+        "detail": json.loads(detail),
+    }
 
 
 class SqlAuditLog:
@@ -93,8 +100,9 @@ class SqlAuditLog:
         self.database.close()
 
     # writing -----------------------------------------------------------------------------------
-    def record(self, actor: str, action: str, target: str = "", *, ok: bool = True, client: str = "",
-               **detail: Any) -> dict[str, Any]:
+    def record(
+        self, actor: str, action: str, target: str = "", *, ok: bool = True, client: str = "", **detail: Any
+    ) -> dict[str, Any]:
         entry = {
             "ts": utc_now().isoformat(),
             "actor": _clean(actor),
@@ -119,8 +127,9 @@ class SqlAuditLog:
             except StoreUnavailable as exc:
                 if self.spill is None:
                     raise
-                log.error("audit log: database unavailable, recording to %s for %.0f s: %s",
-                          self.spill, self.retry_after, exc)
+                log.error(
+                    "audit log: database unavailable, recording to %s for %.0f s: %s", self.spill, self.retry_after, exc
+                )
                 self._skip_until = time.monotonic() + self.retry_after
                 self._spill(row)
                 return entry
@@ -133,14 +142,16 @@ class SqlAuditLog:
         cursor.executemany(_INSERT, rows)
         actions = {str(row[4]) for row in rows} - self._actions
         if actions:
-            cursor.executemany("INSERT INTO audit_actions (action) VALUES (?) ON CONFLICT (action) DO NOTHING",
-                               [(a,) for a in sorted(actions)])
+            cursor.executemany(
+                "INSERT INTO audit_actions (action) VALUES (?) ON CONFLICT (action) DO NOTHING",
+                [(a,) for a in sorted(actions)],
+            )
         return actions
 
     def _spill(self, row: Row) -> None:
         """Append one record to the spill file and fsync it (raises OSError if even that fails)."""
         assert self.spill is not None
-        line = (json.dumps(dict(zip(_COLUMNS, row, strict=True)), ensure_ascii=False, separators=(",", ":")) + "\n")
+        line = json.dumps(dict(zip(_COLUMNS, row, strict=True)), ensure_ascii=False, separators=(",", ":")) + "\n"
         self.spill.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.spill, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
@@ -196,8 +207,9 @@ class SqlAuditLog:
         found: list[Row] = []
         for name in actions:
             if name.startswith(action):
-                found += self.database.query(f"{_SELECT} WHERE action = ?{by_actor}{order}",
-                                             [name, *([actor] if actor else []), limit])
+                found += self.database.query(
+                    f"{_SELECT} WHERE action = ?{by_actor}{order}", [name, *([actor] if actor else []), limit]
+                )
         found.sort(key=lambda row: (row[0], row[1]), reverse=True)
         return [_entry(row) for row in found[:limit]]
 
@@ -209,8 +221,12 @@ class SqlAuditLog:
         found: set[str] = set()
         for start in range(0, len(uids), 500):
             chunk = uids[start : start + 500]
-            found.update(str(r[0]) for r in self.database.query(
-                f"SELECT uid FROM audit_log WHERE uid IN ({', '.join('?' * len(chunk))})", chunk))
+            found.update(
+                str(r[0])
+                for r in self.database.query(
+                    f"SELECT uid FROM audit_log WHERE uid IN ({', '.join('?' * len(chunk))})", chunk
+                )
+            )
         return found
 
     def add(self, rows: Sequence[Row]) -> int:
@@ -222,8 +238,12 @@ class SqlAuditLog:
             uids = [str(row[0]) for row in rows]
             for start in range(0, len(uids), 500):
                 chunk = uids[start : start + 500]
-                present.update(str(r[0]) for r in cursor.execute(
-                    f"SELECT uid FROM audit_log WHERE uid IN ({', '.join('?' * len(chunk))})", chunk).fetchall())
+                present.update(
+                    str(r[0])
+                    for r in cursor.execute(
+                        f"SELECT uid FROM audit_log WHERE uid IN ({', '.join('?' * len(chunk))})", chunk
+                    ).fetchall()
+                )
             fresh = [row for row in rows if str(row[0]) not in present]
             actions = self._insert(cursor, fresh) if fresh else set()
         self._actions |= actions
@@ -231,6 +251,7 @@ class SqlAuditLog:
 
 
 # migration of the previous release's audit.jsonl -------------------------------------------------
+
 
 @dataclass
 class AuditMigration:
@@ -242,8 +263,14 @@ class AuditMigration:
     missing_after: int = 0
 
     def summary(self) -> dict[str, Any]:
-        return {"file": self.file, "read": self.read, "added": self.added, "already_stored": self.already,
-                "unreadable_lines": self.unreadable, "missing_after": self.missing_after}
+        return {
+            "file": self.file,
+            "read": self.read,
+            "added": self.added,
+            "already_stored": self.already,
+            "unreadable_lines": self.unreadable,
+            "missing_after": self.missing_after,
+        }
 
 
 def audit_lines(path: Path) -> Iterator[tuple[str, dict[str, Any] | None]]:

@@ -56,7 +56,9 @@ class DatabaseUrl:
             # sqlite:////abs/path.db (four slashes: an absolute path) or sqlite:///relative.db
             path = unquote(parts.path[1:] if parts.path.startswith("/") else parts.path)
             if not path:
-                raise DatabaseUrlError(f"{url!r}: a SQLite URL needs a file, e.g. sqlite:////var/lib/poskamling/hub/hub.db")
+                raise DatabaseUrlError(
+                    f"{url!r}: a SQLite URL needs a file, e.g. sqlite:////var/lib/poskamling/hub/hub.db"
+                )
             return cls("sqlite", path)
         if parts.scheme in ("postgresql", "postgres"):
             return cls("postgresql", url)
@@ -75,8 +77,10 @@ def check_sqlite_file(path: Path) -> None:
         return
     size = path.stat().st_size
     if size == 0:
-        raise StoreDamaged(f"{path} is empty (0 bytes): restore it from a backup (poskamling hub restore), "
-                           "or move it away to start an empty store")
+        raise StoreDamaged(
+            f"{path} is empty (0 bytes): restore it from a backup (poskamling hub restore), "
+            "or move it away to start an empty store"
+        )
     with path.open("rb") as handle:
         header = handle.read(100)
     if not header.startswith(SQLITE_HEADER) or len(header) < 100:
@@ -85,8 +89,10 @@ def check_sqlite_file(path: Path) -> None:
     page_size = 65536 if page_size == 1 else page_size
     pages = int.from_bytes(header[28:32], "big")
     if pages and size < pages * page_size:
-        raise StoreDamaged(f"{path} is truncated ({size} of {pages * page_size} bytes): "
-                           "restore it from a backup (poskamling hub restore)")
+        raise StoreDamaged(
+            f"{path} is truncated ({size} of {pages * page_size} bytes): "
+            "restore it from a backup (poskamling hub restore)"
+        )
 
 
 class Database:
@@ -135,7 +141,7 @@ class Database:
         for connection in connections:
             try:
                 connection.close()
-            except Exception:  # noqa: BLE001 - closing a dead connection: nothing to do
+            except Exception:
                 pass
         self._local = threading.local()
 

@@ -151,7 +151,9 @@ class SqlEventStore:
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             marks = ", ".join("?" * len(chunk))
-            found.update(row[0] for row in cursor.execute(f"SELECT id FROM events WHERE id IN ({marks})", chunk).fetchall())
+            found.update(
+                row[0] for row in cursor.execute(f"SELECT id FROM events WHERE id IN ({marks})", chunk).fetchall()
+            )
         return found
 
     def _remember(self, ids: set[str]) -> None:
@@ -202,12 +204,17 @@ class SqlEventStore:
         )
         more = len(rows) > query.limit
         rows = rows[: query.limit]
-        counted = self.database.query(f"SELECT COUNT(*) FROM (SELECT 1 FROM events WHERE {where} LIMIT ?) AS m",
-                                      [*params, COUNT_CAP + 1])
+        counted = self.database.query(
+            f"SELECT COUNT(*) FROM (SELECT 1 FROM events WHERE {where} LIMIT ?) AS m", [*params, COUNT_CAP + 1]
+        )
         total = int(counted[0][0])
         next_cursor = encode_cursor(rows[-1][0], rows[-1][1]) if more and rows else None
-        return Page([_record(row[2]) for row in rows], min(total, COUNT_CAP), next_cursor=next_cursor,
-                    total_capped=total > COUNT_CAP)
+        return Page(
+            [_record(row[2]) for row in rows],
+            min(total, COUNT_CAP),
+            next_cursor=next_cursor,
+            total_capped=total > COUNT_CAP,
+        )
 
     def scan(self, batch: int = 5_000) -> Iterator[Record]:
         """Every stored event, oldest first (export, checks), read in batches of `batch`."""

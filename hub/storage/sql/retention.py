@@ -117,8 +117,13 @@ class ArchiveWriter:
         size = path.stat().st_size
         good = whole_members_length(path)
         if good < size:
-            log.warning("retention: %s ends in a torn gzip member (%d of %d bytes whole): cut back; its events "
-                        "are still in the database and are archived again", path, good, size)
+            log.warning(
+                "retention: %s ends in a torn gzip member (%d of %d bytes whole): cut back; its events "
+                "are still in the database and are archived again",
+                path,
+                good,
+                size,
+            )
             with path.open("r+b") as handle:
                 handle.truncate(good)
                 handle.flush()

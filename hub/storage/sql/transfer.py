@@ -50,7 +50,9 @@ def open_text(path: Path) -> IO[str]:
     return path.open("r", encoding="utf-8")
 
 
-def export_events(store: SqlEventStore, out: IO[str], since: datetime | None = None, until: datetime | None = None) -> int:
+def export_events(
+    store: SqlEventStore, out: IO[str], since: datetime | None = None, until: datetime | None = None
+) -> int:
     """Write the stored events received in [since, until) as JSON Lines, oldest first; return how many."""
     low = sortable_time(since) if since else ""
     high = sortable_time(until) if until else "~"
@@ -159,12 +161,19 @@ def restore(database: Database, source: Path) -> None:
 def _run(command: list[str]) -> None:
     tool = shutil.which(command[0])
     if tool is None:
-        raise FileNotFoundError(f"{command[0]} not found: install PostgreSQL's client tools (apt-get install postgresql-client)")
+        raise FileNotFoundError(
+            f"{command[0]} not found: install PostgreSQL's client tools (apt-get install postgresql-client)"
+        )
     result = subprocess.run([tool, *command[1:]], capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise RuntimeError(f"{command[0]} failed: {result.stderr.strip()[-500:]}")
 
 
 def describe(report: ImportReport) -> dict[str, Any]:
-    return {"read": report.read, "added": report.added, "already_stored": report.already, "bad": report.bad,
-            "problems": report.problems}
+    return {
+        "read": report.read,
+        "added": report.added,
+        "already_stored": report.already,
+        "bad": report.bad,
+        "problems": report.problems,
+    }

@@ -35,8 +35,19 @@ _env = Environment(
 )
 
 PREVIEW_AGENTS = (
-    "whatsapp", "telegrambot", "facebookexternalhit", "facebot", "slackbot", "twitterbot",
-    "discordbot", "linkedinbot", "skypeuripreview", "googlebot", "bingbot", "applebot", "preview",
+    "whatsapp",
+    "telegrambot",
+    "facebookexternalhit",
+    "facebot",
+    "slackbot",
+    "twitterbot",
+    "discordbot",
+    "linkedinbot",
+    "skypeuripreview",
+    "googlebot",
+    "bingbot",
+    "applebot",
+    "preview",
 )
 
 SECURITY_HEADERS = {

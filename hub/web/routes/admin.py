@@ -7,12 +7,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from hub.accounts.auth import Principal
+from hub.accounts.users import UserError
+from hub.provisioning.provisioner import Provisioner, ProvisionError
+from hub.settings import Role
 from hub.web.deps import HubDep, require
 from hub.web.routes.auth import client_address
-from hub.accounts.auth import Principal
-from hub.settings import Role
-from hub.accounts.users import UserError
-from hub.provisioning.provisioner import ProvisionError, Provisioner
 from hub.web.schemas import (
     AuditEntryOut,
     DeadLetterPage,
@@ -38,8 +38,12 @@ class NewUser(BaseModel):
 
 
 # Entries as stored: a record missing a field is shown without it, not given a null it never had.
-@router.get("/audit", summary="The audit log, newest first (admins only)", response_model=list[AuditEntryOut],
-            response_model_exclude_unset=True)
+@router.get(
+    "/audit",
+    summary="The audit log, newest first (admins only)",
+    response_model=list[AuditEntryOut],
+    response_model_exclude_unset=True,
+)
 def audit(
     hub: HubDep,
     _: Admin,
@@ -50,8 +54,11 @@ def audit(
     return hub.audit.read(limit, action, actor)
 
 
-@router.get("/deadletters", summary="Dead letters: messages that failed in the hub, newest first (admins only)",
-            response_model=DeadLetterPage)
+@router.get(
+    "/deadletters",
+    summary="Dead letters: messages that failed in the hub, newest first (admins only)",
+    response_model=DeadLetterPage,
+)
 def dead_letters(
     hub: HubDep,
     _: Admin,
@@ -74,11 +81,18 @@ def dead_letters(
 
 @router.get("/users", summary="User accounts and their roles", response_model=list[UserOut])
 def users(hub: HubDep, _: Admin) -> list[dict[str, Any]]:
-    return [{"username": u.username, "role": u.role, "created_at": u.created_at, "disabled": u.disabled} for u in hub.users.all()]
+    return [
+        {"username": u.username, "role": u.role, "created_at": u.created_at, "disabled": u.disabled}
+        for u in hub.users.all()
+    ]
 
 
-@router.post("/users", summary="Create a user (strong password required; no defaults)", status_code=201,
-             response_model=UserCreated)
+@router.post(
+    "/users",
+    summary="Create a user (strong password required; no defaults)",
+    status_code=201,
+    response_model=UserCreated,
+)
 def create_user(body: NewUser, request: Request, hub: HubDep, who: Admin) -> dict[str, Any]:
     try:
         user = hub.users.create(body.username, body.password, body.role)
@@ -109,14 +123,18 @@ def enable_user(username: str, request: Request, hub: HubDep, who: Admin) -> dic
     return {"username": username, "disabled": False}
 
 
-@router.get("/devices", summary="Provisioned devices (active and decommissioned); no secrets",
-            response_model=list[DeviceOut])
+@router.get(
+    "/devices", summary="Provisioned devices (active and decommissioned); no secrets", response_model=list[DeviceOut]
+)
 def devices(hub: HubDep, _: Technician) -> list[dict[str, Any]]:
     return [d.model_dump(mode="json") for d in hub.devices.store.all()]
 
 
-@router.post("/devices/{device_id}/unblock", summary="Lift a flood quarantine: the device may connect again",
-             response_model=DeviceUnblocked)
+@router.post(
+    "/devices/{device_id}/unblock",
+    summary="Lift a flood quarantine: the device may connect again",
+    response_model=DeviceUnblocked,
+)
 def unblock_device(device_id: str, hub: HubDep, who: Admin) -> dict[str, Any]:
     try:
         Provisioner(hub.settings, actor=who.name).unblock(device_id)  # audited as device.unblock
@@ -126,9 +144,14 @@ def unblock_device(device_id: str, hub: HubDep, who: Admin) -> dict[str, Any]:
     return {"device_id": device_id, "blocked": False}
 
 
-@router.post("/devices/reload", summary="Re-read the devices file now (after `poskamling device ...`)",
-             response_model=DevicesReloaded)
+@router.post(
+    "/devices/reload",
+    summary="Re-read the devices file now (after `poskamling device ...`)",
+    response_model=DevicesReloaded,
+)
 def reload_devices(request: Request, hub: HubDep, who: Technician) -> dict[str, Any]:
     result = hub.devices.sync(force=True)
-    hub.audit.record(who.name, "devices.reload", client=client_address(request), added=len(result.added), removed=len(result.removed))
+    hub.audit.record(
+        who.name, "devices.reload", client=client_address(request), added=len(result.added), removed=len(result.removed)
+    )
     return {"added": result.added, "removed": result.removed}

@@ -152,8 +152,9 @@ def event_snapshot(event_id: str, hub: HubDep, _: Viewer) -> FileResponse:
     return FileResponse(path, media_type="image/jpeg")
 
 
-@router.get("/alerts", summary="Alerts, newest first, from the whole history; paged by cursor",
-            response_model=list[AlertOut])
+@router.get(
+    "/alerts", summary="Alerts, newest first, from the whole history; paged by cursor", response_model=list[AlertOut]
+)
 def alerts(
     hub: HubDep,
     _: Viewer,
@@ -170,16 +171,28 @@ def alerts(
     `state`: open, closed, all, or one state. Open alerts are shown in the alert service's copy, the newest
     (hub/web/alert_history.py says how the SQL history and memory are merged). With the database away the
     list is memory's (every open alert, the recently closed ones) and `X-Alerts-Source: memory` says so."""
-    query = AlertQuery(None if state == "all" else state, device, kind.value if kind else None,
-                       include_tests=include_tests, limit=limit, cursor=cursor)
+    query = AlertQuery(
+        None if state == "all" else state,
+        device,
+        kind.value if kind else None,
+        include_tests=include_tests,
+        limit=limit,
+        cursor=cursor,
+    )
     try:
         page = alert_page(hub.alerts.all(), hub.alerts.repository, query)
     except ValueError:
         raise invalid("cursor", "not a cursor this API gave (X-Next-Cursor)", cursor) from None
     if page.next_cursor is not None:
         response.headers["X-Next-Cursor"] = page.next_cursor
-        params = {"state": state, "device": device, "kind": kind.value if kind else None,
-                  "include_tests": None if include_tests else "false", "limit": limit, "cursor": page.next_cursor}
+        params = {
+            "state": state,
+            "device": device,
+            "kind": kind.value if kind else None,
+            "include_tests": None if include_tests else "false",
+            "limit": limit,
+            "cursor": page.next_cursor,
+        }
         link = "/api/alerts?" + urlencode({k: v for k, v in params.items() if v is not None})
         response.headers["Link"] = f'<{link}>; rel="next"'
     if page.from_memory_only:
@@ -199,8 +212,9 @@ def alert_detail(alert_id: str, hub: HubDep, _: Viewer) -> dict[str, Any]:
     return alert_view(hub, alert)
 
 
-@router.post("/alerts/{alert_id}/ack", summary="Acknowledge an alert (the post is told help is coming)",
-             response_model=AlertOut)
+@router.post(
+    "/alerts/{alert_id}/ack", summary="Acknowledge an alert (the post is told help is coming)", response_model=AlertOut
+)
 def acknowledge(alert_id: str, hub: HubDep, who: Operator, body: AckRequest | None = None) -> dict[str, Any]:
     try:
         return alert_view(hub, hub.alerts.acknowledge(alert_id, who.name, "api"))
@@ -210,8 +224,9 @@ def acknowledge(alert_id: str, hub: HubDep, who: Operator, body: AckRequest | No
         raise HTTPException(409, str(exc)) from None
 
 
-@router.post("/alerts/{alert_id}/resolve", summary="Resolve an alert with an outcome and a note",
-             response_model=AlertOut)
+@router.post(
+    "/alerts/{alert_id}/resolve", summary="Resolve an alert with an outcome and a note", response_model=AlertOut
+)
 def resolve(alert_id: str, body: ResolveRequest, hub: HubDep, who: Operator) -> dict[str, Any]:
     try:
         return alert_view(hub, hub.alerts.resolve(alert_id, who.name, body.outcome, body.note))
@@ -221,8 +236,11 @@ def resolve(alert_id: str, body: ResolveRequest, hub: HubDep, who: Operator) -> 
         raise HTTPException(409, str(exc)) from None
 
 
-@router.post("/alerts/{alert_id}/en-route", summary="Mark that an officer is on the way (the post is told)",
-             response_model=AlertOut)
+@router.post(
+    "/alerts/{alert_id}/en-route",
+    summary="Mark that an officer is on the way (the post is told)",
+    response_model=AlertOut,
+)
 def en_route(alert_id: str, hub: HubDep, who: Operator) -> dict[str, Any]:
     try:
         return alert_view(hub, hub.alerts.en_route(alert_id, who.name))

@@ -8,9 +8,9 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request, Response, status
 from pydantic import BaseModel, Field
 
-from hub.web.deps import HubDep, Viewer
 from hub.accounts.auth import DEVICE_COOKIE, LoginOutcome
 from hub.accounts.sessions import SESSION_COOKIE
+from hub.web.deps import HubDep, Viewer
 from hub.web.schemas import LoginOut, LogoutOut, MeOut
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
@@ -22,9 +22,7 @@ class LoginRequest(BaseModel):
 
 
 def set_session_cookie(response: Response, session_id: str, secure: bool) -> None:
-    response.set_cookie(
-        SESSION_COOKIE, session_id, httponly=True, secure=secure, samesite="strict", path="/"
-    )
+    response.set_cookie(SESSION_COOKIE, session_id, httponly=True, secure=secure, samesite="strict", path="/")
 
 
 def set_device_cookie(response: Response, outcome: LoginOutcome, days: float, secure: bool) -> None:
@@ -32,8 +30,13 @@ def set_device_cookie(response: Response, outcome: LoginOutcome, days: float, se
     failures on the same account. Only the hub reads it (HttpOnly, SameSite=Strict)."""
     if outcome.device_cookie:
         response.set_cookie(
-            DEVICE_COOKIE, outcome.device_cookie, max_age=int(days * 86400), httponly=True, secure=secure,
-            samesite="strict", path="/",
+            DEVICE_COOKIE,
+            outcome.device_cookie,
+            max_age=int(days * 86400),
+            httponly=True,
+            secure=secure,
+            samesite="strict",
+            path="/",
         )
 
 
@@ -49,14 +52,20 @@ def client_address(request: Request) -> str:
 @router.post(
     "/login",
     summary="Log in with user name and password; sets an HTTP-only session cookie",
-    responses={401: {"description": "wrong user name or password"}, 429: {"description": "too many failures: wait Retry-After seconds"}},
+    responses={
+        401: {"description": "wrong user name or password"},
+        429: {"description": "too many failures: wait Retry-After seconds"},
+    },
     response_model=LoginOut,
 )
 def login(body: LoginRequest, request: Request, response: Response, hub: HubDep) -> dict[str, Any]:
-    outcome = hub.login_guard.login(body.username, body.password, client_address(request), request.cookies.get(DEVICE_COOKIE))
+    outcome = hub.login_guard.login(
+        body.username, body.password, client_address(request), request.cookies.get(DEVICE_COOKIE)
+    )
     if outcome.throttled:  # slowed down, not locked out: the wait is short and the password was not checked
         raise HTTPException(
-            status.HTTP_429_TOO_MANY_REQUESTS, "too many failed logins; try again shortly",
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            "too many failed logins; try again shortly",
             {"Retry-After": retry_after_header(outcome.retry_after)},
         )
     principal = outcome.principal
@@ -81,5 +90,3 @@ def logout(request: Request, response: Response, hub: HubDep, who: Viewer) -> di
 def me(request: Request, hub: HubDep, who: Viewer) -> dict[str, Any]:
     session = hub.sessions.get(request.cookies.get(SESSION_COOKIE))
     return {"username": who.name, "role": who.role, "csrf_token": session.csrf_token if session else None}
-
-

@@ -20,20 +20,20 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles  # noqa: F401  (mounted by hub.api.create_app)
 from fastapi.templating import Jinja2Templates
 
-from hub.alerting.rules import Alert, AlertKind, Outcome
-from hub.web.deps import HubDep
-from hub.web.routes.auth import client_address, retry_after_header, set_device_cookie, set_session_cookie
 from hub.accounts.auth import DEVICE_COOKIE, LoginOutcome, Principal, allowed
-from hub.i18n import LANG_COOKIE, Translator, choose_language, weekday_names
-from hub.web.mapview import build_map
-from hub.web.render import bad_value, format_time, make_environment
-from hub.web.views import alert_view, event_views, post_views
-from hub.alerting.messages import TZ_ABBREVIATION
-from hub.service import HubService
 from hub.accounts.sessions import CSRF_FORM_FIELD, SESSION_COOKIE, Session
+from hub.alerting.messages import TZ_ABBREVIATION
+from hub.alerting.rules import Alert, AlertKind, Outcome
 from hub.duty.roster import is_on_duty
+from hub.i18n import LANG_COOKIE, Translator, choose_language, weekday_names
+from hub.service import HubService
 from hub.storage.events import EventQuery
 from hub.storage.sql.events import decode_cursor
+from hub.web.deps import HubDep
+from hub.web.mapview import build_map
+from hub.web.render import bad_value, format_time, make_environment
+from hub.web.routes.auth import client_address, retry_after_header, set_device_cookie, set_session_cookie
+from hub.web.views import alert_view, event_views, post_views
 from kamling.protocol import EventKind
 
 PACKAGE = Path(__file__).parent.parent  # hub/web: templates/ and static/
@@ -128,7 +128,9 @@ def render(
 def login_form(request: Request, hub: HubDep, next: str = "/") -> Response:
     if hub.sessions.get(request.cookies.get(SESSION_COOKIE)) is not None:
         return RedirectResponse(safe_next(next), status.HTTP_303_SEE_OTHER)
-    return render(request, hub, "dashboard/login.html", None, next=safe_next(next), error=None, no_users=hub.users.count() == 0)
+    return render(
+        request, hub, "dashboard/login.html", None, next=safe_next(next), error=None, no_users=hub.users.count() == 0
+    )
 
 
 def check_login(request: Request, hub: HubService, username: str, password: str) -> LoginOutcome:
@@ -152,9 +154,15 @@ def login_submit(
     if principal is None:
         locked = retry_after > 0
         response = render(
-            request, hub, "dashboard/login.html", None,
+            request,
+            hub,
+            "dashboard/login.html",
+            None,
             status.HTTP_429_TOO_MANY_REQUESTS if locked else status.HTTP_401_UNAUTHORIZED,
-            next=safe_next(next), error="login_throttled" if locked else "login_failed", no_users=False, username=username,
+            next=safe_next(next),
+            error="login_throttled" if locked else "login_failed",
+            no_users=False,
+            username=username,
         )
         if locked:
             response.headers["Retry-After"] = retry_after_header(retry_after)
@@ -206,7 +214,8 @@ def posts(request: Request, hub: HubDep, fragment: bool = False) -> Response:
 
 def snapshots_of(hub: HubService, alert: Alert) -> list[str]:
     return [
-        event_id for event_id in alert.event_ids
+        event_id
+        for event_id in alert.event_ids
         if isinstance(event_id, str) and hub.snapshots.find(event_id, alert.device) is not None
     ]
 
@@ -221,8 +230,14 @@ def alert_detail(request: Request, alert_id: str, hub: HubDep, fragment: bool = 
     template = "dashboard/_alert.html" if fragment else "dashboard/alert.html"
     outcomes = [o.value for o in Outcome if o is not Outcome.RESTORED]
     return render(
-        request, hub, template, session,
-        alert=alert_view(hub, alert), post=post, snapshots=snapshots_of(hub, alert), outcomes=outcomes,
+        request,
+        hub,
+        template,
+        session,
+        alert=alert_view(hub, alert),
+        post=post,
+        snapshots=snapshots_of(hub, alert),
+        outcomes=outcomes,
     )
 
 
@@ -285,10 +300,21 @@ def events(
         older = page_link(page + 1) if page < pages and full and not result.total_capped else None
     newer = page_link(page - 1) if page > 1 and (page - 2) * EVENTS_PER_PAGE <= MAX_OFFSET else None
     return render(
-        request, hub, "dashboard/events.html", session,
-        items=event_views(result.items), total=result.total, total_capped=result.total_capped, page=page, pages=pages,
-        filters=filters, posts=hub.registry.all(), kinds=[k.value for k in EventKind],
-        newer=newer, older=older, newest=page_link(1) if page > 2 else None,
+        request,
+        hub,
+        "dashboard/events.html",
+        session,
+        items=event_views(result.items),
+        total=result.total,
+        total_capped=result.total_capped,
+        page=page,
+        pages=pages,
+        filters=filters,
+        posts=hub.registry.all(),
+        kinds=[k.value for k in EventKind],
+        newer=newer,
+        older=older,
+        newest=page_link(1) if page > 2 else None,
         names={p.device_id: p.name for p in hub.registry.all()},
     )
 
@@ -311,9 +337,15 @@ def officers(request: Request, hub: HubDep) -> Response:
         roster = store.roster()
         people = [
             {
-                "name": o.name, "rank": o.rank, "villages": list(o.villages), "level": o.level,
-                "language": o.language, "channels": channels(o.urls), "active": o.active,
-                "on_duty": is_on_duty(roster, o, now, hub.settings.timezone), "id": o.id,
+                "name": o.name,
+                "rank": o.rank,
+                "villages": list(o.villages),
+                "level": o.level,
+                "language": o.language,
+                "channels": channels(o.urls),
+                "active": o.active,
+                "on_duty": is_on_duty(roster, o, now, hub.settings.timezone),
+                "id": o.id,
             }
             for o in roster.officers
         ]
@@ -321,15 +353,28 @@ def officers(request: Request, hub: HubDep) -> Response:
     else:
         people = [
             {
-                "name": o.name, "rank": "", "villages": list(o.villages), "level": 1, "language": o.language,
-                "channels": channels([u.get_secret_value() for u in o.urls]), "active": True, "on_duty": None, "id": "",
+                "name": o.name,
+                "rank": "",
+                "villages": list(o.villages),
+                "level": 1,
+                "language": o.language,
+                "channels": channels([u.get_secret_value() for u in o.urls]),
+                "active": True,
+                "on_duty": None,
+                "id": "",
             }
             for o in hub.settings.officers
         ]
         shifts, overrides, fallback = [], [], None
     return render(
-        request, hub, "dashboard/officers.html", session,
-        people=people, shifts=shifts, overrides=overrides, fallback=fallback,
+        request,
+        hub,
+        "dashboard/officers.html",
+        session,
+        people=people,
+        shifts=shifts,
+        overrides=overrides,
+        fallback=fallback,
         officer_names={p["id"]: p["name"] for p in people if p["id"]},
         fallback_channels=channels(fallback.urls) if fallback else [],
         weekdays=weekday_names(language_of(request, hub)),
@@ -358,8 +403,15 @@ def dead_letters(request: Request, hub: HubDep, page: int = 1) -> Response:
     items, total = hub.ingest.dead_letters.page(DEAD_LETTERS_PER_PAGE, (page - 1) * DEAD_LETTERS_PER_PAGE)
     pages = max(1, math.ceil(total / DEAD_LETTERS_PER_PAGE))
     return render(
-        request, hub, "dashboard/deadletters.html", session,
-        letters=items, total=total, page=page, pages=pages, evicted=hub.ingest.dead_letters.evicted,
+        request,
+        hub,
+        "dashboard/deadletters.html",
+        session,
+        letters=items,
+        total=total,
+        page=page,
+        pages=pages,
+        evicted=hub.ingest.dead_letters.evicted,
         newer=f"/admin/deadletters?page={page - 1}" if page > 1 else None,
         older=f"/admin/deadletters?page={page + 1}" if page < pages else None,
     )

@@ -54,10 +54,17 @@ def _post(hub: HubDep, token: str) -> PostSettings:
     return post
 
 
-def _form(post: PostSettings, token: str, lang: str, status: int = 200, error: str | None = None,
-          values: dict[str, str] | None = None) -> HTMLResponse:
-    return page("lapor.html", lang, status, post=post, token=token, categories=CATEGORIES, error=error,
-                values=values or {})
+def _form(
+    post: PostSettings,
+    token: str,
+    lang: str,
+    status: int = 200,
+    error: str | None = None,
+    values: dict[str, str] | None = None,
+) -> HTMLResponse:
+    return page(
+        "lapor.html", lang, status, post=post, token=token, categories=CATEGORIES, error=error, values=values or {}
+    )
 
 
 @router.get("/lapor/{token}", response_class=HTMLResponse, include_in_schema=False)
@@ -87,14 +94,27 @@ async def submit_report(token: str, request: Request, hub: HubDep) -> Response:
     client = address_key(request.client.host if request.client else "")
     try:
         await run_in_threadpool(
-            hub.community.submit_report, post, category=values["category"], text=values["text"], phone=values["phone"],
-            photo=await photo_bytes(form), share_location=share, lat=number(form, "lat"), lon=number(form, "lon"),
+            hub.community.submit_report,
+            post,
+            category=values["category"],
+            text=values["text"],
+            phone=values["phone"],
+            photo=await photo_bytes(form),
+            share_location=share,
+            lat=number(form, "lat"),
+            lon=number(form, "lon"),
             client=client,
         )
     except RateLimited as exc:
         minutes = max(1, math.ceil(exc.retry_after / 60))
-        response = page("message.html", lang, 429, title=t("lapor_title"), tone="warn",
-                        lines=[t(f"lapor_throttled_{exc.scope}", minutes=minutes)])
+        response = page(
+            "message.html",
+            lang,
+            429,
+            title=t("lapor_title"),
+            tone="warn",
+            lines=[t(f"lapor_throttled_{exc.scope}", minutes=minutes)],
+        )
         response.headers["Retry-After"] = str(math.ceil(exc.retry_after))
         return response
     except InvalidInput as exc:
@@ -116,10 +136,19 @@ class ReportAction(BaseModel):
 
 def report_view(report: Report) -> dict[str, Any]:
     return {
-        "id": report.id, "post": report.post, "at": report.at.isoformat(), "category": report.category,
-        "text": report.text, "phone": report.phone, "lat": report.lat, "lon": report.lon,
-        "location_shared": report.location_shared, "photo": bool(report.photo), "alert_id": report.alert_id,
-        "outcome": report.outcome, "closed_at": report.closed_at.isoformat() if report.closed_at else None,
+        "id": report.id,
+        "post": report.post,
+        "at": report.at.isoformat(),
+        "category": report.category,
+        "text": report.text,
+        "phone": report.phone,
+        "lat": report.lat,
+        "lon": report.lon,
+        "location_shared": report.location_shared,
+        "photo": bool(report.photo),
+        "alert_id": report.alert_id,
+        "outcome": report.outcome,
+        "closed_at": report.closed_at.isoformat() if report.closed_at else None,
         "closed_by": report.closed_by,
     }
 
@@ -142,22 +171,30 @@ def escalate(alert_id: str, hub: HubDep, who: Operator, body: ReportAction | Non
     return alert_view(hub, _act(hub.community.escalate, alert_id, who.name, body))
 
 
-@router.post("/api/lapor/{alert_id}/false", summary="Close a resident's report as a false report",
-             response_model=AlertOut)
+@router.post(
+    "/api/lapor/{alert_id}/false", summary="Close a resident's report as a false report", response_model=AlertOut
+)
 def false_report(alert_id: str, hub: HubDep, who: Operator, body: ReportAction | None = None) -> dict[str, Any]:
     return alert_view(hub, _act(hub.community.false_report, alert_id, who.name, body))
 
 
-@router.get("/api/lapor/reports", summary="Residents' reports, newest first (of one alert or post)",
-            response_model=list[ResidentReportOut])
-def list_reports(hub: HubDep, _: Viewer, alert_id: str | None = None, post: str | None = None,
-                 limit: int = 100) -> list[dict[str, Any]]:
+@router.get(
+    "/api/lapor/reports",
+    summary="Residents' reports, newest first (of one alert or post)",
+    response_model=list[ResidentReportOut],
+)
+def list_reports(
+    hub: HubDep, _: Viewer, alert_id: str | None = None, post: str | None = None, limit: int = 100
+) -> list[dict[str, Any]]:
     rows = hub.community.store.reports(post=post, alert_id=alert_id, limit=max(1, min(limit, 1000)))
     return [report_view(r) for r in rows]
 
 
-@router.get("/api/lapor/summary", summary="Residents' reports by outcome (false reports counted), last `days` days",
-            response_model=ReportCounts)
+@router.get(
+    "/api/lapor/summary",
+    summary="Residents' reports by outcome (false reports counted), last `days` days",
+    response_model=ReportCounts,
+)
 def summary(hub: HubDep, _: Viewer, days: int = 30) -> dict[str, int]:
     since = hub.community.clock() - timedelta(days=max(1, min(days, 3660)))
     return hub.community.store.report_counts(since)

@@ -112,29 +112,46 @@ class HoursBody(BaseModel):
 
 def checkin_json(checkin: Checkin) -> dict[str, Any]:
     return {
-        "at": checkin.at.isoformat(), "source": checkin.source, "card": checkin.card, "guard_id": checkin.guard_id,
-        "guard_name": checkin.guard_name, "unknown_card": checkin.unknown_card, "counted": checkin.counted,
+        "at": checkin.at.isoformat(),
+        "source": checkin.source,
+        "card": checkin.card,
+        "guard_id": checkin.guard_id,
+        "guard_name": checkin.guard_name,
+        "unknown_card": checkin.unknown_card,
+        "counted": checkin.counted,
     }
 
 
 def tonight_json(view: PostTonight) -> dict[str, Any]:
     return {
-        "device": view.device, "name": view.name, "village": view.village, "night": view.night, "hours": view.hours,
-        "expected": list(view.expected), "checkins": [checkin_json(c) for c in view.checkins],
+        "device": view.device,
+        "name": view.name,
+        "village": view.village,
+        "night": view.night,
+        "hours": view.hours,
+        "expected": list(view.expected),
+        "checkins": [checkin_json(c) for c in view.checkins],
         "last_checkin": checkin_json(view.last_checkin) if view.last_checkin else None,
-        "missed_rounds": view.missed, "unstaffed": view.unstaffed,
+        "missed_rounds": view.missed,
+        "unstaffed": view.unstaffed,
     }
 
 
-@router.get("/api/ronda", summary="Tonight per post: guards, check-ins, missed rounds (your villages only)",
-            response_model=RondaTonightOut)
+@router.get(
+    "/api/ronda",
+    summary="Tonight per post: guards, check-ins, missed rounds (your villages only)",
+    response_model=RondaTonightOut,
+)
 def tonight(hub: HubDep, principal: Viewer) -> dict[str, Any]:
     views = hub.ronda.tonight(visible_posts(hub, principal))
     return {"timezone": hub.settings.timezone, "posts": [tonight_json(v) for v in views]}
 
 
-@router.get("/api/ronda/roster", summary="Guards, dated changes and village ronda hours (your villages only)",
-            response_model=RondaRosterOut)
+@router.get(
+    "/api/ronda/roster",
+    summary="Guards, dated changes and village ronda hours (your villages only)",
+    response_model=RondaRosterOut,
+)
 def get_roster(hub: HubDep, principal: Viewer) -> dict[str, Any]:
     roster = hub.ronda.store.roster()
     devices = {p.device_id for p in visible_posts(hub, principal)}
@@ -175,8 +192,11 @@ def delete_guard(guard_id: str, hub: HubDep, principal: RondaEditor) -> dict[str
     return {"removed": guard_id}
 
 
-@router.post("/api/ronda/changes", summary="A dated change: a guard on (extra night) or off (away) one night",
-             response_model=GuardChangeOut)
+@router.post(
+    "/api/ronda/changes",
+    summary="A dated change: a guard on (extra night) or off (away) one night",
+    response_model=GuardChangeOut,
+)
 def add_change(body: ChangeBody, hub: HubDep, principal: RondaEditor) -> dict[str, Any]:
     _may_change(principal)
     _guard_in_scope(hub, principal, hub.ronda.store.roster(), body.guard_id)
@@ -198,8 +218,11 @@ def delete_change(change_id: str, hub: HubDep, principal: RondaEditor) -> dict[s
     return {"removed": change_id}
 
 
-@router.put("/api/ronda/hours/{village}", summary="Set a village's ronda hours, round interval and grace",
-            response_model=RondaHoursOut)
+@router.put(
+    "/api/ronda/hours/{village}",
+    summary="Set a village's ronda hours, round interval and grace",
+    response_model=RondaHoursOut,
+)
 def put_hours(village: str, body: HoursBody, hub: HubDep, principal: RondaEditor) -> dict[str, Any]:
     _may_change(principal)
     if not in_scope(principal, village):

@@ -80,10 +80,17 @@ def _checkin_records(hub: HubService, since: datetime, until: datetime) -> list[
     cursor: str | None = None
     offset = 0
     while len(records) < MAX_CHECKINS:
-        page = hub.store.query(EventQuery(
-            kind=EventKind.CHECKIN.value, since=since - CLOCK_SLACK, until=until + CLOCK_SLACK, include_tests=False,
-            limit=CHECKIN_PAGE, offset=offset, cursor=cursor,
-        ))
+        page = hub.store.query(
+            EventQuery(
+                kind=EventKind.CHECKIN.value,
+                since=since - CLOCK_SLACK,
+                until=until + CLOCK_SLACK,
+                include_tests=False,
+                limit=CHECKIN_PAGE,
+                offset=offset,
+                cursor=cursor,
+            )
+        )
         records.extend(page.items)
         if page.next_cursor:
             cursor = page.next_cursor
@@ -149,21 +156,33 @@ def overview(request: Request, hub: HubDep) -> Response:
     villages = []
     for village in _villages(posts):
         nights = vr.recent_nights(roster.hours_for(village), now, zone)
-        villages.append(vr.village_figures(village, posts, nights, week_since, now + timedelta(seconds=1), roster,
-                                           checkins, visits, alerts, zone))
+        villages.append(
+            vr.village_figures(
+                village, posts, nights, week_since, now + timedelta(seconds=1), roster, checkins, visits, alerts, zone
+            )
+        )
     names = {p.device_id: p for p in posts}
     return render(
-        request, hub, "dashboard/ronda_sambang.html", session,
-        tonight=tonight, last_visits=last_visits, rawan=rawan, rawan_devices={r.device for r in rawan},
-        villages=villages, names=names, report_week=vr.last_full_week(now, zone).label,
+        request,
+        hub,
+        "dashboard/ronda_sambang.html",
+        session,
+        tonight=tonight,
+        last_visits=last_visits,
+        rawan=rawan,
+        rawan_devices={r.device for r in rawan},
+        villages=villages,
+        names=names,
+        report_week=vr.last_full_week(now, zone).label,
     )
 
 
 # -- the weekly village report ----------------------------------------------------------------------
 
 
-def _chosen(hub: HubService, principal: Principal, village: str | None, week: str | None
-            ) -> tuple[str, vr.Week, list[PostSettings], list[str]]:
+def _chosen(
+    hub: HubService, principal: Principal, village: str | None, week: str | None
+) -> tuple[str, vr.Week, list[PostSettings], list[str]]:
     posts = visible_posts(hub, principal)
     villages = _villages(posts)
     if not villages:
@@ -185,8 +204,9 @@ def _figures(hub: HubService, village: str, week: vr.Week, posts: list[PostSetti
     roster = hub.ronda.store.roster()
     checkins = vr.checkins_by_post(_checkin_records(hub, week.start, week.end + timedelta(days=1)))
     visits, alerts = _visits(hub, week.start, week.end), _alerts(hub, week.start, week.end)
-    return vr.village_figures(village, posts, week.nights, week.start, week.end, roster, checkins, visits, alerts,
-                              hub.settings.timezone)
+    return vr.village_figures(
+        village, posts, week.nights, week.start, week.end, roster, checkins, visits, alerts, hub.settings.timezone
+    )
 
 
 @router.get("/ronda-sambang/laporan", response_class=HTMLResponse)
@@ -195,16 +215,24 @@ def village_report(request: Request, hub: HubDep, village: str | None = None, we
     name, chosen, posts, villages = _chosen(hub, session.principal, village, week)
     figures = _figures(hub, name, chosen, posts)
     return render(
-        request, hub, "dashboard/village_report.html", session,
-        figures=figures, week=chosen, villages=villages, last_day=chosen.end - timedelta(days=1),
-        duration=duration, csv_query=f"village={quote(name, safe='')}&week={chosen.label}",
+        request,
+        hub,
+        "dashboard/village_report.html",
+        session,
+        figures=figures,
+        week=chosen,
+        villages=villages,
+        last_day=chosen.end - timedelta(days=1),
+        duration=duration,
+        csv_query=f"village={quote(name, safe='')}&week={chosen.label}",
         generated=_now(hub),
     )
 
 
 @router.get("/ronda-sambang/laporan.csv", response_class=Response)
-def village_report_csv(request: Request, hub: HubDep, principal: Viewer, village: str | None = None,
-                       week: str | None = None) -> Response:
+def village_report_csv(
+    request: Request, hub: HubDep, principal: Viewer, village: str | None = None, week: str | None = None
+) -> Response:
     name, chosen, posts, _ = _chosen(hub, principal, village, week)
     figures = _figures(hub, name, chosen, posts)
     t = Translator(language_of(request, hub))
@@ -214,6 +242,8 @@ def village_report_csv(request: Request, hub: HubDep, principal: Viewer, village
     return Response(
         to_csv(named),
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="laporan-desa-{chosen.label}.csv"',
-                 "Cache-Control": "no-store"},
+        headers={
+            "Content-Disposition": f'attachment; filename="laporan-desa-{chosen.label}.csv"',
+            "Cache-Control": "no-store",
+        },
     )

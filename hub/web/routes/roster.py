@@ -73,16 +73,18 @@ def put_officer(officer_id: str, body: OfficerBody, hub: HubDep, _: Admin) -> di
     return officer_json(hub.alerts.officers.put_officer(_officer(officer_id, body)))
 
 
-@router.delete("/officers/{officer_id}", summary="Remove an officer with their shifts and overrides",
-               response_model=Removed)
+@router.delete(
+    "/officers/{officer_id}", summary="Remove an officer with their shifts and overrides", response_model=Removed
+)
 def delete_officer(officer_id: str, hub: HubDep, _: Admin) -> dict[str, Any]:
     if not hub.alerts.officers.remove_officer(officer_id):
         raise HTTPException(404, "no such officer")
     return {"removed": officer_id}
 
 
-@router.get("/roster", summary="The stored roster: officers, weekly shifts, overrides, fallback",
-            response_model=RosterOut)
+@router.get(
+    "/roster", summary="The stored roster: officers, weekly shifts, overrides, fallback", response_model=RosterOut
+)
 def get_roster(hub: HubDep, _: Viewer) -> dict[str, Any]:
     roster = hub.alerts.officers.roster()
     return {
@@ -94,8 +96,9 @@ def get_roster(hub: HubDep, _: Viewer) -> dict[str, Any]:
     }
 
 
-@router.post("/roster/shifts", summary="Add a weekly shift (local time; end not after start: next day)",
-             response_model=ShiftOut)
+@router.post(
+    "/roster/shifts", summary="Add a weekly shift (local time; end not after start: next day)", response_model=ShiftOut
+)
 def add_shift(body: ShiftBody, hub: HubDep, _: Admin) -> dict[str, Any]:
     try:
         return hub.alerts.officers.add_shift(**body.model_dump()).model_dump(mode="json")
@@ -103,8 +106,9 @@ def add_shift(body: ShiftBody, hub: HubDep, _: Admin) -> dict[str, Any]:
         raise HTTPException(404, str(exc)) from None
 
 
-@router.post("/roster/overrides", summary="Add a dated override: off (leave) or on (extra duty)",
-             response_model=OverrideOut)
+@router.post(
+    "/roster/overrides", summary="Add a dated override: off (leave) or on (extra duty)", response_model=OverrideOut
+)
 def add_override(body: OverrideBody, hub: HubDep, _: Admin) -> dict[str, Any]:
     try:
         return hub.alerts.officers.add_override(**body.model_dump()).model_dump(mode="json")
@@ -130,8 +134,9 @@ def put_fallback(body: OfficerBody, hub: HubDep, _: Admin) -> dict[str, Any]:
     return officer_json(officer)
 
 
-@router.get("/roster/on-duty", summary="Who would be paged for a post at a time: the escalation chain",
-            response_model=OnDutyOut)
+@router.get(
+    "/roster/on-duty", summary="Who would be paged for a post at a time: the escalation chain", response_model=OnDutyOut
+)
 def on_duty(hub: HubDep, _: Viewer, device: str, at: datetime | None = None) -> dict[str, Any]:
     post = hub.registry.get(device)
     if post is None:
@@ -146,8 +151,16 @@ def on_duty(hub: HubDep, _: Viewer, device: str, at: datetime | None = None) -> 
         "village": post.village,
         "at": moment.isoformat(),
         "chain": [
-            [{"id": o.id, "name": o.name, "rank": o.rank, "level": o.level,
-              "rostered": is_on_duty(roster, o, moment, hub.settings.timezone)} for o in level]
+            [
+                {
+                    "id": o.id,
+                    "name": o.name,
+                    "rank": o.rank,
+                    "level": o.level,
+                    "rostered": is_on_duty(roster, o, moment, hub.settings.timezone),
+                }
+                for o in level
+            ]
             for level in chain
         ],
     }

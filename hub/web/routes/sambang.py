@@ -70,11 +70,27 @@ def _local(hub: HubDep, moment: datetime) -> str:
     return moment.astimezone(ZoneInfo(hub.settings.timezone)).strftime("%d-%m-%Y %H:%M")
 
 
-def _form(hub: HubDep, request: Request, token: str, post: PostSettings, visitor: Visitor | None, lang: str,
-          status: int = 200, error: str | None = None, note: str = "") -> HTMLResponse:
+def _form(
+    hub: HubDep,
+    request: Request,
+    token: str,
+    post: PostSettings,
+    visitor: Visitor | None,
+    lang: str,
+    status: int = 200,
+    error: str | None = None,
+    note: str = "",
+) -> HTMLResponse:
     last = hub.community.last_visit(post.device_id, visitor) if visitor else None
     return page(
-        "sambang.html", lang, status, post=post, visitor=visitor, token=token, error=error, note=note,
+        "sambang.html",
+        lang,
+        status,
+        post=post,
+        visitor=visitor,
+        token=token,
+        error=error,
+        note=note,
         form_token=hub.community.form_token(visitor, post.device_id) if visitor else "",
         last=_local(hub, last.at) if last else None,
     )
@@ -92,11 +108,19 @@ def personal_link(token: str, request: Request, hub: HubDep) -> Response:
     if visitor is None:
         return link_error("invalid", lang)
     t = Translator(lang)
-    response = page("message.html", lang, title=t("sambang_title"), lines=[t("sambang_personal_ok", name=visitor.name)],
-                    tone="good")
+    response = page(
+        "message.html", lang, title=t("sambang_title"), lines=[t("sambang_personal_ok", name=visitor.name)], tone="good"
+    )
     max_age = max(0, int(claim.expires - hub.community.signer().clock()))
-    response.set_cookie(OFFICER_COOKIE, token, max_age=max_age, path="/sambang", httponly=True,
-                        secure=hub.settings.public_url.startswith("https://"), samesite="lax")
+    response.set_cookie(
+        OFFICER_COOKIE,
+        token,
+        max_age=max_age,
+        path="/sambang",
+        httponly=True,
+        secure=hub.settings.public_url.startswith("https://"),
+        samesite="lax",
+    )
     return response
 
 
@@ -134,25 +158,48 @@ async def record_visit(token: str, request: Request, hub: HubDep) -> Response:
     client = address_key(request.client.host if request.client else "")
     try:
         visit: Visit = await run_in_threadpool(
-            hub.community.record_visit, post, visitor, note=note, photo=photo,
-            lat=number(form, "lat"), lon=number(form, "lon"), accuracy=number(form, "accuracy"), client=client,
+            hub.community.record_visit,
+            post,
+            visitor,
+            note=note,
+            photo=photo,
+            lat=number(form, "lat"),
+            lon=number(form, "lon"),
+            accuracy=number(form, "accuracy"),
+            client=client,
         )
     except TooSoon as exc:
-        return page("message.html", lang, 429, title=t("sambang_title"), tone="warn",
-                    lines=[t("sambang_too_soon", time=_local(hub, exc.last.at))])
+        return page(
+            "message.html",
+            lang,
+            429,
+            title=t("sambang_title"),
+            tone="warn",
+            lines=[t("sambang_too_soon", time=_local(hub, exc.last.at))],
+        )
     except PhotoError as exc:
         return _form(hub, request, token, post, visitor, lang, 400, t(f"community_error_photo_{exc.reason}"), note)
     except StoreUnavailable:
         return _form(hub, request, token, post, visitor, lang, 503, t("community_error_unavailable"), note)
-    lines = [f"{t('community_post')}: {post.name}", f"{t('sambang_officer')}: {visit.officer_name}",
-             f"{t('sambang_time')}: {_local(hub, visit.at)}"]
+    lines = [
+        f"{t('community_post')}: {post.name}",
+        f"{t('sambang_officer')}: {visit.officer_name}",
+        f"{t('sambang_time')}: {_local(hub, visit.at)}",
+    ]
     meters = f"{visit.distance_m:.0f}" if visit.distance_m is not None else ""
     if visit.flag:
         lines.append(t(f"sambang_flag_{visit.flag}", meters=meters))
     elif meters:
         lines.append(t("sambang_distance", meters=meters))
-    return page("message.html", lang, 201, title=t("sambang_recorded"), lines=lines, tone="warn" if visit.flag else "good",
-                flag=visit.flag or "none")
+    return page(
+        "message.html",
+        lang,
+        201,
+        title=t("sambang_recorded"),
+        lines=lines,
+        tone="warn" if visit.flag else "good",
+        flag=visit.flag or "none",
+    )
 
 
 # -- for the dashboard and the API ---------------------------------------------------------------
@@ -160,9 +207,18 @@ async def record_visit(token: str, request: Request, hub: HubDep) -> Response:
 
 def visit_view(visit: Visit) -> dict[str, object]:
     return {
-        "id": visit.id, "post": visit.post, "officer": visit.officer, "officer_name": visit.officer_name,
-        "at": visit.at.isoformat(), "lat": visit.lat, "lon": visit.lon, "accuracy_m": visit.accuracy_m,
-        "distance_m": visit.distance_m, "flag": visit.flag, "note": visit.note, "photo": bool(visit.photo),
+        "id": visit.id,
+        "post": visit.post,
+        "officer": visit.officer,
+        "officer_name": visit.officer_name,
+        "at": visit.at.isoformat(),
+        "lat": visit.lat,
+        "lon": visit.lon,
+        "accuracy_m": visit.accuracy_m,
+        "distance_m": visit.distance_m,
+        "flag": visit.flag,
+        "note": visit.note,
+        "photo": bool(visit.photo),
         "via": visit.via,
     }
 

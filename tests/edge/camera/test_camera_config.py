@@ -44,7 +44,11 @@ def test_defaults() -> None:
 @pytest.mark.parametrize(
     ("source", "kind", "target"),
     [
-        ("rtsp://user:pw@10.0.0.5:554/Streaming/Channels/102", "url", "rtsp://user:pw@10.0.0.5:554/Streaming/Channels/102"),
+        (
+            "rtsp://user:pw@10.0.0.5:554/Streaming/Channels/102",
+            "url",
+            "rtsp://user:pw@10.0.0.5:554/Streaming/Channels/102",
+        ),
         ("http://cam.local/video.mjpg", "url", "http://cam.local/video.mjpg"),
         ("v4l2:/dev/video0", "v4l2", "/dev/video0"),
         (0, "v4l2", "0"),

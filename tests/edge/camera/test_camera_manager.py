@@ -12,16 +12,14 @@ import pytest
 from pydantic import ValidationError
 
 from edge.camera.config import CameraConfig
+from edge.camera.manager import WARMUP_SECONDS, CameraManager
 from edge.camera.sources import SourceError, SyntheticSource
 from edge.camera.synthetic import make_clip
-from edge.camera.manager import WARMUP_SECONDS, CameraManager
 from edge.config import EdgeConfig
 from kamling.protocol import EventKind
 from tests.support import VirtualClock
 
 NOON = datetime(2026, 5, 1, 12, 0)
-
-
 
 
 class Events:
@@ -31,7 +29,14 @@ class Events:
         self.items: list[tuple[EventKind, dict[str, Any], bytes | None]] = []
         self.cond = threading.Condition()
 
-    def __call__(self, kind: EventKind, data: dict[str, Any] | None = None, *, test: bool = False, attachment: bytes | None = None) -> None:
+    def __call__(
+        self,
+        kind: EventKind,
+        data: dict[str, Any] | None = None,
+        *,
+        test: bool = False,
+        attachment: bytes | None = None,
+    ) -> None:
         assert test is False
         with self.cond:
             self.items.append((kind, data or {}, attachment))
@@ -90,7 +95,10 @@ def test_a_camera_that_never_answers_is_reported_lost() -> None:
     clock, events = VirtualClock(), Events()
     config = CameraConfig(name="gate", source="rtsp://10.0.0.9/sub", health={"lost_after_s": 2})
     manager = CameraManager(
-        [config], events, source_factory=lambda c: FailingSource(), worker_options={"clock": clock, "sleep": clock.sleep}
+        [config],
+        events,
+        source_factory=lambda c: FailingSource(),
+        worker_options={"clock": clock, "sleep": clock.sleep},
     )
     manager.start()
     try:
@@ -98,7 +106,7 @@ def test_a_camera_that_never_answers_is_reported_lost() -> None:
         assert manager.fps() == {"gate": None}
     finally:
         manager.stop()
-    kind, data, jpeg = events.items[0]
+    _kind, data, jpeg = events.items[0]
     assert data["camera"] == "gate" and data["state"] == "lost" and data["severity"] == "warning"
     assert jpeg is None
 

@@ -24,8 +24,6 @@ NOON = datetime(2026, 5, 1, 12, 0)
 Event = tuple[EventKind, dict[str, Any], bytes | None]
 
 
-
-
 class Recorder:
     def __init__(self) -> None:
         self.events: list[Event] = []
@@ -86,7 +84,7 @@ def test_file_backed_clip_emits_start_and_end_with_snapshots(tmp_path: Path) -> 
     assert start["episode"] == end["episode"]
     assert 0 < start["area"] < 0.2
     for x, y, w, h in start["boxes"]:
-        assert 0 <= x and x + w <= 640 and 0 <= y and y + h <= 480
+        assert x >= 0 and x + w <= 640 and y >= 0 and y + h <= 480
     assert end["reason"] == "quiet" and end["frames"] >= 10
     assert 2.0 <= end["duration_s"] <= 6.0  # the walk takes ~5 s of the clip
     assert end["peak_area"] >= start["area"]
@@ -135,7 +133,9 @@ def test_outside_armed_hours_ignore_emits_nothing() -> None:
 
 
 def test_covered_lens_emits_tamper_then_restore() -> None:
-    config = CameraConfig(name="gate", source="synthetic:covered:320x240", health={"blank_after_s": 5, "clear_after_s": 1})
+    config = CameraConfig(
+        name="gate", source="synthetic:covered:320x240", health={"blank_after_s": 5, "clear_after_s": 1}
+    )
     clock, recorder = VirtualClock(), Recorder()
     worker = run_worker(config, open_source(config, clock=clock, sleep=clock.sleep), clock, recorder)
     try:

@@ -31,7 +31,12 @@ def test_user_names_outside_the_pattern_are_refused(store: UserStore, name: str)
 
 @pytest.mark.parametrize(
     ("password", "why"),
-    [("short1!", "at least"), ("xx-budi-2024-xx", "user name"), ("aaaaaaaaaaaa", "repetitive"), ("abababababab", "repetitive")],
+    [
+        ("short1!", "at least"),
+        ("xx-budi-2024-xx", "user name"),
+        ("aaaaaaaaaaaa", "repetitive"),
+        ("abababababab", "repetitive"),
+    ],
 )
 def test_weak_passwords_are_refused(store: UserStore, password: str, why: str) -> None:
     with pytest.raises(UserError, match=why):
@@ -68,8 +73,11 @@ def test_verify_right_wrong_unknown_and_disabled(store: UserStore) -> None:
     assert store.verify("budi", GOOD) is None and store.verify("budi", "teh-manis-dingin") is not None
     store.delete("budi")
     assert store.verify("budi", "teh-manis-dingin") is None
-    for action in (lambda: store.set_password("nobody", GOOD), lambda: store.set_disabled("nobody", True),
-                   lambda: store.delete("nobody")):
+    for action in (
+        lambda: store.set_password("nobody", GOOD),
+        lambda: store.set_disabled("nobody", True),
+        lambda: store.delete("nobody"),
+    ):
         with pytest.raises(UserError, match="no user"):
             action()
 
@@ -94,7 +102,12 @@ def test_no_default_account_exists_after_start(make_hub) -> None:
     hub = make_hub([post_entry("pos-rw01")])
     assert hub.service is not None and hub.service.users.count() == 0
     api = hub.client(role=None)
-    for username, password in (("admin", "admin"), ("admin", "password"), ("root", "root"), ("poskamling", "poskamling")):
+    for username, password in (
+        ("admin", "admin"),
+        ("admin", "password"),
+        ("root", "root"),
+        ("poskamling", "poskamling"),
+    ):
         response = api.post("/api/auth/login", json={"username": username, "password": password})
         assert response.status_code in (401, 422), (username, response.status_code)
 

@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from hub.alerting.escalation import DueTimer, first_step, next_step, rule_for
+from hub.alerting.rules import Alert, AlertKind, open_alert
 from hub.alerting.service import AlertService
 from hub.alerting.store import AlertRepository
-from hub.alerting.rules import Alert, AlertKind, open_alert
-from hub.alerting.escalation import DueTimer, first_step, next_step, rule_for
-from hub.settings import EscalationRule
 from hub.paging.notify import RecordingNotifier
 from hub.paging.pager import ThreadPager
-from hub.settings import HubSettings
+from hub.settings import EscalationRule, HubSettings
 from kamling.protocol import AlertState, Event, EventKind, new_event_id
 from tests.support import wait_for
 
-T0 = datetime(2026, 11, 22, 15, 0, tzinfo=timezone.utc)  # 22:00 WIB
+T0 = datetime(2026, 11, 22, 15, 0, tzinfo=UTC)  # 22:00 WIB
 RULE = EscalationRule(levels=3, after=60.0)
 
 
@@ -87,14 +86,23 @@ OFFICERS = [
 
 def build(tmp_path, clock: Clock, notifier: RecordingNotifier, **extra) -> tuple[AlertService, list]:
     settings = HubSettings(
-        mqtt_password="x", data_dir=tmp_path, posts=POSTS, officers=OFFICERS,
-        fallback_urls=["json://sink/piket"], **extra,
+        mqtt_password="x",
+        data_dir=tmp_path,
+        posts=POSTS,
+        officers=OFFICERS,
+        fallback_urls=["json://sink/piket"],
+        **extra,
     )
     posts = {p.device_id: p for p in settings.posts}
     published: list = []
     service = AlertService(
-        settings, posts.get, ThreadPager(notifier), lambda device, update: published.append(update),
-        AlertRepository(tmp_path / "alerts.json"), clock=clock, run_timer=False,
+        settings,
+        posts.get,
+        ThreadPager(notifier),
+        lambda device, update: published.append(update),
+        AlertRepository(tmp_path / "alerts.json"),
+        clock=clock,
+        run_timer=False,
     )
     service.start()
     return service, published

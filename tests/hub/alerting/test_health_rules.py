@@ -18,7 +18,13 @@ GB = 1024**3
 def report(**fields: Any) -> dict[str, Any]:
     base: dict[str, Any] = {
         "cpu_temp_c": 50.0,
-        "throttle": {"raw": "0x0", "under_voltage": False, "freq_capped": False, "throttled": False, "soft_temp_limit": False},
+        "throttle": {
+            "raw": "0x0",
+            "under_voltage": False,
+            "freq_capped": False,
+            "throttled": False,
+            "soft_temp_limit": False,
+        },
         "disk": {"path": "/var/lib/poskamling", "free_bytes": 10 * GB, "total_bytes": 30 * GB, "free_pct": 33.3},
         "outbox": {"depth": 0, "drops": 0},
         "cameras": {"gate": 5.0},
@@ -27,7 +33,9 @@ def report(**fields: Any) -> dict[str, Any]:
     return base
 
 
-def codes(health: dict[str, Any], previous: dict[str, Any] | None = None, limits: HealthThresholds = LIMITS) -> list[str]:
+def codes(
+    health: dict[str, Any], previous: dict[str, Any] | None = None, limits: HealthThresholds = LIMITS
+) -> list[str]:
     return [w.code for w in evaluate(health, limits, previous)]
 
 
@@ -43,7 +51,9 @@ def test_overheating_from_temperature(temp: float, expected: list[str]) -> None:
 @pytest.mark.parametrize("flag", ["throttled", "soft_temp_limit", "freq_capped"])
 def test_overheating_from_current_throttle_flags(flag: str) -> None:
     assert codes(report(throttle={"raw": "0x4", flag: True})) == ["overheating"]
-    assert codes(report(throttle={"raw": "0x4", flag: True}), limits=HealthThresholds(throttle_is_overheating=False)) == []
+    assert (
+        codes(report(throttle={"raw": "0x4", flag: True}), limits=HealthThresholds(throttle_is_overheating=False)) == []
+    )
 
 
 def test_past_throttling_alone_is_not_a_warning() -> None:
@@ -78,7 +88,13 @@ def test_outbox_drops_only_when_new_drops_since_the_previous_report() -> None:
 
 
 def test_missing_readings_never_warn() -> None:
-    empty = {"cpu_temp_c": None, "throttle": None, "disk": None, "outbox": {"depth": None, "drops": None}, "cameras": {}}
+    empty = {
+        "cpu_temp_c": None,
+        "throttle": None,
+        "disk": None,
+        "outbox": {"depth": None, "drops": None},
+        "cameras": {},
+    }
     assert codes(empty) == []
     assert codes({}) == []
 
@@ -91,11 +107,16 @@ def test_disabled_raises_nothing_and_details_are_json() -> None:
     assert info["values"]["overheating"] == 95.0 and len(info["messages"]) == 2
 
 
-@given(st.dictionaries(st.sampled_from(["cpu_temp_c", "throttle", "disk", "outbox", "cameras"]), st.recursive(
-    st.none() | st.booleans() | st.floats(allow_nan=True) | st.integers() | st.text(max_size=5),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
-    max_leaves=8,
-)))
+@given(
+    st.dictionaries(
+        st.sampled_from(["cpu_temp_c", "throttle", "disk", "outbox", "cameras"]),
+        st.recursive(
+            st.none() | st.booleans() | st.floats(allow_nan=True) | st.integers() | st.text(max_size=5),
+            lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+            max_leaves=8,
+        ),
+    )
+)
 def test_any_json_shape_is_evaluated_without_raising(health: dict[str, Any]) -> None:
     for warning in evaluate(health, LIMITS, previous=health):
         assert warning.code in {"overheating", "under_voltage", "disk_low", "camera_stalled", "outbox_drops"}

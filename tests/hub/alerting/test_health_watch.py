@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from hub.alerting.health_watch import HealthWatch
 from hub.alerting.rules import AlertKind
 from hub.settings import HealthThresholds
-from hub.alerting.health_watch import HealthWatch
 
 
 class FakeAlerts:

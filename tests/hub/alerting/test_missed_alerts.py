@@ -7,16 +7,16 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
+from hub.alerting.rules import AlertKind
 from hub.alerting.service import AlertService
 from hub.alerting.store import AlertRepository
-from hub.alerting.rules import AlertKind
 from hub.paging.notify import RecordingNotifier
 from hub.paging.pager import ThreadPager
 from hub.settings import HubSettings
 from hub.storage.sql.database import Database
 from hub.storage.sql.events import SqlEventStore
-from poskamling.httpsink import NotificationSink
 from kamling.protocol import Event, EventKind, new_event_id, utc_now
+from poskamling.httpsink import NotificationSink
 from tests.support import HubHarness, post_entry, wait_for
 
 
@@ -26,12 +26,18 @@ def event(kind: EventKind, device: str = "pos-a", seq: int = 1, **data: object) 
 
 def service(tmp_path: Path, notifier: RecordingNotifier) -> AlertService:
     settings = HubSettings(
-        mqtt_password="unused", data_dir=tmp_path, posts=[post_entry("pos-a")],
+        mqtt_password="unused",
+        data_dir=tmp_path,
+        posts=[post_entry("pos-a")],
         officers=[{"name": "officer", "urls": ["json://x/officer"]}],
     )
     posts = {p.device_id: p for p in settings.posts}
     alerts = AlertService(
-        settings, posts.get, ThreadPager(notifier), lambda *_: None, AlertRepository(tmp_path / "alerts.json"),
+        settings,
+        posts.get,
+        ThreadPager(notifier),
+        lambda *_: None,
+        AlertRepository(tmp_path / "alerts.json"),
         run_timer=False,
     )
     alerts.start()

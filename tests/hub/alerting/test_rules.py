@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -10,7 +10,7 @@ from hub.alerting import rules
 from hub.alerting.rules import Alert, AlertKind, Outcome, Severity, TransitionError
 from kamling.protocol import AlertState, Event, EventKind, new_event_id
 
-T0 = datetime(2026, 11, 22, 15, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 22, 15, 0, tzinfo=UTC)
 
 
 def event(kind: EventKind = EventKind.PANIC, seq: int = 1, **data) -> Event:
@@ -53,11 +53,19 @@ def test_lifecycle_records_actor_time_and_channel() -> None:
     alert = rules.resolve(alert, "operator", Outcome.REAL, "pencurian motor", T0 + timedelta(minutes=20))
     assert alert.state is AlertState.RESOLVED and alert.outcome is Outcome.REAL
     assert [(e.action, e.actor) for e in alert.timeline] == [
-        ("opened", "pos-a"), ("repeat", "pos-a"), ("paging", "system"), ("notified", None),
-        ("acknowledged", "Agus"), ("en_route", "Agus"), ("resolved", "operator"),
+        ("opened", "pos-a"),
+        ("repeat", "pos-a"),
+        ("paging", "system"),
+        ("notified", None),
+        ("acknowledged", "Agus"),
+        ("en_route", "Agus"),
+        ("resolved", "operator"),
     ]
-    for action in (lambda a: rules.acknowledge(a, "x", "api", T0), lambda a: rules.en_route(a, "x", T0),
-                   lambda a: rules.resolve(a, "x", Outcome.TEST, None, T0)):
+    for action in (
+        lambda a: rules.acknowledge(a, "x", "api", T0),
+        lambda a: rules.en_route(a, "x", T0),
+        lambda a: rules.resolve(a, "x", Outcome.TEST, None, T0),
+    ):
         with pytest.raises(TransitionError):
             action(alert)
 

@@ -93,7 +93,11 @@ def test_save_queues_flush_waits_and_every_field_round_trips(repo: SqlAlertRepos
     stored = repo.get(alert.id)
     assert stored == alert
     assert stored.event_ids == (first.id, second.id) and [e.action for e in stored.timeline] == [
-        "opened", "repeat", "acknowledged", "resolved"]
+        "opened",
+        "repeat",
+        "acknowledged",
+        "resolved",
+    ]
     assert repo.get(new_event_id()) is None
 
 
@@ -189,7 +193,8 @@ def test_query_pages_newest_first_with_a_cursor_and_filters(repo: SqlAlertReposi
     assert ids(device="pos-a") == [a.id for a in newest_first if a.device == "pos-a"]
     since, until = JAN + timedelta(hours=6), JAN + timedelta(hours=18)
     assert ids(kind="panic", since=since, until=until) == [
-        a.id for a in newest_first if a.kind is AlertKind.PANIC and since <= a.opened_at < until]
+        a.id for a in newest_first if a.kind is AlertKind.PANIC and since <= a.opened_at < until
+    ]
     assert ids(device="pos-b", state="open") == [a.id for a in newest_first if a.device == "pos-b" and a.is_open]
     with pytest.raises(ValueError):
         repo.query(AlertQuery(cursor="not-a-cursor"))

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from hub.alerting.store import AlertRepository, archive_month
 from hub.alerting.rules import (
     Alert,
     AlertKind,
@@ -19,6 +18,7 @@ from hub.alerting.rules import (
     record_note,
     resolve,
 )
+from hub.alerting.store import AlertRepository, archive_month
 from hub.storage.files import open_tinydb
 from kamling import durable
 

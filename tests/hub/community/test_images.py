@@ -40,7 +40,12 @@ def _png_with_exif() -> bytes:
     Image.new("RGB", (8, 8), "#3c3").save(buffer, format="PNG")
     plain = buffer.getvalue()
     ihdr_end = 8 + 12 + 13
-    return plain[:ihdr_end] + _chunk(b"eXIf", b"MM\x00*" + GPS_MARK) + _chunk(b"tEXt", b"Comment\x00" + GPS_MARK) + plain[ihdr_end:]
+    return (
+        plain[:ihdr_end]
+        + _chunk(b"eXIf", b"MM\x00*" + GPS_MARK)
+        + _chunk(b"tEXt", b"Comment\x00" + GPS_MARK)
+        + plain[ihdr_end:]
+    )
 
 
 def test_jpeg_exif_and_comments_are_removed_and_the_image_still_decodes() -> None:
@@ -79,12 +84,15 @@ def test_only_jpeg_and_png_within_the_limit() -> None:
     assert caught.value.reason == "too_large"
 
 
-@pytest.mark.parametrize("damaged", [
-    b"\xff\xd8\xff\xe1\xff\xff",  # a segment longer than the file
-    b"\xff\xd8\x00\x00",  # not a marker
-    b"\xff\xd8\xff\xe1\x00\x01",  # length below 2
-    b"\xff\xd8",  # ends before any scan
-])
+@pytest.mark.parametrize(
+    "damaged",
+    [
+        b"\xff\xd8\xff\xe1\xff\xff",  # a segment longer than the file
+        b"\xff\xd8\x00\x00",  # not a marker
+        b"\xff\xd8\xff\xe1\x00\x01",  # length below 2
+        b"\xff\xd8",  # ends before any scan
+    ],
+)
 def test_a_damaged_jpeg_is_refused_not_guessed(damaged: bytes) -> None:
     with pytest.raises(PhotoError) as caught:
         strip_jpeg_metadata(damaged)

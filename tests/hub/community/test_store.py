@@ -12,13 +12,39 @@ T0 = datetime(2026, 11, 22, 15, 0, tzinfo=UTC)
 
 
 def _visit(n: int, officer: str = "agus", post: str = "pos-rw01", at: datetime = T0) -> Visit:
-    return Visit(id=f"v{n:03d}", post=post, officer=officer, officer_name="Bripka Agus", at=at, lat=-6.2, lon=106.8,
-                 accuracy_m=12.0, distance_m=40.5, flag=None, note="aman", photo=None, via="link", client="10.0.0.1")
+    return Visit(
+        id=f"v{n:03d}",
+        post=post,
+        officer=officer,
+        officer_name="Bripka Agus",
+        at=at,
+        lat=-6.2,
+        lon=106.8,
+        accuracy_m=12.0,
+        distance_m=40.5,
+        flag=None,
+        note="aman",
+        photo=None,
+        via="link",
+        client="10.0.0.1",
+    )
 
 
 def _report(n: int, alert_id: str, at: datetime = T0) -> Report:
-    return Report(id=f"r{n:03d}", post="pos-rw01", at=at, category="pencurian", text="<script>x</script>", phone=None,
-                  lat=None, lon=None, location_shared=False, photo=None, client="10.0.0.9", alert_id=alert_id)
+    return Report(
+        id=f"r{n:03d}",
+        post="pos-rw01",
+        at=at,
+        category="pencurian",
+        text="<script>x</script>",
+        phone=None,
+        lat=None,
+        lon=None,
+        location_shared=False,
+        photo=None,
+        client="10.0.0.9",
+        alert_id=alert_id,
+    )
 
 
 def test_visits_and_reports_round_trip_and_count(database_url: str, tmp_path: Path) -> None:

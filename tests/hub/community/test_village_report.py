@@ -39,7 +39,7 @@ def at(day: int, hh: int, mm: int = 0) -> datetime:
 
 POSTS = [
     PostSettings(device_id="pos-a", name="Pos RW 01", village="Sukamaju"),
-    PostSettings(device_id="pos-b", name="=HYPERLINK(\"http://x\")", village="Sukamaju"),  # a hostile name
+    PostSettings(device_id="pos-b", name='=HYPERLINK("http://x")', village="Sukamaju"),  # a hostile name
     PostSettings(device_id="pos-m", name="Pos Mekar", village="Mekarsari"),
     PostSettings(device_id="pos-c", name="Pos Cempaka", village="Mekarsari"),
 ]
@@ -58,13 +58,20 @@ ROSTER = RondaRoster(
 
 
 def checkin(device: str, moment: datetime, test: bool = False) -> dict[str, object]:
-    return {"kind": "checkin", "device": device, "received_at": moment.astimezone(ZoneInfo("UTC")).isoformat(),
-            "test": test, "data": {}}
+    return {
+        "kind": "checkin",
+        "device": device,
+        "received_at": moment.astimezone(ZoneInfo("UTC")).isoformat(),
+        "test": test,
+        "data": {},
+    }
 
 
 RECORDS = [
-    *(checkin("pos-a", m) for m in (at(23, 22, 50), at(23, 23, 45), at(24, 0, 40), at(24, 1, 35), at(24, 2, 30),
-                                    at(24, 3, 25))),
+    *(
+        checkin("pos-a", m)
+        for m in (at(23, 22, 50), at(23, 23, 45), at(24, 0, 40), at(24, 1, 35), at(24, 2, 30), at(24, 3, 25))
+    ),
     checkin("pos-a", at(23, 20)),  # before the hours: logged, not counted
     checkin("pos-a", at(25, 23), test=True),  # a walk test never counts
     checkin("pos-a", at(29, 23)),  # Sunday: not Budi's night
@@ -75,9 +82,22 @@ RECORDS = [
 
 
 def visit(post: str, moment: datetime, flag: str | None = None) -> Visit:
-    return Visit(id=f"v-{post}-{moment:%d%H}", post=post, officer="agus", officer_name="Bripka Agus", at=moment,
-                 lat=None, lon=None, accuracy_m=None, distance_m=None, flag=flag, note="", photo=None, via="session",
-                 client="test")
+    return Visit(
+        id=f"v-{post}-{moment:%d%H}",
+        post=post,
+        officer="agus",
+        officer_name="Bripka Agus",
+        at=moment,
+        lat=None,
+        lon=None,
+        accuracy_m=None,
+        distance_m=None,
+        flag=flag,
+        note="",
+        photo=None,
+        via="session",
+        client="test",
+    )
 
 
 VISITS = [
@@ -89,8 +109,17 @@ VISITS = [
 ]
 
 
-def handled(device: str, opened: datetime, ack: float | None, done: float | None, kind: AlertKind = AlertKind.PANIC,
-            outcome: Outcome = Outcome.REAL, test: bool = False, note: str | None = None, **details: object):
+def handled(
+    device: str,
+    opened: datetime,
+    ack: float | None,
+    done: float | None,
+    kind: AlertKind = AlertKind.PANIC,
+    outcome: Outcome = Outcome.REAL,
+    test: bool = False,
+    note: str | None = None,
+    **details: object,
+):
     alert = rules.open_alert(device, kind, opened, test=test)
     if details:
         alert = replace(alert, details=dict(details))
@@ -108,7 +137,11 @@ REPORT_B = replace(REPORT_B, note="escalated: (incident)")
 INCIDENT_B = handled("pos-b", at(27, 20, 10), 60, 1200, AlertKind.INCIDENT, from_report=REPORT_B.id)
 FALSE_A = handled("pos-a", at(28, 21), 30, 90, AlertKind.REPORT, Outcome.FALSE_ALARM)
 ALERTS = [
-    PANIC_A, TAMPER_B, REPORT_B, INCIDENT_B, FALSE_A,
+    PANIC_A,
+    TAMPER_B,
+    REPORT_B,
+    INCIDENT_B,
+    FALSE_A,
     handled("pos-a", at(25, 2), 5, 10, test=True),  # walk test
     handled("pos-a", at(25, 3), 100, 200, AlertKind.OFFLINE),  # not an incident
     handled("pos-a", at(30, 0, 30), 10, 20),  # next week
@@ -118,8 +151,18 @@ ALERTS = [
 
 
 def sukamaju(week: vr.Week) -> vr.VillageFigures:
-    return vr.village_figures("sukamaju ", POSTS, week.nights, week.start, week.end, ROSTER,
-                              vr.checkins_by_post(RECORDS), VISITS, ALERTS, ZONE)
+    return vr.village_figures(
+        "sukamaju ",
+        POSTS,
+        week.nights,
+        week.start,
+        week.end,
+        ROSTER,
+        vr.checkins_by_post(RECORDS),
+        VISITS,
+        ALERTS,
+        ZONE,
+    )
 
 
 def test_weeks_default_to_the_last_full_week_in_local_time() -> None:
@@ -192,11 +235,15 @@ def test_the_csv_has_a_row_per_post_a_total_and_no_formula() -> None:
     assert list(rows[0]) == list(vr.CSV_COLUMNS)
     parsed = list(csv.DictReader(io.StringIO(to_csv(rows))))
     total = parsed[-1]
-    assert [total[k] for k in ("post", "rounds_kept", "rounds_expected", "compliance_pct")] == ["TOTAL", "7", "18",
-                                                                                                "39"]
+    assert [total[k] for k in ("post", "rounds_kept", "rounds_expected", "compliance_pct")] == [
+        "TOTAL",
+        "7",
+        "18",
+        "39",
+    ]
     figures = [total[k] for k in ("incidents", "false_alarms", "tta_median_s", "ttr_max_s")]
     assert figures == ["3", "1", "120.0", "3600.0"]
-    assert parsed[0]["post"] == "'=HYPERLINK(\"http://x\")"  # neutralised: a spreadsheet shows it as text
+    assert parsed[0]["post"] == '\'=HYPERLINK("http://x")'  # neutralised: a spreadsheet shows it as text
 
 
 def test_rawan_posts_had_incidents_lately_and_no_visit_lately() -> None:

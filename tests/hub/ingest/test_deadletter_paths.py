@@ -234,22 +234,41 @@ class Clock:
 def alert_service(tmp_path: Path, notifier: RecordingNotifier, **extra: Any) -> AlertService:
     """Officer covers every village: a hub alert that followed the post rules would page them, not the desk."""
     settings = HubSettings(
-        mqtt_password="unused", data_dir=tmp_path, posts=[post_entry("pos-rw01")],
-        officers=[{"name": "officer", "urls": ["json://x/officer"]}], **extra,
+        mqtt_password="unused",
+        data_dir=tmp_path,
+        posts=[post_entry("pos-rw01")],
+        officers=[{"name": "officer", "urls": ["json://x/officer"]}],
+        **extra,
     )
     posts = {p.device_id: p for p in settings.posts}
     hub_post = settings.posts[0].model_copy(update={"device_id": HUB_DEVICE, "name": "Hub Polsek", "village": ""})
     alerts = AlertService(
-        settings, lambda d: hub_post if d == HUB_DEVICE else posts.get(d), ThreadPager(notifier), lambda *_: None,
-        AlertRepository(tmp_path / "alerts.json"), run_timer=False,
+        settings,
+        lambda d: hub_post if d == HUB_DEVICE else posts.get(d),
+        ThreadPager(notifier),
+        lambda *_: None,
+        AlertRepository(tmp_path / "alerts.json"),
+        run_timer=False,
     )
     alerts.start()
     return alerts
 
 
 def letter(device: str = "pos-rw01", n: int = 0) -> DeadLetter:
-    return DeadLetter(f"event:E{n}", "2026-11-22T15:00:00+00:00", device, TOPIC_1, f"E{n}", "commit_failed",
-                      "builtins.TypeError", "boom", "{}", "utf-8", 2, False)
+    return DeadLetter(
+        f"event:E{n}",
+        "2026-11-22T15:00:00+00:00",
+        device,
+        TOPIC_1,
+        f"E{n}",
+        "commit_failed",
+        "builtins.TypeError",
+        "boom",
+        "{}",
+        "utf-8",
+        2,
+        False,
+    )
 
 
 def test_three_dead_letters_within_the_window_raise_one_poison_alert_that_later_ones_join(tmp_path: Path) -> None:

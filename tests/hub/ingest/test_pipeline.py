@@ -6,7 +6,7 @@ import json
 import queue
 import threading
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,19 +14,18 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hub.storage.eventlog import EventLogWriter
-from hub.ingest.pipeline import Ingest
 from hub.ingest.mqtt_session import Inbound
+from hub.ingest.pipeline import Ingest
 from hub.ingest.ratelimit import DeviceRateLimiter
-from hub.settings import RateLimitSettings
 from hub.posts.registry import PostRegistry
-from hub.settings import PostSettings
+from hub.settings import PostSettings, RateLimitSettings
+from hub.storage.eventlog import EventLogWriter
 from hub.storage.events import Record, TinyEventStore
 from kamling.protocol import Event, EventKind, decode_event, new_event_id
 from tests.support import wait_for
 
 DEVICES = ["pos-rw01", "pos-rw02"]
-NOW = datetime(2026, 11, 22, 15, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 22, 15, 0, tzinfo=UTC)
 
 
 class FakeAlerts:
@@ -90,13 +89,23 @@ class SyncWriter:
         self.on_committed([record], self.store.append([record]))
 
 
-def make_ingest(store: Any, writer: Callable[..., Any] = SyncWriter) -> tuple[Ingest, list[tuple[str, bytes]], FakeAlerts]:
+def make_ingest(
+    store: Any, writer: Callable[..., Any] = SyncWriter
+) -> tuple[Ingest, list[tuple[str, bytes]], FakeAlerts]:
     published: list[tuple[str, bytes]] = []
     alerts = FakeAlerts()
     registry = PostRegistry([PostSettings(device_id=d, name=d) for d in DEVICES])
     unlimited = DeviceRateLimiter(RateLimitSettings(rate=1e9, burst=1e9, panic_rate=1e9, panic_burst=1e9))
-    ingest = Ingest(queue.Queue(), registry, store, writer, alerts, lambda t, p: published.append((t, p)),  # type: ignore[arg-type]
-                    limiter=unlimited, clock=lambda: NOW)
+    ingest = Ingest(
+        queue.Queue(),
+        registry,
+        store,
+        writer,
+        alerts,
+        lambda t, p: published.append((t, p)),  # type: ignore[arg-type]
+        limiter=unlimited,
+        clock=lambda: NOW,
+    )
     return ingest, published, alerts
 
 
@@ -227,10 +236,12 @@ def test_committed_events_survive_in_the_real_store(tmp_path: Path) -> None:
 _segment = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12)
 _topics = st.one_of(
     st.builds("/".join, st.lists(_segment, max_size=6)),
-    st.builds(lambda d, c, s: "/".join(["kamling", "v1", d, c, *s]),
-              st.sampled_from([*DEVICES, "pos-zz99", "", "+", "#"]),
-              st.sampled_from(["event", "status", "health", "snapshot", "ack", "cmd", "x"]),
-              st.lists(_segment, max_size=2)),
+    st.builds(
+        lambda d, c, s: "/".join(["kamling", "v1", d, c, *s]),
+        st.sampled_from([*DEVICES, "pos-zz99", "", "+", "#"]),
+        st.sampled_from(["event", "status", "health", "snapshot", "ack", "cmd", "x"]),
+        st.lists(_segment, max_size=2),
+    ),
 )
 _json = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=30),
@@ -243,7 +254,9 @@ _event_like = st.fixed_dictionaries(
         "device": st.sampled_from([*DEVICES, "pos-zz99", "", "POS"]),
         "seq": st.one_of(st.integers(-5, 2**70), st.text(max_size=5), st.none()),
         "kind": st.sampled_from([*[k.value for k in EventKind], "x", ""]),
-        "ts": st.sampled_from(["2026-11-22T15:00:00Z", "2026-11-22T15:00:00", "yesterday", "2026-11-22T15:00:00+07:00"]),
+        "ts": st.sampled_from(
+            ["2026-11-22T15:00:00Z", "2026-11-22T15:00:00", "yesterday", "2026-11-22T15:00:00+07:00"]
+        ),
     },
     optional={"data": _json, "test": _json, "extra": _json},
 )
@@ -268,9 +281,11 @@ def test_fuzzed_messages_never_crash_ingest_nor_store_anything_invalid(messages:
     assert ingest.rejected.get("internal_error", 0) == 0
     assert all(s.count == 1 for s in settles)  # every message settled exactly once
     for record in store.records.values():
-        event = decode_event(record["device"], json.dumps({k: v for k, v in record.items() if k != "received_at"}).encode())
+        event = decode_event(
+            record["device"], json.dumps({k: v for k, v in record.items() if k != "received_at"}).encode()
+        )
         assert event.device in DEVICES
-    for topic, payload in published:
+    for topic, _payload in published:
         assert topic.split("/")[2] in DEVICES and topic.endswith("/ack")
 
 

@@ -64,8 +64,12 @@ class Alerts:
 
 
 def settings(tmp_path, **rate_limit: Any) -> HubSettings:  # type: ignore[no-untyped-def]
-    return HubSettings(mqtt_password="x", data_dir=tmp_path, provisioning={"broker_dir": str(tmp_path / "none")},
-                       rate_limit={"quarantine_after": 1.0, "quarantine_min_rejected": 10, **rate_limit})
+    return HubSettings(
+        mqtt_password="x",
+        data_dir=tmp_path,
+        provisioning={"broker_dir": str(tmp_path / "none")},
+        rate_limit={"quarantine_after": 1.0, "quarantine_min_rejected": 10, **rate_limit},
+    )
 
 
 def flood_for_three_seconds(quarantine: Quarantine, clock: Clock) -> None:

@@ -187,8 +187,16 @@ def make_ingest() -> tuple[Ingest, Snapshots]:
     alerts = type("Alerts", (), {"handle_event": lambda self, event: None})()
     unlimited = DeviceRateLimiter(RateLimitSettings(rate=1e9, burst=1e9, panic_rate=1e9, panic_burst=1e9))
     snapshots = Snapshots()
-    ingest = Ingest(queue.Queue(), registry, Events(), SyncWriter, alerts, lambda t, p: None,  # type: ignore[arg-type]
-                    snapshots=snapshots, limiter=unlimited)
+    ingest = Ingest(
+        queue.Queue(),
+        registry,
+        Events(),
+        SyncWriter,
+        alerts,
+        lambda t, p: None,  # type: ignore[arg-type]
+        snapshots=snapshots,
+        limiter=unlimited,
+    )
     return ingest, snapshots
 
 

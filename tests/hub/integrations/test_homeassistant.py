@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from hub.provisioning.devices import DeviceRecord, DeviceStore, DeviceSync, SyncResult
 from hub.integrations.homeassistant import CLEARED, HomeAssistantBridge, discovery_changes, discovery_configs
 from hub.posts.registry import PostRegistry
+from hub.provisioning.devices import DeviceRecord, DeviceStore, DeviceSync, SyncResult
 from hub.settings import HubSettings, PostSettings
 from tests.support import post_entry
 
@@ -24,7 +24,9 @@ def config_topics(device_id: str, prefix: str = "homeassistant") -> set[str]:
 
 
 def settings(tmp_path: Path, enabled: bool = True) -> HubSettings:
-    return HubSettings(mqtt_password="x", data_dir=tmp_path, home_assistant_discovery=enabled, home_assistant_prefix="ha")
+    return HubSettings(
+        mqtt_password="x", data_dir=tmp_path, home_assistant_discovery=enabled, home_assistant_prefix="ha"
+    )
 
 
 # -- pure --------------------------------------------------------------------------------------

@@ -20,7 +20,9 @@ from kamling.protocol import OFFLINE_WILL, Event, EventKind, Status, new_event_i
 DEVICE = "pos-rw05-sukamaju"
 POST = "Pos Kamling RW 05 Sukamaju"
 # HA's discovery topic: <prefix>/<component>/[<node_id>/]<object_id>/config, ids [a-zA-Z0-9_-]+
-DISCOVERY_TOPIC = re.compile(r"^homeassistant/(?P<component>[a-z_]+)/(?P<node>[a-zA-Z0-9_-]+)/(?P<object>[a-zA-Z0-9_-]+)/config$")
+DISCOVERY_TOPIC = re.compile(
+    r"^homeassistant/(?P<component>[a-z_]+)/(?P<node>[a-zA-Z0-9_-]+)/(?P<object>[a-zA-Z0-9_-]+)/config$"
+)
 
 
 def by_object_id(messages: list[DiscoveryMessage]) -> dict[str, DiscoveryMessage]:
@@ -133,7 +135,7 @@ def test_camera_names_are_made_safe() -> None:
     assert object_id_for_camera("Gang Mawar / utara") == "motion_Gang_Mawar_utara"
     assert object_id_for_camera("///") == "motion_camera"
     msgs = by_object_id(discovery_messages(DEVICE, POST, ['jalan "utama"']))
-    template = msgs['motion_jalan_utama'].payload["value_template"]
+    template = msgs["motion_jalan_utama"].payload["value_template"]
     assert render(template, event(EventKind.MOTION, {"camera": 'jalan "utama"'})) == "ON"
 
 

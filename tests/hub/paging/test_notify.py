@@ -16,7 +16,7 @@ def test_pages_to_the_same_officer_all_arrive_in_order() -> None:
         for n in range(3):
             assert notifier.send([sink.url("agus")], f"PANIK {n}", "isi")
         assert [r.body["title"] for r in sink.received] == ["PANIK 0", "PANIK 1", "PANIK 2"]
-        assert len(notifier._senders) == 1  # noqa: SLF001 - built once, reused
+        assert len(notifier._senders) == 1
     finally:
         sink.stop()
 

@@ -238,8 +238,13 @@ def test_paging_returns_to_the_worker_once_it_can_run_again(sink: NotificationSi
     results = Results()
     try:
         wait_for(lambda: pager.respawn_in is not None, timeout=30, what="worker given up for now")
-        wait_for(lambda: pager.respawn_in is None and pager.pending() == 0 and marker.read_text() == str(MAX_QUICK_DEATHS + 1),
-                 timeout=30, what="worker tried again")
+        wait_for(
+            lambda: (
+                pager.respawn_in is None and pager.pending() == 0 and marker.read_text() == str(MAX_QUICK_DEATHS + 1)
+            ),
+            timeout=30,
+            what="worker tried again",
+        )
         pager.submit(Page((sink.url("officer"),), "PANIK", "Pos A"), results)
         wait_for(lambda: results.items, timeout=30)
     finally:

@@ -7,7 +7,14 @@ import stat
 
 import pytest
 
-from hub.provisioning.broker_files import hash_password, new_secret, render_acl, render_password_file, verify_password, write_private
+from hub.provisioning.broker_files import (
+    hash_password,
+    new_secret,
+    render_acl,
+    render_password_file,
+    verify_password,
+    write_private,
+)
 
 
 def _rules(acl: str, user: str | None) -> set[str]:
@@ -17,9 +24,9 @@ def _rules(acl: str, user: str | None) -> set[str]:
     for line in acl.splitlines():
         if line.startswith("user "):
             current = line.split(" ", 1)[1]
-        elif user is not None and current == user and line.startswith("topic "):
-            rules.add(line)
-        elif user is None and line.startswith("pattern "):
+        elif (user is not None and current == user and line.startswith("topic ")) or (
+            user is None and line.startswith("pattern ")
+        ):
             rules.add(line)
     return rules
 

@@ -13,8 +13,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from typer.testing import CliRunner
 
-from poskamling.cli import app
 from hub.provisioning.pki import CertificateAuthority, PkiError, common_name
+from poskamling.cli import app
 
 
 def _cert(path: Path) -> x509.Certificate:
@@ -43,7 +43,10 @@ def test_server_and_device_certificates_chain_to_the_ca(tmp_path: Path) -> None:
     cert.verify_directly_issued_by(root)
     san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert set(san.get_values_for_type(x509.DNSName)) == {"localhost", "hub.polsek.lan"}
-    assert set(san.get_values_for_type(x509.IPAddress)) == {ipaddress.ip_address("127.0.0.1"), ipaddress.ip_address("192.168.10.5")}
+    assert set(san.get_values_for_type(x509.IPAddress)) == {
+        ipaddress.ip_address("127.0.0.1"),
+        ipaddress.ip_address("192.168.10.5"),
+    }
     assert ExtendedKeyUsageOID.SERVER_AUTH in cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     assert stat.S_IMODE(server.key.stat().st_mode) == 0o600
 
@@ -51,7 +54,9 @@ def test_server_and_device_certificates_chain_to_the_ca(tmp_path: Path) -> None:
     dcert = _cert(device.cert)
     dcert.verify_directly_issued_by(root)
     assert common_name(device.cert) == "pos-rw05"
-    assert list(dcert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value) == [ExtendedKeyUsageOID.CLIENT_AUTH]
+    assert list(dcert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value) == [
+        ExtendedKeyUsageOID.CLIENT_AUTH
+    ]
     assert not dcert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
     assert stat.S_IMODE(device.key.stat().st_mode) == 0o600
     assert dcert.not_valid_after_utc <= root.not_valid_after_utc

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from hub.settings import HubSettings
 from hub.provisioning.provisioner import Provisioner
+from hub.settings import HubSettings
 
 
 @pytest.mark.parametrize("discovery", [False, True])

@@ -14,8 +14,14 @@ TOPIC = "kamling/v1/pos-rw01/event"
 
 
 def add(store: DeadLetterStore, payload: bytes = b'{"x": 1}', event_id: str | None = "01EVENT", **over: object):
-    fields: dict = {"topic": TOPIC, "payload": payload, "device": "pos-rw01", "event_id": event_id,
-                    "reason": "commit_failed", "error": TypeError("Object of type set is not JSON serializable")}
+    fields: dict = {
+        "topic": TOPIC,
+        "payload": payload,
+        "device": "pos-rw01",
+        "event_id": event_id,
+        "reason": "commit_failed",
+        "error": TypeError("Object of type set is not JSON serializable"),
+    }
     fields.update(over)
     return store.add(**fields)
 

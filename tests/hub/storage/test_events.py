@@ -6,7 +6,7 @@ The atomic write itself is tested in tests/kamling/test_durable.py, the damage r
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +15,12 @@ import pytest
 from hub.storage.events import EventQuery, TinyEventStore
 from kamling.protocol import new_event_id
 
-BASE = datetime(2026, 11, 22, 15, 0, tzinfo=timezone.utc)
+BASE = datetime(2026, 11, 22, 15, 0, tzinfo=UTC)
 
 
-def record(device: str = "pos-rw01", seq: int = 1, kind: str = "panic", minutes: int = 0, **over: Any) -> dict[str, Any]:
+def record(
+    device: str = "pos-rw01", seq: int = 1, kind: str = "panic", minutes: int = 0, **over: Any
+) -> dict[str, Any]:
     ts = BASE + timedelta(minutes=minutes)
     raw = {
         "id": new_event_id(),

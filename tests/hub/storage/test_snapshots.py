@@ -277,9 +277,7 @@ def test_restart_applies_per_post_quotas_and_keeps_evidence(tmp_path: Path) -> N
     other = new_event_id()
     first.save("pos-rw02", other, JPEG)
 
-    restarted = SnapshotStore(
-        tmp_path, post_max_files=3, protection=Evidence({("pos-rw01", saved[0]): Hold.PINNED})
-    )
+    restarted = SnapshotStore(tmp_path, post_max_files=3, protection=Evidence({("pos-rw01", saved[0]): Hold.PINNED}))
     assert restarted.usage("pos-rw01") == (3, 300)
     assert kept(restarted, "pos-rw01", saved) == [True, False, False, False, True, True]
     assert restarted.find(other, "pos-rw02") is not None

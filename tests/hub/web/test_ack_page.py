@@ -24,10 +24,15 @@ from tests.support import HubHarness, post_entry, wait_for
 
 LINK = re.compile(r"https?://\S+?(/ack/[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+)")
 SECRET = "k" * 40  # the hub's ack_link_secret, so the tests can sign their own (expired) links
-BROWSER = "Mozilla/5.0 (Linux; Android 13; SM-A145F) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Mobile Safari/537.36"
+BROWSER = (
+    "Mozilla/5.0 (Linux; Android 13; SM-A145F) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Mobile Safari/537.36"
+)
 TAP = {  # what a phone's browser sends when the officer taps the link
-    "User-Agent": BROWSER, "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document",
-    "Sec-Fetch-Site": "none", "Sec-Fetch-User": "?1",
+    "User-Agent": BROWSER,
+    "Sec-Fetch-Mode": "navigate",
+    "Sec-Fetch-Dest": "document",
+    "Sec-Fetch-Site": "none",
+    "Sec-Fetch-User": "?1",
 }
 PREVIEW_ROBOTS = (
     "WhatsApp/2.23.20.0 A",
@@ -80,7 +85,9 @@ def _page_and_alert(hub: HubHarness, sink, post, recipient: str, device: str) ->
     path = LINK.search(page.body["message"]).group(1)
     api = hub.client("viewer")
     alert = wait_for(
-        lambda: next((a for a in api.get("/api/alerts").json() if a["device"] == device and a["state"] == "notified"), None),
+        lambda: next(
+            (a for a in api.get("/api/alerts").json() if a["device"] == device and a["state"] == "notified"), None
+        ),
         what=f"{device}'s alert notified",
     )
     paged = Paged(hub, alert["id"], path, post)
@@ -219,7 +226,9 @@ def test_an_expired_link_is_refused_with_a_clear_page_and_changes_nothing(one_al
 
 
 def test_a_link_from_a_hub_with_a_short_ack_link_ttl_expires(make_hub, make_post, sink) -> None:
-    hub = make_hub([post_entry("pos-rw02")], officers=[{"name": "Aiptu Budi", "urls": [sink.url("budi")]}], ack_link_ttl=0.05)
+    hub = make_hub(
+        [post_entry("pos-rw02")], officers=[{"name": "Aiptu Budi", "urls": [sink.url("budi")]}], ack_link_ttl=0.05
+    )
     post = make_post("pos-rw02")
     wait_for(lambda: post.agent.connected, what="post connected")
     paged = _page_and_alert(hub, sink, post, "budi", "pos-rw02")

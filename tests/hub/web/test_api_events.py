@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -11,7 +11,7 @@ from tests.support import post_entry
 
 pytestmark = pytest.mark.e2e
 
-BASE = datetime(2026, 11, 22, 15, 0, tzinfo=timezone.utc)
+BASE = datetime(2026, 11, 22, 15, 0, tzinfo=UTC)
 
 
 def record(device: str, seq: int, kind: str, minutes: int, test: bool = False) -> dict:
@@ -53,7 +53,10 @@ def test_filters_and_pagination(hub) -> None:  # type: ignore[no-untyped-def]
 
     window = api.get(
         "/api/events",
-        params={"since": (BASE + timedelta(minutes=5)).isoformat(), "until": (BASE + timedelta(minutes=10)).isoformat()},
+        params={
+            "since": (BASE + timedelta(minutes=5)).isoformat(),
+            "until": (BASE + timedelta(minutes=10)).isoformat(),
+        },
     ).json()
     assert sorted(e["seq"] for e in window["items"]) == [6, 7, 8, 9, 10]
 

@@ -29,8 +29,16 @@ OLD = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)  # long before the 48 h the alert 
 
 def record(device: str, seq: int, kind: str = "motion", seconds: int = 0) -> dict[str, Any]:
     moment = BASE + timedelta(seconds=seconds)
-    return {"id": new_event_id(), "device": device, "seq": seq, "kind": kind, "ts": moment.isoformat(),
-            "data": {}, "test": False, "received_at": moment.isoformat()}
+    return {
+        "id": new_event_id(),
+        "device": device,
+        "seq": seq,
+        "kind": kind,
+        "ts": moment.isoformat(),
+        "data": {},
+        "test": False,
+        "received_at": moment.isoformat(),
+    }
 
 
 def closed(at: datetime, device: str = "pos-a", kind: AlertKind = AlertKind.MOTION) -> Alert:
@@ -82,8 +90,12 @@ def test_events_page_with_a_cursor_every_event_once_newest_first(make_hub, datab
 
 @pytest.mark.parametrize(
     ("params", "field"),
-    [({"offset": 10_001}, "offset"), ({"cursor": "not-a-cursor"}, "cursor"), ({"cursor": "!!"}, "cursor"),
-     ({"cursor": "x" * 300}, "cursor")],
+    [
+        ({"offset": 10_001}, "offset"),
+        ({"cursor": "not-a-cursor"}, "cursor"),
+        ({"cursor": "!!"}, "cursor"),
+        ({"cursor": "x" * 300}, "cursor"),
+    ],
 )
 def test_events_bad_offset_or_cursor_is_a_422_naming_the_field(make_hub, params: dict[str, Any], field: str) -> None:
     hub = make_hub([post_entry("pos-a")])
@@ -134,8 +146,15 @@ def test_alerts_read_the_whole_history_newest_first_with_a_cursor(make_hub, data
     assert api.get("/api/alerts/01J0000000000000000000000A").status_code == 404
 
 
-@pytest.mark.parametrize(("params", "field"), [({"cursor": "nope"}, "cursor"), ({"state": "sleeping"}, "state"),
-                                               ({"kind": "ghost"}, "kind"), ({"limit": 501}, "limit")])
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"cursor": "nope"}, "cursor"),
+        ({"state": "sleeping"}, "state"),
+        ({"kind": "ghost"}, "kind"),
+        ({"limit": 501}, "limit"),
+    ],
+)
 def test_alerts_bad_query_is_a_422_naming_the_field(make_hub, params: dict[str, Any], field: str) -> None:
     hub = make_hub([post_entry("pos-a")])
     response = hub.client("viewer").get("/api/alerts", params=params)

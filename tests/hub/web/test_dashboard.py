@@ -8,10 +8,10 @@ import secrets
 import httpx
 import pytest
 
-from hub.web.routes.dashboard import safe_next
 from hub.i18n import STRINGS, Translator, choose_language, missing_keys
-from hub.web.mapview import build_map, world_xy
 from hub.storage.events import EventQuery
+from hub.web.mapview import build_map, world_xy
+from hub.web.routes.dashboard import safe_next
 from tests.support import post_entry, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -204,7 +204,9 @@ def test_static_assets_are_served_locally(hub) -> None:
 
 
 def test_login_form_uses_the_hub_throttle_and_says_so(make_hub) -> None:
-    hub = make_hub([post_entry("pos-a")], login={"account_free_failures": 1, "account_base_delay": 60, "account_max_delay": 60})
+    hub = make_hub(
+        [post_entry("pos-a")], login={"account_free_failures": 1, "account_base_delay": 60, "account_max_delay": 60}
+    )
     password = strong_password()
     hub.service.users.create("operator1", password, "operator")
     client = httpx.Client(base_url=hub.web.url, timeout=10)
@@ -222,8 +224,16 @@ def test_event_log_pages_through_many_events(hub) -> None:
 
     start = utc_now() - timedelta(hours=2)
     records = [
-        {"id": new_event_id(), "device": "pos-a", "seq": n + 1, "kind": "checkin", "ts": (start + timedelta(seconds=n)).isoformat(),
-         "data": {}, "test": False, "received_at": utc_now().isoformat()}
+        {
+            "id": new_event_id(),
+            "device": "pos-a",
+            "seq": n + 1,
+            "kind": "checkin",
+            "ts": (start + timedelta(seconds=n)).isoformat(),
+            "data": {},
+            "test": False,
+            "received_at": utc_now().isoformat(),
+        }
         for n in range(120)
     ]
     hub.service.store.append(records)
@@ -247,8 +257,16 @@ def test_officers_page_shows_the_stored_roster_and_who_is_on_duty(hub) -> None:
     from hub.duty.roster import Officer
 
     store = hub.service.alerts.officers
-    store.put_officer(Officer(id="agus", name="Bripka Agus", rank="Bhabinkamtibmas", villages=("Sukamaju",),
-                              urls=("tgram://bot-token-secret/123",), always_on_duty=True))
+    store.put_officer(
+        Officer(
+            id="agus",
+            name="Bripka Agus",
+            rank="Bhabinkamtibmas",
+            villages=("Sukamaju",),
+            urls=("tgram://bot-token-secret/123",),
+            always_on_duty=True,
+        )
+    )
     store.put_officer(Officer(id="sari", name="Aipda Sari", urls=("mailto://user:pw@example.lan",), level=2))
     store.add_shift(officer_id="sari", weekday=0, start="22:00", end="06:00")
     client, _ = login(hub, "viewer1", "viewer")
@@ -257,5 +275,5 @@ def test_officers_page_shows_the_stored_roster_and_who_is_on_duty(hub) -> None:
     agus = re.search(r"<tr[^>]*>\s*<td>Bripka Agus.*?</tr>", page, re.S).group(0)
     assert "tgram" in agus and ">ya<" in agus
     assert "bot-token-secret" not in page and "user:pw" not in page
-    shift = re.search(r"<tr><td>Aipda Sari</td><td>Senin</td><td>22:00–06:00</td></tr>", page)
+    shift = re.search(r"<tr><td>Aipda Sari</td><td>Senin</td><td>22:00\u201306:00</td></tr>", page)
     assert shift is not None, page

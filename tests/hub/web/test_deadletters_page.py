@@ -15,10 +15,22 @@ HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 def test_admins_see_dead_letters_escaped_and_others_do_not(make_hub) -> None:
     hub = make_hub([post_entry("pos-a")])
     letters = hub.service.dead_letters
-    letters.add(topic="kamling/v1/pos-a/event", payload=HOSTILE.encode(), device="pos-a", event_id=None,
-                reason="handle_failed", error=ValueError(HOSTILE))
-    letters.add(topic="kamling/v1/pos-a/event", payload=b"\xff\xfe\x00binary", device="pos-a", event_id="01BIN",
-                reason="commit_failed", error=TypeError("not JSON serializable"))
+    letters.add(
+        topic="kamling/v1/pos-a/event",
+        payload=HOSTILE.encode(),
+        device="pos-a",
+        event_id=None,
+        reason="handle_failed",
+        error=ValueError(HOSTILE),
+    )
+    letters.add(
+        topic="kamling/v1/pos-a/event",
+        payload=b"\xff\xfe\x00binary",
+        device="pos-a",
+        event_id="01BIN",
+        reason="commit_failed",
+        error=TypeError("not JSON serializable"),
+    )
 
     admin, _ = login(hub, "kepala", "admin")
     page = admin.get("/admin/deadletters", params={"lang": "en"})

@@ -46,7 +46,9 @@ def test_a_zero_length_events_partition_shows_in_health(make_hub: Callable[..., 
     assert hub.service is not None and hub.service.store.contains(GOOD_ID)  # the rest loaded
 
 
-def test_every_store_reports_its_damage_and_the_hub_still_starts(make_hub: Callable[..., HubHarness], tmp_path: Path) -> None:
+def test_every_store_reports_its_damage_and_the_hub_still_starts(
+    make_hub: Callable[..., HubHarness], tmp_path: Path
+) -> None:
     data = tmp_path / "hub"
     (data / "events").mkdir(parents=True)
     (data / "events" / "events-2026-11-22T16.000.json").write_bytes(b"")
@@ -60,7 +62,12 @@ def test_every_store_reports_its_damage_and_the_hub_still_starts(make_hub: Calla
     damaged = hub.client(None).get("/api/health").json()["store_damaged"]
 
     # The stores that are files in every configuration: set aside (renamed, never deleted).
-    set_aside = {"events-2026-11-22T16.000.json": data / "events", "users.json": data, "roster.json": data, "devices.json": data}
+    set_aside = {
+        "events-2026-11-22T16.000.json": data / "events",
+        "users.json": data,
+        "roster.json": data,
+        "devices.json": data,
+    }
     for name, folder in set_aside.items():
         assert sum(1 for message in damaged if message.startswith(f"{name}: damaged")) == 1, (name, damaged)
         assert not (folder / name).exists() and len(list(folder.glob(f"{name}.damaged-*"))) == 1

@@ -102,10 +102,20 @@ def test_photos_lose_their_location_unless_shared_and_bad_input_is_refused(hub: 
     resident = httpx.Client(base_url=hub.web.url, timeout=10)
     photo = _photo_with_exif()
     files = {"photo": ("foto.jpg", photo, "image/jpeg")}
-    assert resident.post(_lapor(hub), data={"category": "pencurian", "lat": "-6.2", "lon": "106.8"},
-                         files=files).status_code == 201
-    assert resident.post(_lapor(hub, "pos-rw02"), data={"category": "pencurian", "share_location": "yes",
-                                                        "lat": "-6.2", "lon": "106.8"}, files=files).status_code == 201
+    assert (
+        resident.post(
+            _lapor(hub), data={"category": "pencurian", "lat": "-6.2", "lon": "106.8"}, files=files
+        ).status_code
+        == 201
+    )
+    assert (
+        resident.post(
+            _lapor(hub, "pos-rw02"),
+            data={"category": "pencurian", "share_location": "yes", "lat": "-6.2", "lon": "106.8"},
+            files=files,
+        ).status_code
+        == 201
+    )
     viewer = hub.client("viewer")
     reports = {r["post"]: r for r in viewer.get("/api/lapor/reports").json()}
     assert reports["pos-rw01"]["lat"] is None and reports["pos-rw02"]["lat"] == -6.2
@@ -116,11 +126,17 @@ def test_photos_lose_their_location_unless_shared_and_bad_input_is_refused(hub: 
     assert httpx.get(hub.web.url + f"/api/lapor/reports/{reports['pos-rw01']['id']}/photo").status_code == 401
 
     other = httpx.Client(base_url=hub.web.url, timeout=10)  # the same address: limits are per address, so few posts
-    bad_type = other.post(_lapor(hub, "pos-rw02"), data={"category": "pencurian"},
-                          files={"photo": ("x.svg", b"<svg onload=alert(1)>", "image/jpeg")})
+    bad_type = other.post(
+        _lapor(hub, "pos-rw02"),
+        data={"category": "pencurian"},
+        files={"photo": ("x.svg", b"<svg onload=alert(1)>", "image/jpeg")},
+    )
     assert bad_type.status_code == 400 and "JPEG atau PNG" in bad_type.text
-    too_big = other.post(_lapor(hub, "pos-rw02"), data={"category": "pencurian"},
-                         files={"photo": ("big.jpg", b"\xff\xd8\xff" + b"\x00" * (MAX_PHOTO_BYTES + 70_000), "image/jpeg")})
+    too_big = other.post(
+        _lapor(hub, "pos-rw02"),
+        data={"category": "pencurian"},
+        files={"photo": ("big.jpg", b"\xff\xd8\xff" + b"\x00" * (MAX_PHOTO_BYTES + 70_000), "image/jpeg")},
+    )
     assert too_big.status_code == 413
     assert other.post(_lapor(hub, "pos-rw02"), data={"category": "bom"}).status_code == 400
     assert other.post(_lapor(hub, "pos-rw02"), data={"category": "lainnya", "phone": "call me"}).status_code == 400

@@ -30,12 +30,14 @@ HOSTILE = '=HYPERLINK("http://x")'
 
 @pytest.fixture
 def hub(make_hub):
-    harness = make_hub([
-        post_entry("pos-a", "Pos RW 01", "Sukamaju"),
-        post_entry("pos-b", HOSTILE, "Sukamaju"),
-        post_entry("pos-m", "Pos Mekar", "Mekarsari"),
-        post_entry("pos-c", "Pos Cempaka", "Mekarsari"),
-    ])
+    harness = make_hub(
+        [
+            post_entry("pos-a", "Pos RW 01", "Sukamaju"),
+            post_entry("pos-b", HOSTILE, "Sukamaju"),
+            post_entry("pos-m", "Pos Mekar", "Mekarsari"),
+            post_entry("pos-c", "Pos Cempaka", "Mekarsari"),
+        ]
+    )
     service = harness.service
     service.ronda.clock = lambda: NOW
     for guard in ROSTER.guards:
@@ -45,8 +47,18 @@ def hub(make_hub):
     events = []
     for seq, record in enumerate(RECORDS, start=1):
         received = record["received_at"]
-        events.append({"id": new_event_id(), "device": record["device"], "seq": seq, "kind": record["kind"],
-                       "ts": received, "data": {}, "test": bool(record.get("test")), "received_at": received})
+        events.append(
+            {
+                "id": new_event_id(),
+                "device": record["device"],
+                "seq": seq,
+                "kind": record["kind"],
+                "ts": received,
+                "data": {},
+                "test": bool(record.get("test")),
+                "received_at": received,
+            }
+        )
     service.store.append([e for e in events if e["received_at"] != "not a time"])
     for visit in VISITS:
         service.community.store.add_visit(visit)
@@ -58,8 +70,9 @@ def hub(make_hub):
 
 def scoped_token(hub, role: str, villages: list[str]) -> httpx.Client:
     token, digest = new_token()
-    hub.service.settings.api_tokens.append(ApiTokenSettings(name=f"scoped-{role}", role=role, sha256=digest,
-                                                            villages=villages))
+    hub.service.settings.api_tokens.append(
+        ApiTokenSettings(name=f"scoped-{role}", role=role, sha256=digest, villages=villages)
+    )
     return httpx.Client(base_url=hub.web.url, headers={"Authorization": f"Bearer {token}"}, timeout=10)
 
 
@@ -85,7 +98,12 @@ def test_the_weekly_csv_carries_the_hand_made_weeks_figures_in_both_languages(hu
     assert [r["device"] for r in english] == ["pos-b", "pos-a", ""]
     total = english[-1]
     assert (total["week"], total["post"], total["rounds_kept"], total["rounds_expected"], total["compliance_pct"]) == (
-        "2026-W48", "TOTAL", "7", "18", "39")
+        "2026-W48",
+        "TOTAL",
+        "7",
+        "18",
+        "39",
+    )
     assert (total["visits"], total["visits_flagged"], total["incidents"], total["false"]) == ("2", "1", "3", "1")
     assert (total["tta_median_s"], total["tta_max_s"], total["ttr_median_s"]) == ("120.0", "300.0", "1800.0")
     assert english[0]["post"] == "'" + HOSTILE  # a spreadsheet shows it as text, never runs it

@@ -23,8 +23,11 @@ def _post(device_id: str, name: str, lat: float | None = POST_LAT, lon: float | 
 @pytest.fixture
 def hub(make_hub, sink) -> HubHarness:
     return make_hub(
-        [_post("pos-rw01", "Pos Kamling RW 01"), _post("pos-rw02", "Pos Kamling RW 02"),
-         _post("pos-rw03", "Pos Tanpa Peta", None, None)],
+        [
+            _post("pos-rw01", "Pos Kamling RW 01"),
+            _post("pos-rw02", "Pos Kamling RW 02"),
+            _post("pos-rw03", "Pos Tanpa Peta", None, None),
+        ],
         officers=[{"name": "Bripka Agus", "urls": [sink.url("agus")]}],
     )
 
@@ -111,7 +114,8 @@ def test_without_an_officer_or_a_form_token_nothing_is_recorded(hub: HubHarness)
     assert stranger.post(path, data={"note": "x"}).status_code == 401
     phone = _officer_browser(hub)
     assert phone.post(path, data={"note": "no form token"}).status_code == 403  # a cross-site post cannot know it
-    other_post_form = re.search(r'name="form" value="([^"]+)"',
-                                phone.get(_path(hub.service.community.poster_urls("pos-rw02")[0])).text).group(1)
+    other_post_form = re.search(
+        r'name="form" value="([^"]+)"', phone.get(_path(hub.service.community.poster_urls("pos-rw02")[0])).text
+    ).group(1)
     assert phone.post(path, data={"form": other_post_form}).status_code == 403
     assert hub.client("viewer").get("/api/sambang/visits").json() == []

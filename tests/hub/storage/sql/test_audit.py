@@ -44,22 +44,36 @@ def test_what_the_file_log_reads_the_sql_log_reads_the_same(audit: SqlAuditLog, 
     old = AuditLog(tmp_path / "audit.jsonl")
     for log in (old, audit):
         for n in range(12):
-            log.record(f"user{n % 3}", ["login.ok", "alert.ack", "device.add", "login.failed"][n % 4], f"t{n}",
-                       ok=n % 5 != 0, client=f"10.0.0.{n}", n=n)
+            log.record(
+                f"user{n % 3}",
+                ["login.ok", "alert.ack", "device.add", "login.failed"][n % 4],
+                f"t{n}",
+                ok=n % 5 != 0,
+                client=f"10.0.0.{n}",
+                n=n,
+            )
 
     def strip(entries: list[dict]) -> list[dict]:
         return [{k: v for k, v in e.items() if k != "ts"} for e in entries]
 
-    for filters in ({}, {"action": "login."}, {"actor": "user1"}, {"action": "alert.ack", "actor": "user1"},
-                    {"limit": 5}, {"action": "login", "limit": 3}):
+    for filters in (
+        {},
+        {"action": "login."},
+        {"actor": "user1"},
+        {"action": "alert.ack", "actor": "user1"},
+        {"limit": 5},
+        {"action": "login", "limit": 3},
+    ):
         assert strip(audit.read(**filters)) == strip(old.read(**filters)), filters
 
 
 def test_records_are_durable_across_a_reopen(database_url: str) -> None:
     first = SqlAuditLog(Database(database_url))
     first.open()
-    written = [first.record("budi", "user.create", "sari", role="operator"),
-               first.record("hub", "storage.damaged", ok=False)]
+    written = [
+        first.record("budi", "user.create", "sari", role="operator"),
+        first.record("hub", "storage.damaged", ok=False),
+    ]
     first.close()
     second = SqlAuditLog(Database(database_url))
     second.open()

@@ -9,12 +9,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from ulid import ULID
 
 from hub.storage.events import EventQuery
 from hub.storage.sql.database import Database, StoreDamaged, StoreUnavailable
 from hub.storage.sql.events import SqlEventStore, decode_cursor
 from hub.storage.sql.migrate import current_version
-from ulid import ULID
 from poskamling.postgres import TempPostgres
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -22,8 +22,17 @@ T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
 def record(device: str = "pos-a", seq: int = 1, kind: str = "motion", minute: int = 0, **extra: object) -> dict:
     moment = T0 + timedelta(minutes=minute)
-    return {"id": str(ULID()), "device": device, "seq": seq, "kind": kind, "ts": moment.isoformat(),
-            "received_at": (moment + timedelta(seconds=1)).isoformat(), "test": False, "data": {}, **extra}
+    return {
+        "id": str(ULID()),
+        "device": device,
+        "seq": seq,
+        "kind": kind,
+        "ts": moment.isoformat(),
+        "received_at": (moment + timedelta(seconds=1)).isoformat(),
+        "test": False,
+        "data": {},
+        **extra,
+    }
 
 
 @pytest.fixture
@@ -61,8 +70,10 @@ def test_history_and_seqs_survive_a_reopen(database_url: str) -> None:
 
 
 def test_pages_are_newest_first_by_the_hubs_clock_and_a_cursor_walks_them_without_gaps(store: SqlEventStore) -> None:
-    stored = [record(device="pos-a" if n % 2 else "pos-b", seq=n, kind="panic" if n % 3 == 0 else "motion", minute=n)
-              for n in range(1, 26)]
+    stored = [
+        record(device="pos-a" if n % 2 else "pos-b", seq=n, kind="panic" if n % 3 == 0 else "motion", minute=n)
+        for n in range(1, 26)
+    ]
     # a post with a wrong clock: its time says 1999, the hub received it last
     skewed = record(device="pos-c", seq=1, minute=30) | {"ts": "1999-01-01T00:00:00+00:00"}
     store.append([*stored, skewed])
@@ -128,8 +139,9 @@ def test_an_acked_commit_survives_kill_9(tmp_path: Path) -> None:
         "    print(n, flush=True)\n"
         "os.kill(os.getpid(), 9)\n"
     )
-    proc = subprocess.run([sys.executable, "-c", script, url], capture_output=True, text=True, timeout=60,
-                          cwd=Path(__file__).parents[4])
+    proc = subprocess.run(
+        [sys.executable, "-c", script, url], capture_output=True, text=True, timeout=60, cwd=Path(__file__).parents[4]
+    )
     assert proc.returncode == -signal.SIGKILL
     acked = [int(line) for line in proc.stdout.split()]
     assert acked[-1] == 50
@@ -158,5 +170,3 @@ def test_postgresql_going_away_is_unavailable_not_a_bad_record_and_the_store_rec
         store.close()
     finally:
         server.remove()
-
-

@@ -25,8 +25,16 @@ NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
 def record(kind: str = "motion", days_ago: float = 0, device: str = "pos-a", seq: int = 1) -> dict[str, Any]:
     moment = NOW - timedelta(days=days_ago)
-    return {"id": str(ULID.from_datetime(moment)), "device": device, "seq": seq, "kind": kind,
-            "ts": moment.isoformat(), "received_at": moment.isoformat(), "test": False, "data": {"area": 0.2}}
+    return {
+        "id": str(ULID.from_datetime(moment)),
+        "device": device,
+        "seq": seq,
+        "kind": kind,
+        "ts": moment.isoformat(),
+        "received_at": moment.isoformat(),
+        "test": False,
+        "data": {"area": 0.2},
+    }
 
 
 @pytest.fixture
@@ -46,8 +54,12 @@ def archive_lines(folder: Path) -> list[dict[str, Any]]:
 
 
 def retention(store: SqlEventStore, folder: Path, pauses: list[float] | None = None, **settings: Any) -> Retention:
-    return Retention(store.database, RetentionSettings(**settings), folder,
-                     pause=(pauses.append if pauses is not None else lambda _seconds: None))
+    return Retention(
+        store.database,
+        RetentionSettings(**settings),
+        folder,
+        pause=(pauses.append if pauses is not None else lambda _seconds: None),
+    )
 
 
 def test_old_motion_is_archived_then_deleted_and_everything_else_kept(store: SqlEventStore, tmp_path: Path) -> None:
