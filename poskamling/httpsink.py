@@ -6,6 +6,7 @@ The demo uses it as the officers' phone; the tests use it to see what an officer
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -22,7 +23,9 @@ class Received:
 
 
 class NotificationSink:
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, on_receive: Callable[[Received], None] | None = None) -> None:
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 0, on_receive: Callable[[Received], None] | None = None
+    ) -> None:
         self.host = host
         self.port = port
         self.on_receive = on_receive
@@ -39,7 +42,7 @@ class NotificationSink:
         sink = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server API)
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length)
                 try:
@@ -86,7 +89,6 @@ class NotificationSink:
 
 def main() -> None:
     """Run a sink in its own process: prints its port, then one JSON line per notification received."""
-    import sys
 
     def report(item: Received) -> None:
         sys.stdout.write(json.dumps({"path": item.path, "at": item.at, "body": item.body}) + "\n")

@@ -19,17 +19,15 @@ import threading
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request
 from sse_starlette import EventSourceResponse
 
+from hub.service import HubService
 from hub.web.deps import Viewer
 from hub.web.render import json_text
 from hub.web.views import alert_view, camera_state, post_view
-
-if TYPE_CHECKING:
-    from hub.service import HubService
 
 __all__ = ["LiveEvent", "LiveFeed", "camera_state", "create_live_router", "post_snapshot"]
 
@@ -182,7 +180,7 @@ def create_live_router(hub: HubService, feed: LiveFeed | None = None) -> APIRout
                     return
                 try:
                     await asyncio.wait_for(flag.wait(), POLL_SECONDS)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
                 flag.clear()
                 observe()

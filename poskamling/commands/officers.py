@@ -8,10 +8,15 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 
+from hub.alerting.service import RosterResolver
+from hub.duty.officers import FALLBACK_ID, OfficerStore, RosterError
+from hub.duty.roster import WEEKDAYS, Officer, duty_chain, parse_weekday
+from kamling.protocol import utc_now
 from kamling.redact import redact_url
 from poskamling.commands.common import fail
 from poskamling.commands.hub_config import hub_settings
@@ -19,12 +24,11 @@ from poskamling.commands.hub_config import hub_settings
 app = typer.Typer(help="Officers and the duty roster (who is paged, when).", no_args_is_help=True)
 
 ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="the hub's YAML or TOML config file")]
-DataDirOption = Annotated[Optional[Path], typer.Option("--data-dir", help="the hub's data folder (instead of --config)")]
+DataDirOption = Annotated[Path | None, typer.Option("--data-dir", help="the hub's data folder (instead of --config)")]
 DEFAULT_CONFIG = Path("/etc/poskamling/hub.yaml")
 
 
 def _store(config: Path, data_dir: Path | None):
-    from hub.duty.officers import OfficerStore
 
     folder = data_dir or hub_settings(config).data_dir
     return OfficerStore(folder / "roster.json")
@@ -41,9 +45,6 @@ def _when(value: str) -> datetime:
 
 
 def _guard(action):
-    from pydantic import ValidationError
-
-    from hub.duty.officers import RosterError
 
     try:
         return action()
@@ -57,16 +58,16 @@ def _guard(action):
 @app.command("list")
 def list_officers(config: ConfigOption = DEFAULT_CONFIG, data_dir: DataDirOption = None) -> None:
     """Show officers, shifts, overrides and the fallback (contact URLs hidden)."""
-    from hub.duty.roster import WEEKDAYS
-
     roster = _store(config, data_dir).roster()
     if not roster.officers and roster.fallback is None:
         typer.echo("no roster stored: the officers in the hub settings are paged (always on duty)")
     for o in sorted(roster.officers, key=lambda o: (o.level, o.id)):
         villages = ", ".join(o.villages) or "all villages"
         extra = " always on duty" if o.always_on_duty else ""
-        typer.echo(f"{o.id:<12} L{o.level} {o.rank + ' ' if o.rank else ''}{o.name} [{villages}] "
-                   f"{' '.join(redact_url(u) for u in o.urls)} ({o.language}){extra}{'' if o.active else ' INACTIVE'}")
+        typer.echo(
+            f"{o.id:<12} L{o.level} {o.rank + ' ' if o.rank else ''}{o.name} [{villages}] "
+            f"{' '.join(redact_url(u) for u in o.urls)} ({o.language}){extra}{'' if o.active else ' INACTIVE'}"
+        )
         for s in roster.shifts:
             if s.officer_id == o.id:
                 typer.echo(f"    shift {s.id}: {WEEKDAYS[s.weekday]} {s.start:%H:%M}-{s.end:%H:%M}")
@@ -83,7 +84,7 @@ def add(
     name: Annotated[str, typer.Option(help="name in messages, e.g. 'Bripka Agus'")],
     url: Annotated[list[str], typer.Option(help="apprise URL (repeatable): tgram://, whatsapp://, mailto://")],
     rank: Annotated[str, typer.Option(help="e.g. Bhabinkamtibmas, Kanit Binmas, Kapolsek")] = "",
-    village: Annotated[Optional[list[str]], typer.Option(help="village covered (repeatable); none: all")] = None,
+    village: Annotated[list[str] | None, typer.Option(help="village covered (repeatable); none: all")] = None,
     level: Annotated[int, typer.Option(help="escalation level: 1 village officer, 2 Kanit, 3 Kapolsek")] = 1,
     language: Annotated[str, typer.Option(help="id or en")] = "id",
     always_on_duty: Annotated[bool, typer.Option(help="on duty without shifts (unless on leave)")] = False,
@@ -91,12 +92,18 @@ def add(
     data_dir: DataDirOption = None,
 ) -> None:
     """Add or replace an officer."""
-    from hub.duty.roster import Officer
-
-    officer = _guard(lambda: Officer(
-        id=officer_id, name=name, rank=rank, villages=tuple(village or ()), urls=tuple(url),
-        language=language, level=level, always_on_duty=always_on_duty,
-    ))
+    officer = _guard(
+        lambda: Officer(
+            id=officer_id,
+            name=name,
+            rank=rank,
+            villages=tuple(village or ()),
+            urls=tuple(url),
+            language=language,
+            level=level,
+            always_on_duty=always_on_duty,
+        )
+    )
     _store(config, data_dir).put_officer(officer)
     typer.echo(f"officer {officer.id} saved")
 
@@ -119,8 +126,6 @@ def shift(
     data_dir: DataDirOption = None,
 ) -> None:
     """Add a weekly recurring shift."""
-    from hub.duty.roster import parse_weekday
-
     store = _store(config, data_dir)
     added = _guard(lambda: store.add_shift(officer_id=officer_id, weekday=parse_weekday(day), start=start, end=end))
     typer.echo(f"shift {added.id} added")
@@ -128,9 +133,9 @@ def shift(
 
 def _override(kind: str, officer_id: str, start: str, end: str, note: str, config: Path, data_dir: Path | None) -> None:
     store = _store(config, data_dir)
-    added = _guard(lambda: store.add_override(
-        officer_id=officer_id, kind=kind, start=_when(start), end=_when(end), note=note
-    ))
+    added = _guard(
+        lambda: store.add_override(officer_id=officer_id, kind=kind, start=_when(start), end=_when(end), note=note)
+    )
     typer.echo(f"override {added.id} added")
 
 
@@ -139,22 +144,41 @@ ToOption = Annotated[str, typer.Option("--to", help="end (exclusive)")]
 
 
 @app.command("leave")
-def leave(officer_id: str, start: FromOption, end: ToOption, note: str = "cuti",
-          config: ConfigOption = DEFAULT_CONFIG, data_dir: DataDirOption = None) -> None:
+def leave(
+    officer_id: str,
+    start: FromOption,
+    end: ToOption,
+    note: str = "cuti",
+    config: ConfigOption = DEFAULT_CONFIG,
+    data_dir: DataDirOption = None,
+) -> None:
     """An officer is off duty for a period (leave, sick)."""
     _override("off", officer_id, start, end, note, config, data_dir)
 
 
 @app.command("extra")
-def extra(officer_id: str, start: FromOption, end: ToOption, note: str = "",
-          config: ConfigOption = DEFAULT_CONFIG, data_dir: DataDirOption = None) -> None:
+def extra(
+    officer_id: str,
+    start: FromOption,
+    end: ToOption,
+    note: str = "",
+    config: ConfigOption = DEFAULT_CONFIG,
+    data_dir: DataDirOption = None,
+) -> None:
     """An officer is on duty for a period outside their shifts."""
     _override("on", officer_id, start, end, note, config, data_dir)
 
 
 @app.command("swap")
-def swap(away: str, covering: str, start: FromOption, end: ToOption, note: str = "",
-         config: ConfigOption = DEFAULT_CONFIG, data_dir: DataDirOption = None) -> None:
+def swap(
+    away: str,
+    covering: str,
+    start: FromOption,
+    end: ToOption,
+    note: str = "",
+    config: ConfigOption = DEFAULT_CONFIG,
+    data_dir: DataDirOption = None,
+) -> None:
     """COVERING takes AWAY's duty for a period."""
     store = _store(config, data_dir)
     _guard(lambda: store.swap(away, covering, _when(start), _when(end), note))
@@ -179,10 +203,9 @@ def fallback(
     data_dir: DataDirOption = None,
 ) -> None:
     """Set the fallback contact, paged when no village officer is on duty."""
-    from hub.duty.officers import FALLBACK_ID
-    from hub.duty.roster import Officer
-
-    officer = _guard(lambda: Officer(id=FALLBACK_ID, name=name, urls=tuple(url), language=language, always_on_duty=True))
+    officer = _guard(
+        lambda: Officer(id=FALLBACK_ID, name=name, urls=tuple(url), language=language, always_on_duty=True)
+    )
     _store(config, data_dir).set_fallback(officer)
     typer.echo("fallback saved")
 
@@ -190,15 +213,10 @@ def fallback(
 @app.command("on-duty")
 def on_duty(
     device: Annotated[str, typer.Argument(help="the post's device id")],
-    at: Annotated[Optional[str], typer.Option(help="moment to ask about (default: now)")] = None,
+    at: Annotated[str | None, typer.Option(help="moment to ask about (default: now)")] = None,
     config: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
     """Who would be paged for a post, level by level."""
-    from hub.alerting.service import RosterResolver
-    from hub.duty.officers import OfficerStore
-    from hub.duty.roster import duty_chain
-    from kamling.protocol import utc_now
-
     settings = hub_settings(config)
     post = next((p for p in settings.posts if p.device_id == device), None)
     if post is None:

@@ -14,6 +14,12 @@ from typing import Annotated
 
 import typer
 
+from hub.community.links import KEY_FILE, CommunityLinks
+from hub.community.poster import poster_png, poster_svg
+from hub.community.service import find_officer, officer_url, poster_urls
+from hub.duty.officers import OfficerStore
+from hub.paging.ack_links import load_or_create_secret
+from hub.provisioning.devices import DeviceStore
 from poskamling.commands import devices, officers
 from poskamling.commands.common import fail
 from poskamling.commands.hub_config import hub_settings
@@ -23,8 +29,6 @@ DEFAULT_CONFIG = Path("/etc/poskamling/hub.yaml")
 
 
 def _links(settings):  # -> CommunityLinks; hub imports stay inside commands so `poskamling --help` works without [hub]
-    from hub.community.links import KEY_FILE, CommunityLinks
-    from hub.paging.ack_links import load_or_create_secret
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     key = settings.data_dir / KEY_FILE
@@ -36,7 +40,6 @@ def _links(settings):  # -> CommunityLinks; hub imports stay inside commands so 
 
 
 def _find_post(settings, post_id: str):
-    from hub.provisioning.devices import DeviceStore
 
     for post in settings.posts:
         if post.device_id == post_id:
@@ -51,16 +54,17 @@ def qr(
     post_id: Annotated[str, typer.Argument(help="the post's device id, e.g. pos-rw01")],
     config: ConfigOption = DEFAULT_CONFIG,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="folder for the files (default: current)")] = None,
-    days: Annotated[float, typer.Option("--days", min=1, max=3660, help="how long the poster's links stay valid")] = 730,
+    days: Annotated[
+        float, typer.Option("--days", min=1, max=3660, help="how long the poster's links stay valid")
+    ] = 730,
 ) -> None:
     """Write the post's QR poster (<post>-poster.svg and .png): officers' visit and residents' report links."""
-    from hub.community.poster import poster_png, poster_svg
-    from hub.community.service import poster_urls
-
     settings = hub_settings(config)
     post = _find_post(settings, post_id)
     if settings.public_url.startswith("http://127.") or "localhost" in settings.public_url:
-        typer.secho(f"warning: public_url is {settings.public_url}; phones cannot reach that", fg=typer.colors.YELLOW, err=True)
+        typer.secho(
+            f"warning: public_url is {settings.public_url}; phones cannot reach that", fg=typer.colors.YELLOW, err=True
+        )
     sambang, lapor = poster_urls(_links(settings), settings.public_url, post.device_id, days)
     folder = out or Path.cwd()
     folder.mkdir(parents=True, exist_ok=True)
@@ -77,9 +81,6 @@ def link(
     days: Annotated[float, typer.Option("--days", min=1, max=3660, help="how long the link stays valid")] = 180,
 ) -> None:
     """Print an officer's personal link: opened once on their phone, it records their visits (sambang)."""
-    from hub.community.service import find_officer, officer_url
-    from hub.duty.officers import OfficerStore
-
     settings = hub_settings(config)
     officer = find_officer(settings, OfficerStore(settings.data_dir / "roster.json"), officer_id)
     if officer is None:

@@ -12,7 +12,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 
+from hub.duty.roster import WEEKDAYS, parse_weekday
+from hub.ronda.roster import Guard, RondaHours
+from hub.ronda.store import RondaError, RondaStore
 from poskamling.commands.common import fail
 from poskamling.commands.hub_config import hub_settings
 
@@ -26,7 +30,6 @@ DEFAULT_CONFIG = Path("/etc/poskamling/hub.yaml")
 
 
 def _store(config: Path, data_dir: Path | None) -> Any:
-    from hub.ronda.store import RondaStore
 
     folder = data_dir or hub_settings(config).data_dir
     return RondaStore(folder / "ronda.json")
@@ -34,9 +37,6 @@ def _store(config: Path, data_dir: Path | None) -> Any:
 
 def _checked(action: Any) -> Any:
     """Run `action`; a validation or roster error becomes a one-line message and exit code 2."""
-    from pydantic import ValidationError
-
-    from hub.ronda.store import RondaError
 
     try:
         return action()
@@ -49,8 +49,6 @@ def _checked(action: Any) -> Any:
 
 def _nights(value: str) -> tuple[int, ...]:
     """'mon,wed,sat', 'senin,rabu', '0,2,5', 'all' or '' (no weekly nights: dated changes only)."""
-    from hub.duty.roster import parse_weekday
-
     if value.strip().casefold() in ("all", "semua"):
         return tuple(range(7))
     return tuple(parse_weekday(part) for part in value.split(",") if part.strip())
@@ -70,8 +68,6 @@ def list_roster(
     data_dir: DataDirOption = None,
 ) -> None:
     """Guards with their nights and dated changes, and the village hours set."""
-    from hub.duty.roster import WEEKDAYS
-
     roster = _store(config, data_dir).roster()
     guards = [g for g in roster.guards if post is None or g.device == post]
     if not guards:
@@ -84,8 +80,10 @@ def list_roster(
             if c.guard_id == g.id:
                 typer.echo(f"    {c.kind.value:<3} {c.id}: night of {c.night.isoformat()} {c.note}")
     for h in roster.hours:
-        typer.echo(f"hours {h.village}: {h.start:%H:%M}-{h.end:%H:%M}, a round every {h.round_minutes} min, "
-                   f"{h.grace_minutes} min grace")
+        typer.echo(
+            f"hours {h.village}: {h.start:%H:%M}-{h.end:%H:%M}, a round every {h.round_minutes} min, "
+            f"{h.grace_minutes} min grace"
+        )
 
 
 @app.command("add")
@@ -103,12 +101,12 @@ def add(
     data_dir: DataDirOption = None,
 ) -> None:
     """Add or replace a guard."""
-    from hub.ronda.roster import Guard
-
     store = _store(config, data_dir)
-    guard = _checked(lambda: Guard(
-        id=guard_id, name=name, device=post, phone=phone, card_id=card, nights=_nights(nights), active=not inactive
-    ))
+    guard = _checked(
+        lambda: Guard(
+            id=guard_id, name=name, device=post, phone=phone, card_id=card, nights=_nights(nights), active=not inactive
+        )
+    )
     _checked(lambda: store.put_guard(guard))
     typer.echo(f"guard {guard.id} saved")
 
@@ -136,15 +134,25 @@ def _change(kind: str, guard_id: str, night: str, note: str, config: Path, data_
 
 
 @app.command("on")
-def on(guard_id: str, night: NightOption, note: NoteOption = "", config: ConfigOption = DEFAULT_CONFIG,
-       data_dir: DataDirOption = None) -> None:
+def on(
+    guard_id: str,
+    night: NightOption,
+    note: NoteOption = "",
+    config: ConfigOption = DEFAULT_CONFIG,
+    data_dir: DataDirOption = None,
+) -> None:
     """A dated change: the guard watches this night (an extra night, or covering for someone)."""
     _change("on", guard_id, night, note, config, data_dir)
 
 
 @app.command("off")
-def off(guard_id: str, night: NightOption, note: NoteOption = "", config: ConfigOption = DEFAULT_CONFIG,
-        data_dir: DataDirOption = None) -> None:
+def off(
+    guard_id: str,
+    night: NightOption,
+    note: NoteOption = "",
+    config: ConfigOption = DEFAULT_CONFIG,
+    data_dir: DataDirOption = None,
+) -> None:
     """A dated change: the guard is away this night."""
     _change("off", guard_id, night, note, config, data_dir)
 
@@ -168,15 +176,20 @@ def hours(
     data_dir: DataDirOption = None,
 ) -> None:
     """Set a village's ronda hours, round interval and grace period."""
-    from hub.ronda.roster import RondaHours
-
-    value = _checked(lambda: RondaHours(
-        village=village, start=_clock(start, "start"), end=_clock(end, "end"), round_minutes=round_minutes,
-        grace_minutes=grace,
-    ))
+    value = _checked(
+        lambda: RondaHours(
+            village=village,
+            start=_clock(start, "start"),
+            end=_clock(end, "end"),
+            round_minutes=round_minutes,
+            grace_minutes=grace,
+        )
+    )
     _store(config, data_dir).set_hours(value)
-    typer.echo(f"hours {value.village}: {value.start:%H:%M}-{value.end:%H:%M}, round {value.round_minutes} min, "
-               f"grace {value.grace_minutes} min")
+    typer.echo(
+        f"hours {value.village}: {value.start:%H:%M}-{value.end:%H:%M}, round {value.round_minutes} min, "
+        f"grace {value.grace_minutes} min"
+    )
 
 
 def register(root: typer.Typer) -> None:
