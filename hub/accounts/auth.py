@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from hub.settings import ApiTokenSettings, LoginSettings, Role
 from hub.storage.audit import AuditRecorder
+from kamling import backoff
 
 ROLES: tuple[Role, ...] = ("viewer", "operator", "technician", "admin")
 
@@ -81,7 +82,6 @@ def allowed(principal: Principal, roles: tuple[Role, ...]) -> bool:
 
 DEVICE_COOKIE = "kamling_device"
 _DEVICE_DOMAIN = b"poskamling-known-browser-v1|"
-_MAX_EXPONENT = 30  # 2**30 * any base is far past every cap; keeps the float finite
 _MAX_ENTRIES = 100_000  # bounded memory under a spray of user names or addresses
 
 
@@ -145,8 +145,8 @@ class LoginThrottle:
     def _wait(entry: _Failures | None, free: int, base: float, cap: float, now: float) -> float:
         if entry is None or entry.count < free:
             return 0.0
-        delay = min(cap, base * 2 ** min(entry.count - free, _MAX_EXPONENT))
-        return max(0.0, entry.last + delay - now)
+        wait = backoff.delay(entry.count - free, base, cap) if base > 0 else 0.0
+        return max(0.0, entry.last + wait - now)
 
     def account_wait(self, account: str) -> float:
         with self._lock:

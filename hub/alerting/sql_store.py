@@ -43,6 +43,7 @@ from hub.alerting.store import AlertRepository
 from hub.storage.sql.database import Cursor, Database, StoreUnavailable
 from hub.storage.sql.events import decode_cursor, encode_cursor, sortable_time
 from hub.storage.sql.migrate import migrate
+from kamling.backoff import Backoff
 from kamling.protocol import AlertState, utc_now
 
 log = logging.getLogger(__name__)
@@ -223,6 +224,7 @@ class SqlAlertRepository:
         return len(self._retry)
 
     def _run(self) -> None:
+        retry = Backoff(RETRY_FIRST, RETRY_MAX)
         pause = RETRY_FIRST
         while True:
             try:
@@ -235,7 +237,10 @@ class SqlAlertRepository:
             saves = [a for a in batch if a is not None]
             latest = {**self._retry, **{a.id: a for a in saves}}
             self._retry = {a.id: a for a in self._write(list(latest.values()))} if latest else {}
-            pause = min(pause * 2, RETRY_MAX) if self._retry else RETRY_FIRST
+            if self._retry:
+                pause = retry.next()
+            else:
+                retry.reset()
             with self._progress:
                 self._written += len(saves)
                 self._progress.notify_all()
