@@ -35,7 +35,13 @@ def add(
     config: ConfigOption = Path("/etc/poskamling/hub.yaml"),
     password_stdin: Annotated[bool, typer.Option(help="read the password from standard input")] = False,
     village: Annotated[
-        list[str] | None, typer.Option(help="limit the account to this village (repeat for more); default: all")
+        list[str] | None,
+        typer.Option(
+            help=(
+                "limit the account to this village (repeat for more): its ronda roster, police visits and "
+                "residents' reports; alerts, events and the live console are not scoped yet; default: all"
+            )
+        ),
     ] = None,
 ) -> None:
     """Create a user; asks for the password (never a default)."""

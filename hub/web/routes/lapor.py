@@ -20,13 +20,14 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from hub.accounts.auth import address_key
+from hub.accounts.auth import Principal, address_key
 from hub.alerting.rules import TransitionError
 from hub.community.images import PhotoError
 from hub.community.links import LinkError
 from hub.community.service import CATEGORIES, InvalidInput, NotAReport, RateLimited
 from hub.community.store import Report
 from hub.i18n import Translator
+from hub.service import HubService
 from hub.settings import PostSettings
 from hub.storage.sql.database import StoreUnavailable
 from hub.web.deps import HubDep, Operator, Viewer
@@ -40,6 +41,7 @@ from hub.web.routes.community_pages import (
     photo_bytes,
     read_form,
 )
+from hub.web.routes.ronda import post_in_scope
 from hub.web.schemas import AlertOut, ReportCounts, ResidentReportOut
 from hub.web.views import alert_view
 
@@ -153,6 +155,13 @@ def report_view(report: Report) -> dict[str, Any]:
     }
 
 
+def _alert_in_scope(hub: HubService, who: Principal, alert_id: str) -> None:
+    """A village account acts only on its villages' reports (another village's: 404, as if absent)."""
+    alert = hub.alerts.get(alert_id)
+    if who.villages and (alert is None or not post_in_scope(hub, who, alert.device)):
+        raise HTTPException(404, "no such alert")
+
+
 def _act(action: Any, alert_id: str, who: str, body: ReportAction | None) -> Any:
     try:
         return action(alert_id, who, body.note if body else None)
@@ -168,6 +177,7 @@ def _act(action: Any, alert_id: str, who: str, body: ReportAction | None) -> Any
     response_model=AlertOut,
 )
 def escalate(alert_id: str, hub: HubDep, who: Operator, body: ReportAction | None = None) -> dict[str, Any]:
+    _alert_in_scope(hub, who, alert_id)
     return alert_view(hub, _act(hub.community.escalate, alert_id, who.name, body))
 
 
@@ -175,6 +185,7 @@ def escalate(alert_id: str, hub: HubDep, who: Operator, body: ReportAction | Non
     "/api/lapor/{alert_id}/false", summary="Close a resident's report as a false report", response_model=AlertOut
 )
 def false_report(alert_id: str, hub: HubDep, who: Operator, body: ReportAction | None = None) -> dict[str, Any]:
+    _alert_in_scope(hub, who, alert_id)
     return alert_view(hub, _act(hub.community.false_report, alert_id, who.name, body))
 
 
@@ -184,10 +195,10 @@ def false_report(alert_id: str, hub: HubDep, who: Operator, body: ReportAction |
     response_model=list[ResidentReportOut],
 )
 def list_reports(
-    hub: HubDep, _: Viewer, alert_id: str | None = None, post: str | None = None, limit: int = 100
+    hub: HubDep, who: Viewer, alert_id: str | None = None, post: str | None = None, limit: int = 100
 ) -> list[dict[str, Any]]:
     rows = hub.community.store.reports(post=post, alert_id=alert_id, limit=max(1, min(limit, 1000)))
-    return [report_view(r) for r in rows]
+    return [report_view(r) for r in rows if post_in_scope(hub, who, r.post)]  # a village account: its posts only
 
 
 @router.get(
@@ -195,14 +206,18 @@ def list_reports(
     summary="Residents' reports by outcome (false reports counted), last `days` days",
     response_model=ReportCounts,
 )
-def summary(hub: HubDep, _: Viewer, days: int = 30) -> dict[str, int]:
+def summary(hub: HubDep, who: Viewer, days: int = 30) -> dict[str, int]:
+    if who.villages:
+        raise HTTPException(403, "the summary counts every village; a village account reads /api/lapor/reports")
     since = hub.community.clock() - timedelta(days=max(1, min(days, 3660)))
     return hub.community.store.report_counts(since)
 
 
 @router.get("/api/lapor/reports/{report_id}/photo", summary="A report's photo", response_class=FileResponse)
-def report_photo(report_id: str, hub: HubDep, _: Viewer) -> Response:
+def report_photo(report_id: str, hub: HubDep, who: Viewer) -> Response:
     report = hub.community.store.get_report(report_id)
+    if report is not None and not post_in_scope(hub, who, report.post):
+        report = None  # another village's: as if it did not exist
     path = hub.community.store.photo_path(report.photo if report else None)
     if path is None:
         raise HTTPException(404, "no photo")

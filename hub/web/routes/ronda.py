@@ -47,6 +47,14 @@ def in_scope(principal: Principal, village: str) -> bool:
     return not principal.villages or any(same_village(v, village) for v in principal.villages)
 
 
+def post_in_scope(hub: HubService, principal: Principal, device: str) -> bool:
+    """Whether `principal` may see what a post did (an unknown post: only an account without villages)."""
+    if not principal.villages:
+        return True
+    post = hub.registry.get(device)
+    return post is not None and in_scope(principal, post.village)
+
+
 def visible_posts(hub: HubService, principal: Principal) -> list[PostSettings]:
     return [p for p in hub.registry.all() if in_scope(principal, p.village)]
 

@@ -37,6 +37,7 @@ from hub.web.routes.community_pages import (
     photo_bytes,
     read_form,
 )
+from hub.web.routes.ronda import post_in_scope
 from hub.web.schemas import VisitOut
 
 router = APIRouter(tags=["sambang"])
@@ -224,13 +225,16 @@ def visit_view(visit: Visit) -> dict[str, object]:
 
 
 @router.get("/api/sambang/visits", summary="Police visits to posts, newest first", response_model=list[VisitOut])
-def list_visits(hub: HubDep, _: Viewer, post: str | None = None, limit: int = 100) -> list[dict[str, object]]:
-    return [visit_view(v) for v in hub.community.store.visits(post=post, limit=max(1, min(limit, 1000)))]
+def list_visits(hub: HubDep, who: Viewer, post: str | None = None, limit: int = 100) -> list[dict[str, object]]:
+    visits = hub.community.store.visits(post=post, limit=max(1, min(limit, 1000)))
+    return [visit_view(v) for v in visits if post_in_scope(hub, who, v.post)]  # a village account: its posts only
 
 
 @router.get("/api/sambang/visits/{visit_id}/photo", summary="A visit's photo", response_class=FileResponse)
-def visit_photo(visit_id: str, hub: HubDep, _: Viewer) -> Response:
+def visit_photo(visit_id: str, hub: HubDep, who: Viewer) -> Response:
     visit = hub.community.store.get_visit(visit_id)
+    if visit is not None and not post_in_scope(hub, who, visit.post):
+        visit = None  # another village's: as if it did not exist
     path = hub.community.store.photo_path(visit.photo if visit else None)
     if path is None:
         raise HTTPException(404, "no photo")

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import secrets
+from datetime import UTC, datetime
 
 import httpx
 import pytest
 
 from hub.accounts.auth import new_token
+from hub.community.store import Report, Visit
 from hub.settings import ApiTokenSettings
 from tests.support import post_entry
 
@@ -80,3 +82,55 @@ def test_village_scoped_account_sees_and_changes_only_its_villages(hub) -> None:
     assert client.post("/login", data={"username": "bhabin", "password": password, "next": "/"}).status_code == 303
     page = client.get("/ronda").text
     assert "Pos RW 02" in page and "Pos RW 01" not in page
+
+
+def test_a_village_account_reads_only_its_villages_visits_and_reports(hub) -> None:
+    """Police visits and residents' reports follow the same scoping as the ronda roster."""
+    store = hub.service.community.store
+    now = datetime.now(UTC)
+    for n, device in enumerate(("pos-a", "pos-b")):
+        store.add_visit(
+            Visit(
+                id=f"v{n}",
+                post=device,
+                officer="agus",
+                officer_name="Agus",
+                at=now,
+                lat=None,
+                lon=None,
+                accuracy_m=None,
+                distance_m=None,
+                flag="no_location",
+                note="",
+                photo=None,
+                via="link",
+                client="test",
+            )
+        )
+        store.add_report(
+            Report(
+                id=f"r{n}",
+                post=device,
+                at=now,
+                category="lainnya",
+                text="ada orang asing",
+                phone=None,
+                lat=None,
+                lon=None,
+                location_shared=False,
+                photo=None,
+                client="test",
+                alert_id=f"a{n}",
+            )
+        )
+    everyone = hub.client("viewer")
+    assert {v["post"] for v in everyone.get("/api/sambang/visits").json()} == {"pos-a", "pos-b"}
+    assert {r["post"] for r in everyone.get("/api/lapor/reports").json()} == {"pos-a", "pos-b"}
+    sukamaju = scoped_token(hub, "viewer", ["Sukamaju"])
+    assert [v["post"] for v in sukamaju.get("/api/sambang/visits").json()] == ["pos-a"]
+    assert [r["post"] for r in sukamaju.get("/api/lapor/reports").json()] == ["pos-a"]
+    assert sukamaju.get("/api/sambang/visits", params={"post": "pos-b"}).json() == []  # not by asking for it either
+    assert sukamaju.get("/api/lapor/summary").status_code == 403  # counts every village
+    assert everyone.get("/api/lapor/summary").status_code == 200
+    operator = scoped_token(hub, "operator", ["Sukamaju"])
+    assert operator.post("/api/lapor/a1/false", json={}).status_code == 404  # another village's (or no) alert
