@@ -167,10 +167,16 @@ def _cleared(state: Presence, reason: str) -> tuple[Presence, Decision]:
     return replace(state, alert_open=False, alert_missed=0), Decision(Action.CLEAR, state.missed, reason)
 
 
+LAST_ROUND_SLACK = timedelta(minutes=5)
+"""How long after the end plus grace the night is still evaluated: the round due at the very end is
+missed only at end + grace, and the watch looks once a minute, so without this slack that last round
+could never be found missed (the night would already be over at the next look)."""
+
+
 def evaluate(state: Presence, hours: RondaHours, now: datetime, zone: str, expected: bool) -> tuple[Presence, Decision]:
     """What the post's presence means at `now`; `expected`: guards are on the roster for this night."""
     grace = timedelta(minutes=hours.grace_minutes)
-    window = window_at(hours, now, zone, slack=grace)
+    window = window_at(hours, now, zone, slack=grace + LAST_ROUND_SLACK)
     if window is None:
         if state.alert_open:
             return _cleared(state, "ronda hours over")

@@ -101,10 +101,27 @@ def test_checkin_outside_hours_is_recorded_but_does_not_count() -> None:
 def test_new_night_starts_afresh_and_the_night_end_clears() -> None:
     state, _ = run(Presence("pos-a"), at(MONDAY, 23, 10))
     assert state.alert_open
-    state, action = run(state, at(TUESDAY, 4, 11))
+    state, action = run(state, at(TUESDAY, 4, 16))  # end + grace + the last round's slack
     assert action is Action.CLEAR and not state.alert_open
     state, action = run(state, at(TUESDAY, 23, 10))
     assert action is Action.RAISE and state.night == TUESDAY and state.missed == 1  # a new night, a new alert
+
+
+def test_the_round_due_at_the_end_of_the_hours_is_missed_too() -> None:
+    """Checked in at 03:00 and never again: the 04:00 round is missed at 04:10, found at the next look."""
+    state, _ = record_checkin(Presence("pos-a"), HOURS, Checkin(at(TUESDAY, 3)), ZONE)
+    state, action = run(state, at(TUESDAY, 4, 9))
+    assert action is Action.NONE
+    state, action = run(
+        state,
+        at(
+            TUESDAY,
+            4,
+            10,
+        )
+        + timedelta(seconds=40),
+    )  # the watch looks once a minute
+    assert action is Action.RAISE and state.missed == state.missed_before + 1  # the 04:00 round
 
 
 def test_no_guard_rostered_expects_nothing() -> None:
