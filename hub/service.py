@@ -103,6 +103,7 @@ class HubService:
             int(settings.snapshot_max_mb * MB),
             post_max_files=settings.snapshot_post_max_files,
             post_max_bytes=int(settings.snapshot_post_max_mb * MB),
+            database=Database(settings.store_url),  # the index: one row per file, never a folder scan at start
         )
         self.mqtt = HubMqtt(settings, self.inbox)
         self.alerts = AlertService(

@@ -3,23 +3,32 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import pytest
 
 from hub.storage.snapshots import Hold, SnapshotRefused, SnapshotStore
+from hub.storage.sql.database import Database
 from kamling.protocol import new_event_id
 
 JPEG = b"\xff\xd8\xff\xe0" + b"x" * 96  # 100 bytes; the store does not decode
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    """The index's database, on SQLite and on PostgreSQL (every test here runs on both)."""
+    database = Database(database_url)
+    yield database
+    database.close()
 
 
 def ids(count: int) -> list[str]:
     return sorted(new_event_id() for _ in range(count))
 
 
-def test_save_and_find_by_device(tmp_path: Path) -> None:
-    store = SnapshotStore(tmp_path / "snaps")
+def test_save_and_find_by_device(tmp_path: Path, db: Database) -> None:
+    store = SnapshotStore(tmp_path / "snaps", database=db)
     event_id = new_event_id()
     assert store.save("pos-rw01", event_id, JPEG)
     path = store.find(event_id, "pos-rw01")
@@ -29,8 +38,8 @@ def test_save_and_find_by_device(tmp_path: Path) -> None:
     assert store.find(new_event_id(), "pos-rw01") is None
 
 
-def test_another_devices_picture_is_never_served_for_an_event(tmp_path: Path) -> None:
-    store = SnapshotStore(tmp_path)
+def test_another_devices_picture_is_never_served_for_an_event(tmp_path: Path, db: Database) -> None:
+    store = SnapshotStore(tmp_path, database=db)
     event_id = new_event_id()
     store.save("pos-evil", event_id, JPEG + b"evil")  # claims pos-rw01's event id on its own topic
     assert store.find(event_id, "pos-rw01") is None
@@ -54,8 +63,8 @@ def test_another_devices_picture_is_never_served_for_an_event(tmp_path: Path) ->
         ("", "01HZZZZZZZZZZZZZZZZZZZZZZZ"),
     ],
 )
-def test_unsafe_ids_are_refused(tmp_path: Path, device: str, event_id: str) -> None:
-    store = SnapshotStore(tmp_path / "snaps")
+def test_unsafe_ids_are_refused(tmp_path: Path, db: Database, device: str, event_id: str) -> None:
+    store = SnapshotStore(tmp_path / "snaps", database=db)
     assert store.save(device, event_id, JPEG) is False
     assert store.find(event_id, device) is None
     assert store.find(event_id) is None
@@ -63,8 +72,8 @@ def test_unsafe_ids_are_refused(tmp_path: Path, device: str, event_id: str) -> N
     assert list(tmp_path.parent.glob("passwd")) == []
 
 
-def test_retention_by_count_evicts_oldest_arrival(tmp_path: Path) -> None:
-    store = SnapshotStore(tmp_path, max_files=3)
+def test_retention_by_count_evicts_oldest_arrival(tmp_path: Path, db: Database) -> None:
+    store = SnapshotStore(tmp_path, database=db, max_files=3)
     first, second, third, fourth = ids(4)
     for event_id in (second, first, third):  # `first` (smallest ULID) arrives second
         store.save("pos-rw01", event_id, JPEG)
@@ -76,9 +85,9 @@ def test_retention_by_count_evicts_oldest_arrival(tmp_path: Path) -> None:
     assert len(list(tmp_path.rglob("*.jpg"))) == 3
 
 
-def test_future_ids_do_not_outlive_newer_pictures(tmp_path: Path) -> None:
+def test_future_ids_do_not_outlive_newer_pictures(tmp_path: Path, db: Database) -> None:
     """A post with a clock years ahead (or a hostile one) cannot pin its files: arrival order counts."""
-    store = SnapshotStore(tmp_path, max_files=100, post_max_files=2)
+    store = SnapshotStore(tmp_path, database=db, max_files=100, post_max_files=2)
     future = "7ZZZZZZZZZZZZZZZZZZZZZZZZZ"
     store.save("pos-evil", future, JPEG)
     later = ids(2)
@@ -88,8 +97,8 @@ def test_future_ids_do_not_outlive_newer_pictures(tmp_path: Path) -> None:
     assert all(store.find(e, "pos-evil") for e in later)
 
 
-def test_retention_by_size(tmp_path: Path) -> None:
-    store = SnapshotStore(tmp_path, max_files=100, max_bytes=250)
+def test_retention_by_size(tmp_path: Path, db: Database) -> None:
+    store = SnapshotStore(tmp_path, database=db, max_files=100, max_bytes=250)
     saved = ids(4)
     for event_id in saved:
         store.save("pos-rw01", event_id, JPEG)
@@ -101,8 +110,8 @@ def test_retention_by_size(tmp_path: Path) -> None:
     assert store.find(big, "pos-rw01") is not None and store.count() == 1
 
 
-def test_replay_does_not_rewrite_and_is_counted_once(tmp_path: Path) -> None:
-    store = SnapshotStore(tmp_path, max_files=10)
+def test_replay_does_not_rewrite_and_is_counted_once(tmp_path: Path, db: Database) -> None:
+    store = SnapshotStore(tmp_path, database=db, max_files=10)
     event_id = new_event_id()
     assert store.save("pos-rw01", event_id, JPEG)
     assert store.save("pos-rw01", event_id, JPEG + b"second") is False
@@ -110,8 +119,8 @@ def test_replay_does_not_rewrite_and_is_counted_once(tmp_path: Path) -> None:
     assert store.count() == 1 and store.total_bytes() == len(JPEG)
 
 
-def test_index_is_rebuilt_from_disk_in_arrival_order_and_limits_apply(tmp_path: Path) -> None:
-    first = SnapshotStore(tmp_path, max_files=10)
+def test_index_is_rebuilt_from_disk_in_arrival_order_and_limits_apply(tmp_path: Path, db: Database) -> None:
+    first = SnapshotStore(tmp_path, database=db, max_files=10)
     saved = ids(5)
     for age, event_id in enumerate(reversed(saved)):  # the largest id arrives first
         first.save("pos-rw01", event_id, JPEG)
@@ -120,7 +129,7 @@ def test_index_is_rebuilt_from_disk_in_arrival_order_and_limits_apply(tmp_path: 
     (tmp_path / "pos-rw01" / "stray.tmp").write_bytes(b"x")  # an interrupted write
     (tmp_path / "not a device").mkdir()
 
-    restarted = SnapshotStore(tmp_path, max_files=3)
+    restarted = SnapshotStore(tmp_path, database=db, max_files=3)
     assert restarted.count() == 3  # the limit applies to what was already on disk
     kept = [event_id for event_id in saved if restarted.find(event_id, "pos-rw01")]
     assert kept == saved[:3]  # the three that arrived last (smallest ids, by mtime)
@@ -147,8 +156,8 @@ def kept(store: SnapshotStore, device: str, event_ids: list[str]) -> list[bool]:
     return [store.find(e, device) is not None for e in event_ids]
 
 
-def test_a_flood_from_one_post_evicts_only_its_own_oldest(tmp_path: Path) -> None:
-    store = SnapshotStore(tmp_path, max_files=1_000, post_max_files=5)
+def test_a_flood_from_one_post_evicts_only_its_own_oldest(tmp_path: Path, db: Database) -> None:
+    store = SnapshotStore(tmp_path, database=db, max_files=1_000, post_max_files=5)
     evidence = ids(3)
     for event_id in evidence:
         store.save("pos-rw01", event_id, JPEG)
@@ -160,8 +169,8 @@ def test_a_flood_from_one_post_evicts_only_its_own_oldest(tmp_path: Path) -> Non
     assert store.evicted == 195 and len(list((tmp_path / "pos-evil").glob("*.jpg"))) == 5
 
 
-def test_the_byte_quota_is_per_post_too(tmp_path: Path) -> None:
-    store = SnapshotStore(tmp_path, max_files=1_000, post_max_bytes=350)
+def test_the_byte_quota_is_per_post_too(tmp_path: Path, db: Database) -> None:
+    store = SnapshotStore(tmp_path, database=db, max_files=1_000, post_max_bytes=350)
     mine = new_event_id()
     store.save("pos-rw01", mine, JPEG * 3)  # 300 bytes, within its own 350
     for event_id in ids(10):
@@ -169,8 +178,8 @@ def test_the_byte_quota_is_per_post_too(tmp_path: Path) -> None:
     assert store.usage("pos-evil") == (3, 300) and store.find(mine, "pos-rw01") is not None
 
 
-def test_global_backstop_evicts_from_the_post_using_the_most(tmp_path: Path) -> None:
-    store = SnapshotStore(tmp_path, max_files=6, post_max_files=100)
+def test_global_backstop_evicts_from_the_post_using_the_most(tmp_path: Path, db: Database) -> None:
+    store = SnapshotStore(tmp_path, database=db, max_files=6, post_max_files=100)
     small, big = ids(2), ids(4)
     for event_id in small:
         store.save("pos-rw01", event_id, JPEG)
@@ -182,8 +191,8 @@ def test_global_backstop_evicts_from_the_post_using_the_most(tmp_path: Path) -> 
     assert kept(store, "pos-rw01", small) == [True, True] and store.find(newcomer, "pos-rw03")
 
 
-def test_global_byte_backstop_picks_the_post_with_the_most_bytes(tmp_path: Path) -> None:
-    store = SnapshotStore(tmp_path, max_files=100, max_bytes=1_000)
+def test_global_byte_backstop_picks_the_post_with_the_most_bytes(tmp_path: Path, db: Database) -> None:
+    store = SnapshotStore(tmp_path, database=db, max_files=100, max_bytes=1_000)
     many_small, few_big = ids(4), ids(2)
     for event_id in many_small:
         store.save("pos-rw01", event_id, JPEG)  # 4 files, 400 bytes
@@ -194,10 +203,10 @@ def test_global_byte_backstop_picks_the_post_with_the_most_bytes(tmp_path: Path)
     assert kept(store, "pos-rw01", many_small) == [True] * 4
 
 
-def test_pinned_evidence_survives_a_flood_of_its_own_post(tmp_path: Path) -> None:
+def test_pinned_evidence_survives_a_flood_of_its_own_post(tmp_path: Path, db: Database) -> None:
     alert_picture, *rest = ids(3)
     evidence = Evidence({("pos-rw01", alert_picture): Hold.PINNED})
-    store = SnapshotStore(tmp_path, max_files=1_000, post_max_files=3, protection=evidence)
+    store = SnapshotStore(tmp_path, database=db, max_files=1_000, post_max_files=3, protection=evidence)
     for event_id in (alert_picture, *rest):
         store.save("pos-rw01", event_id, JPEG)
     flood = ids(50)
@@ -208,10 +217,10 @@ def test_pinned_evidence_survives_a_flood_of_its_own_post(tmp_path: Path) -> Non
     assert evidence.calls > 0
 
 
-def test_closed_alert_evidence_goes_after_unreferenced_pictures(tmp_path: Path) -> None:
+def test_closed_alert_evidence_goes_after_unreferenced_pictures(tmp_path: Path, db: Database) -> None:
     old_alert, plain1, plain2, new1, new2, new3 = ids(6)
     evidence = Evidence({("pos-rw01", old_alert): Hold.LAST})
-    store = SnapshotStore(tmp_path, post_max_files=3, protection=evidence)
+    store = SnapshotStore(tmp_path, database=db, post_max_files=3, protection=evidence)
     for event_id in (old_alert, plain1, plain2):
         store.save("pos-rw01", event_id, JPEG)
     store.save("pos-rw01", new1, JPEG)
@@ -224,10 +233,12 @@ def test_closed_alert_evidence_goes_after_unreferenced_pictures(tmp_path: Path) 
     assert kept(store, "pos-rw01", [old_alert, new2, new3]) == [False, True, True]
 
 
-def test_a_quota_full_of_pinned_evidence_refuses_the_new_picture_and_deletes_nothing(tmp_path: Path) -> None:
+def test_a_quota_full_of_pinned_evidence_refuses_the_new_picture_and_deletes_nothing(
+    tmp_path: Path, db: Database
+) -> None:
     pinned = ids(2)
     store = SnapshotStore(
-        tmp_path, post_max_files=2, protection=Evidence({("pos-rw01", e): Hold.PINNED for e in pinned})
+        tmp_path, database=db, post_max_files=2, protection=Evidence({("pos-rw01", e): Hold.PINNED for e in pinned})
     )
     for event_id in pinned:
         store.save("pos-rw01", event_id, JPEG)
@@ -240,11 +251,11 @@ def test_a_quota_full_of_pinned_evidence_refuses_the_new_picture_and_deletes_not
     assert store.save("pos-rw02", new_event_id(), JPEG)  # other posts are unaffected
 
 
-def test_a_failing_protection_lookup_keeps_everything(tmp_path: Path) -> None:
+def test_a_failing_protection_lookup_keeps_everything(tmp_path: Path, db: Database) -> None:
     def broken(device: str, event_ids: Sequence[str]) -> Mapping[str, Hold]:
         raise RuntimeError("alert index unavailable")
 
-    store = SnapshotStore(tmp_path, post_max_files=2, protection=broken)
+    store = SnapshotStore(tmp_path, database=db, post_max_files=2, protection=broken)
     first = ids(2)
     for event_id in first:
         store.save("pos-rw01", event_id, JPEG)
@@ -253,10 +264,14 @@ def test_a_failing_protection_lookup_keeps_everything(tmp_path: Path) -> None:
     assert kept(store, "pos-rw01", first) == [True, True]
 
 
-def test_global_backstop_never_evicts_pinned_evidence(tmp_path: Path) -> None:
+def test_global_backstop_never_evicts_pinned_evidence(tmp_path: Path, db: Database) -> None:
     pinned = ids(3)
     store = SnapshotStore(
-        tmp_path, max_files=3, post_max_files=10, protection=Evidence({("pos-rw01", e): Hold.PINNED for e in pinned})
+        tmp_path,
+        database=db,
+        max_files=3,
+        post_max_files=10,
+        protection=Evidence({("pos-rw01", e): Hold.PINNED for e in pinned}),
     )
     for event_id in pinned:
         store.save("pos-rw01", event_id, JPEG)
@@ -268,8 +283,8 @@ def test_global_backstop_never_evicts_pinned_evidence(tmp_path: Path) -> None:
     assert store.count() == 4
 
 
-def test_restart_applies_per_post_quotas_and_keeps_evidence(tmp_path: Path) -> None:
-    first = SnapshotStore(tmp_path)
+def test_restart_applies_per_post_quotas_and_keeps_evidence(tmp_path: Path, db: Database) -> None:
+    first = SnapshotStore(tmp_path, database=db)
     saved = ids(6)
     for age, event_id in enumerate(saved):
         first.save("pos-rw01", event_id, JPEG)
@@ -277,7 +292,141 @@ def test_restart_applies_per_post_quotas_and_keeps_evidence(tmp_path: Path) -> N
     other = new_event_id()
     first.save("pos-rw02", other, JPEG)
 
-    restarted = SnapshotStore(tmp_path, post_max_files=3, protection=Evidence({("pos-rw01", saved[0]): Hold.PINNED}))
+    restarted = SnapshotStore(
+        tmp_path, database=db, post_max_files=3, protection=Evidence({("pos-rw01", saved[0]): Hold.PINNED})
+    )
     assert restarted.usage("pos-rw01") == (3, 300)
     assert kept(restarted, "pos-rw01", saved) == [True, False, False, False, True, True]
     assert restarted.find(other, "pos-rw02") is not None
+
+
+# -- the index in SQL (issue 12): no folder scan at start, crash journal, upgrade -----------
+
+
+class Crash(BaseException):
+    """The process dying at this point (nothing after it runs, no cleanup is owed)."""
+
+
+def restart(root: Path, database_url: str, **limits: object) -> SnapshotStore:
+    """A new hub process: a new connection to the same database, the same folder; the folder is never scanned."""
+    store = SnapshotStore(root, database=Database(database_url), **limits)  # type: ignore[arg-type]
+    store._scan = lambda: pytest.fail("the folder was scanned at start")  # type: ignore[method-assign]
+    store.open()
+    return store
+
+
+def test_the_index_survives_a_restart_without_a_folder_scan(tmp_path: Path, db: Database, database_url: str) -> None:
+    first = SnapshotStore(tmp_path, database=db, post_max_files=3)
+    saved = ids(4)
+    for event_id in saved:
+        first.save("pos-rw01", event_id, JPEG)
+    other = new_event_id()
+    first.save("pos-rw02", other, JPEG * 2)
+
+    restarted = restart(tmp_path, database_url, post_max_files=3)
+    assert restarted.count() == 4 and restarted.total_bytes() == 500
+    assert restarted.usage("pos-rw01") == (3, 300) and restarted.usage("pos-rw02") == (1, 200)
+    assert kept(restarted, "pos-rw01", saved) == [False, True, True, True]
+    assert restarted.find(other) == tmp_path / "pos-rw02" / f"{other}.jpg"  # device-less lookup from the row
+    assert restarted.save("pos-rw01", saved[-1], JPEG) is False  # still a replay after the restart
+    restarted.save("pos-rw01", new_event_id(), JPEG)  # arrival order carries on: the oldest survivor goes
+    assert kept(restarted, "pos-rw01", saved) == [False, False, True, True]
+    assert restarted.recovered == 0 and restarted.upgraded == 0
+
+
+def test_a_crash_between_the_row_and_the_file_drops_the_row_at_start(
+    tmp_path: Path, db: Database, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = SnapshotStore(tmp_path, database=db, post_max_files=10)
+    saved = ids(2)
+    for event_id in saved:
+        store.save("pos-rw01", event_id, JPEG)
+    lost = new_event_id()
+    half = tmp_path / "pos-rw01" / f".{lost}.jpg.tmp"
+
+    def dies_mid_write(path: Path, data: bytes) -> None:
+        half.write_bytes(data[:10])  # the temp file of the interrupted write
+        raise Crash
+
+    monkeypatch.setattr("hub.storage.snapshots.atomic_write", dies_mid_write)
+    with pytest.raises(Crash):
+        store.save("pos-rw01", lost, JPEG)
+    monkeypatch.undo()
+
+    restarted = restart(tmp_path, database_url, post_max_files=10)
+    assert restarted.recovered == 1
+    assert restarted.usage("pos-rw01") == (2, 200) and restarted.find(lost, "pos-rw01") is None
+    assert not half.exists()
+    assert restarted.save("pos-rw01", lost, JPEG)  # the post's resend is stored, not taken for a replay
+    assert restarted.find(lost, "pos-rw01").read_bytes() == JPEG and restarted.usage("pos-rw01") == (3, 300)
+    assert kept(restarted, "pos-rw01", saved) == [True, True]
+
+
+def test_a_crash_between_the_eviction_and_the_unlink_deletes_the_file_at_start(
+    tmp_path: Path, db: Database, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = SnapshotStore(tmp_path, database=db, post_max_files=2)
+    saved = ids(2)
+    for event_id in saved:
+        store.save("pos-rw01", event_id, JPEG)
+    newcomer = new_event_id()
+
+    def dies(device: str, event_id: str) -> None:
+        raise Crash
+
+    monkeypatch.setattr(store, "_unlink", dies)
+    with pytest.raises(Crash):
+        store.save("pos-rw01", newcomer, JPEG)  # committed: saved[0] evicted, newcomer's row in; no file touched yet
+    assert (tmp_path / "pos-rw01" / f"{saved[0]}.jpg").exists()  # a file without a row
+
+    restarted = restart(tmp_path, database_url, post_max_files=2)
+    assert restarted.recovered == 2
+    assert not (tmp_path / "pos-rw01" / f"{saved[0]}.jpg").exists()  # the evicted file is gone
+    assert restarted.find(newcomer, "pos-rw01") is None  # never written: its row is dropped too
+    assert restarted.usage("pos-rw01") == (1, 100) and kept(restarted, "pos-rw01", saved) == [False, True]
+    assert sorted(p.name for p in (tmp_path / "pos-rw01").iterdir()) == [f"{saved[1]}.jpg"]
+
+
+def test_a_file_removed_by_hand_is_not_served_and_is_stored_again(tmp_path: Path, db: Database) -> None:
+    store = SnapshotStore(tmp_path, database=db, post_max_files=2)
+    gone, other = ids(2)
+    store.save("pos-rw01", gone, JPEG)
+    store.save("pos-rw01", other, JPEG)
+    (tmp_path / "pos-rw01" / f"{gone}.jpg").unlink()
+    assert store.find(gone, "pos-rw01") is None and store.find(gone) is None
+    assert store.save("pos-rw01", gone, JPEG + b"again")  # a resend is stored again, counted once
+    assert store.usage("pos-rw01") == (2, 2 * len(JPEG) + 5)
+    (tmp_path / "pos-rw01" / f"{other}.jpg").unlink()
+    store.save("pos-rw01", new_event_id(), JPEG)  # evicting a row whose file is gone is fine
+    assert store.usage("pos-rw01") == (2, 2 * len(JPEG) + 5) and store.evicted == 1
+
+
+def test_an_upgraded_hub_indexes_the_old_folder_once(tmp_path: Path, db: Database, database_url: str) -> None:
+    saved = ids(5)
+    folder = tmp_path / "pos-rw01"
+    folder.mkdir()
+    for age, event_id in enumerate(reversed(saved)):  # the old release's files: arrival order is the mtime
+        (folder / f"{event_id}.jpg").write_bytes(JPEG)
+        os.utime(folder / f"{event_id}.jpg", (1_000_000 + age, 1_000_000 + age))
+    (folder / f".{saved[0]}.jpg.tmp").write_bytes(b"half")  # an interrupted write of the old release
+    (tmp_path / "pos-rw02").mkdir()
+    (tmp_path / "pos-rw02" / f"{saved[0]}.jpg").write_bytes(JPEG * 2)
+    (tmp_path / "not a device").mkdir()
+
+    upgraded = SnapshotStore(tmp_path, database=db, post_max_files=4)
+    assert upgraded.count() == 5 and upgraded.upgraded == 6  # indexed 6, then the quota evicted the oldest
+    assert kept(upgraded, "pos-rw01", saved) == [True, True, True, True, False]
+    assert upgraded.usage("pos-rw02") == (1, 200)
+
+    restarted = restart(tmp_path, database_url, post_max_files=3)  # once: no scan at the next start
+    assert restarted.upgraded == 0 and restarted.usage("pos-rw01") == (3, 300)
+    assert kept(restarted, "pos-rw01", saved) == [True, True, True, False, False]
+
+
+def test_the_index_is_in_the_database(tmp_path: Path, db: Database) -> None:
+    store = SnapshotStore(tmp_path, database=db)
+    event_id = new_event_id()
+    store.save("pos-rw01", event_id, JPEG)
+    rows = db.query("SELECT device, event_id, file, bytes FROM snapshots")
+    assert rows == [("pos-rw01", event_id, f"pos-rw01/{event_id}.jpg", len(JPEG))]
+    assert db.query("SELECT device, files, bytes FROM snapshot_posts") == [("pos-rw01", 1, len(JPEG))]
