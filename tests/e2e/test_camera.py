@@ -90,7 +90,11 @@ def test_covered_lens_raises_a_tamper_alert_with_a_snapshot(make_hub, make_post,
 
     alert = wait_for(lambda: alerts_of(api, "tamper"), timeout=30, what="tamper alert")[0]
     assert alert["device"] == "pos-cam02"
-    tamper = next(e for e in events_of(api, "pos-cam02", "tamper") if e["id"] in alert["event_ids"])
+    # The alert is raised before the event's log commit (the alert path never waits on disk): wait for the log.
+    tamper = wait_for(
+        lambda: next((e for e in events_of(api, "pos-cam02", "tamper") if e["id"] in alert["event_ids"]), None),
+        what="the tamper event in the log",
+    )
     assert tamper["data"] | {"duration_s": 0} == {
         "camera": "yard",
         "state": "detected",
@@ -111,7 +115,7 @@ def test_lost_camera_raises_a_camera_alert_and_recovery_resolves_it(make_hub, ma
     api = hub.client("viewer")
 
     alert = wait_for(lambda: alerts_of(api, "camera"), timeout=30, what="camera alert")[0]
-    lost = events_of(api, "pos-cam03", "camera")[0]
+    lost = wait_for(lambda: (found := events_of(api, "pos-cam03", "camera")) and found[0], what="the event in the log")
     assert lost["data"]["camera"] == "back" and lost["data"]["state"] == "lost"
     assert lost["id"] in alert["event_ids"]
     assert api.get(f"/api/events/{lost['id']}/snapshot").status_code == 404  # nothing to show
