@@ -22,6 +22,12 @@ LANG_COOKIE = "kamling_lang"
 STRINGS: dict[str, dict[str, str]] = {
     "id": {
         "app_name": "Pos Kamling",
+        "bad_value": "⚠ nilai rusak",
+        "post_state_new": "Diterima hub",
+        "post_state_notified": "Petugas dihubungi",
+        "post_state_acknowledged": "Petugas merespons",
+        "post_state_en_route": "Petugas menuju lokasi",
+        "post_state_resolved": "Selesai",
         "nav_console": "Konsol",
         "nav_posts": "Pos",
         "nav_events": "Log kejadian",
@@ -384,6 +390,12 @@ STRINGS: dict[str, dict[str, str]] = {
     },
     "en": {
         "app_name": "Pos Kamling",
+        "bad_value": "⚠ bad value",
+        "post_state_new": "Received by the hub",
+        "post_state_notified": "Officer contacted",
+        "post_state_acknowledged": "Officer responding",
+        "post_state_en_route": "Officer on the way",
+        "post_state_resolved": "Resolved",
         "nav_console": "Console",
         "nav_posts": "Posts",
         "nav_events": "Event log",

@@ -23,10 +23,11 @@ from hub.alerting.messages import PostInfo, alert_message
 from hub.alerting.rules import Alert, AlertKind, Outcome
 from hub.duty.officers import OfficerStore
 from hub.duty.roster import Officer, Roster, duty_chain
+from hub.i18n import text
 from hub.paging.ack_links import AckLinks, load_or_create_secret
 from hub.paging.pager import Page, Pager
 from hub.settings import HubSettings, PostSettings
-from kamling.protocol import AlertState, AlertUpdate, Event, EventKind, utc_now
+from kamling.protocol import AlertUpdate, Event, EventKind, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -329,7 +330,7 @@ class AlertService:
             kind=EventKind(alert.kind.value),
             ts=alert.updated_at,
             by=alert.acknowledged_by,
-            message=POST_TEXT.get(alert.state),
+            message=text(f"post_state_{alert.state.value}", "id"),  # the guard reads Bahasa Indonesia
         )
         try:
             self.publish(alert.device, update)
@@ -447,16 +448,6 @@ class AlertService:
             else:
                 log.error("paging %s for alert %s failed: %s", name, alert_id, error)
                 self._update(rules.record_note(current, self.clock(), "page_failed", name, error or "notifier refused"))
-
-
-POST_TEXT = {
-    AlertState.NEW: "Diterima hub",
-    AlertState.NOTIFIED: "Petugas dihubungi",
-    AlertState.ACKNOWLEDGED: "Petugas merespons",
-    AlertState.EN_ROUTE: "Petugas menuju lokasi",
-    AlertState.RESOLVED: "Selesai",
-}
-"""Short text for a post display (the guard reads Bahasa Indonesia)."""
 
 
 def _describe(step: Step, chain: Chain) -> str:

@@ -40,10 +40,9 @@ from jinja2.runtime import Context
 from markupsafe import Markup
 
 from hub.alerting.messages import TZ_ABBREVIATION
+from hub.i18n import text
 
-BAD_VALUE = {"id": "⚠ nilai rusak", "en": "⚠ bad value"}
-"""What a page shows instead of (or next to) a value it cannot show as what it claims to be."""
-BAD_VALUE_JSON = BAD_VALUE["en"]
+BAD_VALUE_JSON = text("bad_value", "en")
 """The same marker in JSON (API and live stream), which has no language."""
 
 MAX_DEPTH = 32
@@ -116,16 +115,16 @@ def as_text(value: Any) -> str | None:
 
 def display_text(value: Any, limit: int | None = MAX_CELL_TEXT, lang: str = "id") -> str:
     """Text for a page: printable, surrogate-free, cut to `limit`; the marker when there is none."""
-    text = as_text(value)
-    if text is None:
-        return BAD_VALUE.get(lang, BAD_VALUE["id"])
-    text = _UNSHOWABLE.sub("\ufffd", text)
-    return cut(text, limit)
+    shown = as_text(value)
+    if shown is None:
+        return text("bad_value", lang)  # what a page shows instead of a value it cannot show
+    shown = _UNSHOWABLE.sub("\ufffd", shown)
+    return cut(shown, limit)
 
 
 def bad_value(raw: Any, lang: str = "id", limit: int = 80) -> Markup:
     """A marked cell: the marker, then the raw value escaped (Markup.format escapes its arguments)."""
-    marker = BAD_VALUE.get(lang, BAD_VALUE["id"])
+    marker = text("bad_value", lang)
     shown = display_text(raw, limit, lang) if raw is not None else ""
     html = Markup('<span class="bad-value" data-testid="bad-value" title="{}">{} {}</span>')
     return html.format(marker, marker, shown)

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from markupsafe import Markup
 
 from hub.alerting.reports import to_csv
+from hub.i18n import text
 from hub.web.render import (
-    BAD_VALUE,
     BAD_VALUE_JSON,
     MAX_DEPTH,
     display_text,
@@ -105,7 +105,7 @@ def test_format_time_shows_good_times_and_marks_bad_ones() -> None:
     assert format_time(None, "Asia/Jakarta") == "-" and format_time("", "Asia/Jakarta") == "-"
     for bad in ("9999-12-31T23:59:59+00:00", "0001-01-01T00:00:00+05:00", "kemarin", "\ud800", 12345):
         shown = format_time(bad, "Asia/Jakarta", "id")
-        assert isinstance(shown, Markup) and BAD_VALUE["id"] in shown, bad
+        assert isinstance(shown, Markup) and text("bad_value", "id") in shown, bad
         shown.encode("utf-8")
     assert "&lt;b&gt;" in format_time("<b>", "Asia/Jakarta", "en")  # the raw value, escaped
     # year 1 at UTC still converts (Jakarta is east of UTC): shown as a time, not marked
@@ -124,7 +124,7 @@ def test_display_text_and_finalize_never_raise(value: Any) -> None:
 def test_display_text_cuts_and_hides_control_characters() -> None:
     assert display_text("x" * 1000, 50).endswith("(+962)") and len(display_text("x" * 1000, 50)) < 60
     assert display_text("\u202eRW 01\x1b[2J") == "\ufffdRW 01\ufffd[2J"
-    assert display_text(HUGE, lang="en") == BAD_VALUE["en"]
+    assert display_text(HUGE, lang="en") == text("bad_value", "en")
 
 
 def test_templates_escape_everything_and_survive_any_value() -> None:
@@ -152,8 +152,10 @@ def test_camera_state_and_event_view_take_anything() -> None:
 
 def test_times_near_the_edges_of_the_calendar() -> None:
     far = datetime.max.replace(tzinfo=timezone(timedelta(hours=-12)))
-    assert BAD_VALUE["en"] in format_time(far, "Asia/Jakarta", "en")
-    assert BAD_VALUE["id"] in format_time(datetime.min.replace(tzinfo=timezone(timedelta(hours=14))), "Asia/Jakarta")
+    assert text("bad_value", "en") in format_time(far, "Asia/Jakarta", "en")
+    assert text("bad_value", "id") in format_time(
+        datetime.min.replace(tzinfo=timezone(timedelta(hours=14))), "Asia/Jakarta"
+    )
 
 
 def test_csv_cells_cannot_run_as_formulas_or_break_the_encoding() -> None:
