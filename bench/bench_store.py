@@ -9,8 +9,9 @@ Each backend is filled once through the import path (`SqlEventStore.append` in b
 months or years. At each size of the curve (and when the fill budget runs out: the largest size
 that fitted), a fresh child process measures what the hub would see:
 
-- start: process spawn to a usable store (import, open + migrations, `last_seqs()`), and a real
-  hub (HubService with the SQL store injected + web server) from spawn to `/api/health` answering;
+- start: process spawn to a usable store (import, open + migrations, `last_seqs()`), and real
+  hubs (HubService building its store from `database_url`, + web server, a Mosquitto broker
+  running; --hub-starts of them) from spawn to `/api/health` answering, each with its phases;
 - RSS of the process that opened the store, after start and after the queries;
 - p50/p99 of the API's queries through the store: newest page, one post's newest page, panics
   of one day (kind + ts range), get by id, and a cursor walk (one post, 10 pages);
@@ -311,27 +312,89 @@ class RawInserter:
         self.connection.close()
 
 
+def _timed_method(owner: Any, name: str, phases: dict[str, float], label: str) -> None:
+    """Wrap owner.name so each call adds its seconds to phases[label] (the start's breakdown)."""
+    method = getattr(owner, name, None)
+    if method is None:
+        return
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        began = time.monotonic()
+        try:
+            return method(*args, **kwargs)
+        finally:
+            phases[label] = round(phases.get(label, 0.0) + time.monotonic() - began, 4)
+
+    setattr(owner, name, wrapper)
+
+
 def child_hub(spec: dict[str, Any]) -> None:
-    """A real hub (service + web server) on the SQL store; the parent times spawn to /api/health."""
+    """The hub as `poskamling hub` runs it (HubService building its SQL store from `database_url`,
+    then the web server), against a running broker; prints where the start's time went."""
+    imports_began = time.monotonic()
     from hub.service import HubService
     from hub.settings import HubSettings
-    from hub.storage.sql.database import Database
-    from hub.storage.sql.events import SqlEventStore
     from hub.web.app import create_app
     from hub.web.server import WebServer
 
+    phases: dict[str, float] = {"interpreter_to_main_s": round(imports_began - SPAWNED, 4)}
+    phases["imports_s"] = round(time.monotonic() - imports_began, 4)
+    began = time.monotonic()
     settings = HubSettings(
-        mqtt_password="bench",
+        mqtt_host=spec.get("mqtt_host", "127.0.0.1"),
+        mqtt_password=spec.get("mqtt_password", "bench"),
         mqtt_port=spec["mqtt_port"],
         data_dir=Path(spec["data_dir"]),
         http_port=spec["http_port"],
         database_url=spec["url"],
+        retention={"enabled": False},  # the filled history is what is measured: nothing retired mid-run
     )
-    service = HubService(settings, store=SqlEventStore(Database(spec["url"])))
+    service = HubService(settings)
+    phases["construct_s"] = round(time.monotonic() - began, 4)
+    for owner, name, label in (
+        (service.store, "open", "store_open_s"),
+        (service, "_adopt_tinydb_log", "adopt_legacy_s"),
+        (service, "_adopt_legacy_files", "adopt_legacy_s"),
+        (service.audit, "open", "audit_open_s"),
+        (service.dead_letters, "open", "dead_letters_open_s"),
+        (service.users, "open", "users_open_s"),
+        (service.login_guard, "learn_from_audit", "login_guard_from_audit_s"),
+        (service.devices, "start", "devices_start_s"),
+        (service.alerts.officers, "check", "roster_check_s"),
+        (service.alerts.repository, "load", "alerts_load_s"),
+        (service.alerts.repository, "start", "alert_repository_start_s"),
+        (service.alerts.pager, "start", "pager_worker_start_s"),
+        (service.alerts, "start", "alerts_start_total_s"),
+        (service.evidence, "load", "evidence_load_s"),
+        (service, "_raise_missed_alerts", "missed_alerts_check_s"),
+        (service.quarantine, "start", "quarantine_start_s"),
+        (service.ingest, "start", "ingest_start_s"),
+        (service.retention, "start", "retention_start_s"),
+        (service.watchdog, "start", "watchdog_start_s"),
+        (service.mqtt, "start", "mqtt_start_s"),
+        (service.home_assistant, "start", "home_assistant_start_s"),
+        (service.ronda, "start", "ronda_start_s"),
+        (service.community, "start", "community_start_s"),
+    ):
+        _timed_method(owner, name, phases, label)
+    began = time.monotonic()
     service.start()
-    web = WebServer(create_app(service), "127.0.0.1", settings.http_port)
+    phases["service_start_total_s"] = round(time.monotonic() - began, 4)
+    began = time.monotonic()
+    app = create_app(service)
+    phases["create_app_s"] = round(time.monotonic() - began, 4)
+    began = time.monotonic()
+    web = WebServer(app, "127.0.0.1", settings.http_port)
     web.start()
-    print(json.dumps({"rss_after_start_mb": rss_mb()}), flush=True)
+    phases["web_server_start_s"] = round(time.monotonic() - began, 4)
+    phases["spawn_to_web_started_in_child_s"] = round(time.monotonic() - SPAWNED, 4)
+    deadline = time.monotonic() + 10
+    while not service.mqtt.connected and time.monotonic() < deadline:
+        time.sleep(0.005)
+    phases["spawn_to_mqtt_connected_in_child_s"] = (
+        round(time.monotonic() - SPAWNED, 4) if service.mqtt.connected else None
+    )
+    print(json.dumps({"rss_after_start_mb": rss_mb(), "phases": phases}), flush=True)
     sys.stdin.read()  # until the parent closes our stdin
     web.stop()
     service.stop()
@@ -353,12 +416,33 @@ def run_child(spec: dict[str, Any], timeout: float = 1800) -> dict[str, Any]:
     return result
 
 
-def hub_start(url: str, work: Path) -> dict[str, Any]:
+BROKER: Any = None  # a MosquittoBroker for the hub children (main starts it); None: no broker
+
+
+def hub_start(url: str, work: Path, repeats: int = 1) -> dict[str, Any]:
+    """Spawn-to-/api/health of `repeats` fresh hub processes on the same store, one after another."""
+    runs = [hub_start_once(url, work) for _ in range(repeats)]
+    times = sorted(r["spawn_to_health_s"] for r in runs if "spawn_to_health_s" in r)
+    result: dict[str, Any] = {
+        "broker": BROKER is not None,
+        "runs": runs,
+        "spawn_to_health_s": times[len(times) // 2] if times else None,  # median of the runs
+        "spawn_to_health_min_s": times[0] if times else None,
+    }
+    return result
+
+
+def hub_start_once(url: str, work: Path) -> dict[str, Any]:
     from poskamling.net import free_port
 
-    port, mqtt_port = free_port(), free_port()  # no broker: the hub connects in the background, as at a broker outage
+    port = free_port()
     data_dir = work / f"hub-{uuid.uuid4().hex[:6]}"
-    spec = {"hub": True, "url": url, "http_port": port, "mqtt_port": mqtt_port, "data_dir": str(data_dir)}
+    spec: dict[str, Any] = {"hub": True, "url": url, "http_port": port, "data_dir": str(data_dir)}
+    if BROKER is not None:
+        spec.update(mqtt_host=BROKER.host, mqtt_port=BROKER.port, mqtt_password=BROKER.accounts["poskamling-hub"])
+    else:
+        spec["mqtt_port"] = free_port()  # nothing listens: the hub connects in the background
+    load = loadavg()
     started = time.monotonic()
     proc = subprocess.Popen(
         [sys.executable, __file__, "--child", json.dumps(spec)],
@@ -388,7 +472,7 @@ def hub_start(url: str, work: Path) -> dict[str, Any]:
             return {"error": (err or "no answer from /api/health in 120 s").strip()[-1500:]}
         assert proc.stdout is not None
         line = proc.stdout.readline()
-        result: dict[str, Any] = {"spawn_to_health_s": round(answered, 3)}
+        result: dict[str, Any] = {"spawn_to_health_s": round(answered, 3), "load_before": load}
         if line.strip():
             result.update(json.loads(line))
         return result
@@ -455,7 +539,7 @@ def fill_sql(
         measure = CpuSteal()
         point["load_before"] = loadavg()
         point["store"] = run_child(spec)
-        point["hub"] = hub_start(url, work) if args.hub else {"skipped": "--no-hub"}
+        point["hub"] = hub_start(url, work, args.hub_starts) if args.hub else {"skipped": "--no-hub"}
         point["measure_cpu_steal_pct"] = measure.percent()
         progress = {"progress": url.split(":")[0], "events": reached, "fill_s": point["fill_s"]}
         print(json.dumps(progress), file=sys.stderr, flush=True)
@@ -516,6 +600,8 @@ def main() -> None:
     parser.add_argument("--tiny-samples", type=int, default=10, help="samples of each query on TinyDB (seconds each)")
     parser.add_argument("--appends", type=int, default=200, help="single-event appends (and a tenth as many of 100)")
     parser.add_argument("--backends", default="sqlite,postgresql,tinydb")
+    parser.add_argument("--hub-starts", type=int, default=3, help="hub starts timed at each size (median kept)")
+    parser.add_argument("--no-broker", dest="broker", action="store_false", help="time the hub start without a broker")
     parser.add_argument("--no-hub", dest="hub", action="store_false", help="skip the real hub start to /api/health")
     parser.add_argument(
         "--work", type=Path, default=None, help="folder for the databases (default: a temp folder, removed)"
@@ -533,8 +619,16 @@ def main() -> None:
     backends = args.backends.split(",")
     work = args.work or Path(tempfile.mkdtemp(prefix="bench-store-", dir=os.environ.get("BENCH_DIR")))
     work.mkdir(parents=True, exist_ok=True)
+    global BROKER
+    if args.broker and args.hub:
+        from hub.provisioning.broker_files import new_secret
+        from poskamling.broker import MosquittoBroker
+
+        BROKER = MosquittoBroker(work / "broker", accounts={"poskamling-hub": new_secret()})
+        BROKER.start()
     steal = CpuSteal()
     result: dict[str, Any] = {
+        "broker_for_hub_start": BROKER is not None,
         "started": datetime.now(UTC).isoformat(timespec="seconds"),
         "cpus": os.cpu_count(),
         "load_start": loadavg(),
@@ -570,6 +664,8 @@ def main() -> None:
     finally:
         result["cpu_steal_pct"] = steal.percent()
         result["load_end"] = loadavg()
+        if BROKER is not None:
+            BROKER.stop()
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)
     emit(args.output, result)
