@@ -14,8 +14,8 @@ import math
 from pathlib import Path
 from typing import Any
 
-from fastapi import Request
-from fastapi.responses import HTMLResponse
+from fastapi import HTTPException, Request
+from fastapi.responses import FileResponse, HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.datastructures import FormData, UploadFile
 
@@ -96,3 +96,10 @@ def number(form: FormData, name: str) -> float | None:
     except ValueError:
         return None
     return value if math.isfinite(value) else None
+
+
+def photo_response(path: Path | None) -> FileResponse:
+    """A visit's or a report's stored photo (JPEG or PNG); 404 when there is none to show."""
+    if path is None:
+        raise HTTPException(404, "no photo")
+    return FileResponse(path, media_type="image/png" if path.suffix == ".png" else "image/jpeg")

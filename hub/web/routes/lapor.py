@@ -39,6 +39,7 @@ from hub.web.routes.community_pages import (
     number,
     page,
     photo_bytes,
+    photo_response,
     read_form,
 )
 from hub.web.routes.ronda import post_in_scope
@@ -218,7 +219,4 @@ def report_photo(report_id: str, hub: HubDep, who: Viewer) -> Response:
     report = hub.community.store.get_report(report_id)
     if report is not None and not post_in_scope(hub, who, report.post):
         report = None  # another village's: as if it did not exist
-    path = hub.community.store.photo_path(report.photo if report else None)
-    if path is None:
-        raise HTTPException(404, "no photo")
-    return FileResponse(path, media_type="image/png" if path.suffix == ".png" else "image/jpeg")
+    return photo_response(hub.community.store.photo_path(report.photo if report else None))

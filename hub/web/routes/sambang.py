@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
@@ -35,6 +35,7 @@ from hub.web.routes.community_pages import (
     number,
     page,
     photo_bytes,
+    photo_response,
     read_form,
 )
 from hub.web.routes.ronda import post_in_scope
@@ -235,7 +236,4 @@ def visit_photo(visit_id: str, hub: HubDep, who: Viewer) -> Response:
     visit = hub.community.store.get_visit(visit_id)
     if visit is not None and not post_in_scope(hub, who, visit.post):
         visit = None  # another village's: as if it did not exist
-    path = hub.community.store.photo_path(visit.photo if visit else None)
-    if path is None:
-        raise HTTPException(404, "no photo")
-    return FileResponse(path, media_type="image/png" if path.suffix == ".png" else "image/jpeg")
+    return photo_response(hub.community.store.photo_path(visit.photo if visit else None))
