@@ -236,6 +236,8 @@ class HubService:
         if self.retention is not None:
             self.retention.stop()
         self.store.close()
+        self.snapshots.database.close()
+        self.audit.close()  # last: the steps above may still audit
         self.users.close()
         self.devices.stop()
 

@@ -75,7 +75,7 @@ def test_motion_on_a_video_file_reaches_the_hub_with_its_snapshot(make_hub, make
     assert post.agent.cameras is not None and post.agent.cameras.fps()["gate"] is not None
     # The camera joins the health report once it delivers frames (left out while it warms up).
     health = wait_for(
-        lambda: (h := api.get("/api/posts").json()[0]["health"]) and "gate" in (h.get("cameras") or {}) and h,
+        lambda: (h := api.get("/api/posts").json()[0]["health"]) and (h.get("cameras") or {}).get("gate") and h,
         what="the camera's fps in the health telemetry at the hub",
     )
     assert health["cameras"]["gate"] > 0
