@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 from tinydb import Query, TinyDB
 
 from hub.duty.roster import Officer, Override, Roster, Shift
-from hub.storage.files import open_checked
+from hub.storage.files import ReadCache, open_checked
 from kamling.protocol import new_event_id
 
 T = TypeVar("T")
@@ -40,7 +40,7 @@ class OfficerStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
-        self._cached: tuple[tuple[int, int, int], Roster] | None = None
+        self._cache: ReadCache[Roster] = ReadCache()
         self.damaged: list[str] = []  # damaged files found and set aside (shown in /api/health)
 
     @contextmanager
@@ -77,19 +77,8 @@ class OfficerStore:
                 fallback=fallback,
             )
 
-        try:
-            stat = self.path.stat()
-        except FileNotFoundError:
-            return Roster()
-        # Every write replaces the file atomically (new inode), so this key changes with the
-        # content; a new alert then reads the file only after the CLI or API changed it.
-        key = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
-        cached = self._cached
-        if cached is not None and cached[0] == key:
-            return cached[1]
-        roster = self._do(read)
-        self._cached = (key, roster)
-        return roster
+        # a new alert reads the file only after the CLI or API changed it
+        return self._cache.get(self.path, lambda: self._do(read), Roster)
 
     def has_roster(self) -> bool:
         """True when at least one officer or a fallback is stored (then settings officers are ignored)."""

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from tinydb import Query, TinyDB
 
 from hub.ronda.roster import Guard, GuardChange, RondaHours, RondaRoster, same_village
-from hub.storage.files import open_checked
+from hub.storage.files import ReadCache, open_checked
 from kamling.protocol import new_event_id
 
 T = TypeVar("T")
@@ -32,7 +32,7 @@ class RondaStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
-        self._cached: tuple[tuple[int, int, int], RondaRoster] | None = None
+        self._cache: ReadCache[RondaRoster] = ReadCache()
         self.damaged: list[str] = []
 
     @contextmanager
@@ -62,17 +62,7 @@ class RondaStore:
                 hours=tuple(RondaHours.model_validate(dict(r)) for r in db.table("hours").all()),
             )
 
-        try:
-            stat = self.path.stat()
-        except FileNotFoundError:
-            return RondaRoster()
-        key = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
-        cached = self._cached
-        if cached is not None and cached[0] == key:
-            return cached[1]
-        roster = self._do(read)
-        self._cached = (key, roster)
-        return roster
+        return self._cache.get(self.path, lambda: self._do(read), RondaRoster)
 
     # -- guards ---------------------------------------------------------------------------------
     def put_guard(self, guard: Guard) -> Guard:

@@ -18,9 +18,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from tinydb import TinyDB
 from tinydb.storages import Storage
@@ -160,3 +161,30 @@ def open_checked(path: Path, damaged: list[str], store: str) -> TinyDB:
         report_damage(path, exc, damaged, store)
         db = open_tinydb(path)
     return db
+
+
+T = TypeVar("T")
+
+
+class ReadCache(Generic[T]):
+    """A value read from a file, read again only when the file changed.
+
+    Every write replaces the file atomically (kamling.durable: a new inode), so (inode, mtime,
+    size) changes with the content; a reader then re-reads only after the CLI or API wrote it.
+    """
+
+    def __init__(self) -> None:
+        self._entry: tuple[tuple[int, int, int], T] | None = None
+
+    def get(self, path: Path, read: Callable[[], T], missing: Callable[[], T]) -> T:
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            return missing()
+        key = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        entry = self._entry
+        if entry is not None and entry[0] == key:
+            return entry[1]
+        value = read()
+        self._entry = (key, value)
+        return value
