@@ -149,6 +149,32 @@ def outbox_depth(config_path: Path) -> int:
         return int(db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
 
 
+def run_post_processes(
+    hub: HubService, configs: list[Path], events: int, commit_timeout: float, ack_timeout: float
+) -> tuple[float, float]:
+    """Run each post as its own `sim run` process; seconds until every event was committed, and acked."""
+    start = time.perf_counter()
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "poskamling.cli", "sim", "run", str(c)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for c in configs
+    ]
+    try:
+        _wait(lambda: hub.ingest.writer.committed_events >= events, commit_timeout, "all events committed")
+        committed = time.perf_counter() - start
+        _wait(lambda: all(outbox_depth(c) == 0 for c in configs), ack_timeout, "all events acked")
+        acked = time.perf_counter() - start
+    finally:
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            proc.wait(30)
+    return committed, acked
+
+
 def durable_ingest_processes(broker: MosquittoBroker, root: Path, devices: int, events: int) -> dict[str, float]:
     """As durable_ingest, but each post is its own `poskamling sim run` process, as on real Pis.
 
@@ -160,25 +186,7 @@ def durable_ingest_processes(broker: MosquittoBroker, root: Path, devices: int, 
     hub = HubService(hub_settings(broker, root / "hub-proc", names))
     hub.start()
     _wait(lambda: hub.mqtt.connected, 10, "hub connected")
-    start = time.perf_counter()
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "poskamling.cli", "sim", "run", str(c)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        for c in configs
-    ]
-    try:
-        _wait(lambda: hub.ingest.writer.committed_events >= events, 600, "all events committed")
-        committed = time.perf_counter() - start
-        _wait(lambda: all(outbox_depth(c) == 0 for c in configs), 120, "all events acked")
-        acked = time.perf_counter() - start
-    finally:
-        for proc in procs:
-            proc.send_signal(signal.SIGTERM)
-        for proc in procs:
-            proc.wait(30)
+    committed, acked = run_post_processes(hub, configs, events, commit_timeout=600, ack_timeout=120)
     commits = hub.ingest.writer.commits
     hub.stop()
     return {

@@ -18,11 +18,8 @@ import argparse
 import json
 import logging
 import os
-import signal
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +29,8 @@ from bench.bench_ingest import (
     HUB_USER,
     UNLIMITED,
     _wait,
-    outbox_depth,
     raw_qos1,
+    run_post_processes,
     write_post_configs,
 )
 from bench.common import CpuSteal, emit
@@ -70,25 +67,7 @@ def durable_sql(
     _wait(lambda: hub.mqtt.connected, 10, "hub connected")
     load = loadavg()
     steal = CpuSteal()
-    start = time.perf_counter()
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "poskamling.cli", "sim", "run", str(c)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        for c in configs
-    ]
-    try:
-        _wait(lambda: hub.ingest.writer.committed_events >= events, 900, "all events committed")
-        committed = time.perf_counter() - start
-        _wait(lambda: all(outbox_depth(c) == 0 for c in configs), 180, "all events acked")
-        acked = time.perf_counter() - start
-    finally:
-        for proc in procs:
-            proc.send_signal(signal.SIGTERM)
-        for proc in procs:
-            proc.wait(30)
+    committed, acked = run_post_processes(hub, configs, events, commit_timeout=900, ack_timeout=180)
     commits = hub.ingest.writer.commits
     stored = hub.store.count() if hasattr(hub.store, "count") else None
     hub.stop()
