@@ -452,6 +452,13 @@ STRINGS: dict[str, dict[str, str]] = {
         "field_source": "Diterima lewat",
         "field_post": "Pos",
         "field_officer_id": "Petugas",
+        "invalid_empty": "tidak boleh kosong",
+        "invalid_too_long": "terlalu panjang",
+        "invalid_control_chars": "berisi karakter kontrol yang tidak diizinkan",
+        "invalid_unknown": "tidak dikenal",
+        "invalid_format": "format salah",
+        "invalid_type": "harus berupa teks",
+        "invalid_missing": "wajib diisi",
         "procedure_panic": (
             "1. Segera hubungi petugas jaga / Bhabinkamtibmas desa pos ini; jangan tunggu konfirmasi.\n"
             "2. Telepon ketua ronda atau warga di pos untuk menanyakan keadaan.\n"
@@ -944,6 +951,13 @@ STRINGS: dict[str, dict[str, str]] = {
         "field_source": "Received",
         "field_post": "Post",
         "field_officer_id": "Officer",
+        "invalid_empty": "must not be empty",
+        "invalid_too_long": "too long",
+        "invalid_control_chars": "contains control characters that are not allowed",
+        "invalid_unknown": "unknown",
+        "invalid_format": "wrong format",
+        "invalid_type": "must be text",
+        "invalid_missing": "required",
         "procedure_panic": (
             "1. Call the officer on duty / the village's Bhabinkamtibmas at once; do not wait for an "
             "acknowledgement.\n"

@@ -83,9 +83,10 @@ class ProcedureOut(BaseModel):
     updated_at: str | None = None
 
 
-def invalid(field: str, message: str) -> NoReturn:
-    """A 422 shaped like FastAPI's own, naming the body field (never echoing the text sent)."""
-    raise RequestValidationError([{"type": "value_error", "loc": ("body", field), "msg": message}])
+def invalid(field: str, message: str, reason: str = "unknown") -> NoReturn:
+    """A 422 shaped like FastAPI's own, naming the body field (never echoing the text sent); `type`
+    is the reason (empty, too_long, control_chars, unknown, format), which the dashboard translates."""
+    raise RequestValidationError([{"type": reason, "loc": ("body", field), "msg": message}])
 
 
 def _scoped_alert(hub: HubService, who: Principal, alert_id: str) -> None:
@@ -103,7 +104,7 @@ def _act(hub: HubService, action: Any, *args: Any) -> dict[str, Any]:
     except TransitionError as exc:
         raise HTTPException(409, str(exc)) from None
     except InvalidText as exc:
-        invalid(exc.field, exc.message)
+        invalid(exc.field, exc.message, exc.reason)
 
 
 @router.post(
@@ -144,7 +145,7 @@ def report_incident(body: IncidentBody, hub: HubDep, who: Operator, response: Re
         report = manual_report(body.kind, body.source, body.description, body.reporter, body.reporter_phone)
         alert, opened = hub.alerts.report_incident(post.device_id, report, who.name)
     except InvalidText as exc:
-        invalid(exc.field, exc.message)
+        invalid(exc.field, exc.message, exc.reason)
     except UnknownPost:
         invalid("post", "no such post")
     except TransitionError as exc:  # the open incident closed meanwhile: the operator sends it again
@@ -191,7 +192,7 @@ def put_procedure(kind: str, body: ProcedureBody, request: Request, hub: HubDep,
     try:
         saved = hub.alerts.procedures.put(chosen, body.text, who.name, hub.alerts.clock())
     except InvalidText as exc:
-        invalid(exc.field, exc.message)
+        invalid(exc.field, exc.message, exc.reason)
     hub.audit.record(who.name, "procedure.update", chosen.value, client=client_address(request), chars=len(saved.text))
     return _procedure_json(saved)
 

@@ -11,8 +11,8 @@
   function describe(detail) {
     if (!Array.isArray(detail)) return detail;
     return detail.map(function (d) {
-      var loc = d.loc || [], field = loc[loc.length - 1];
-      return (field ? t("field_" + field) + ": " : "") + d.msg;
+      var loc = d.loc || [], field = loc[loc.length - 1], why = "invalid_" + d.type;
+      return (field ? t("field_" + field) + ": " : "") + (t(why) !== why ? t(why) : d.msg);
     }).join("; ");
   }
   function send(method, url, body) {

@@ -115,6 +115,8 @@ def test_hostile_input_gets_a_clear_422_naming_the_field(hub) -> None:
     assert field_of(api.post(notes, json={"text": "x" * 1_000_000})) == ["text"]
     assert "at most 500" in api.post(notes, json={"text": "x" * 501}).text
     assert field_of(api.post(notes, json={"text": "\x1b[2Jhapus layar"})) == ["text"]
+    refused = api.post(notes, json={"text": "bel\x07"}).json()["detail"][0]
+    assert (refused["type"], refused["loc"]) == ("control_chars", ["body", "text"]) and "U+0007" in refused["msg"]
     assert field_of(api.post(notes, json={"text": "\u202egnp.exe"})) == ["text"]
     assert field_of(api.post(notes, json={"text": 42})) == ["text"]
     assert field_of(api.post(notes, json={"text": "ok", "actor": "someone-else"})) == ["actor"]
