@@ -160,6 +160,9 @@ def test_reported_incident_pages_the_duty_officer_and_shows_on_its_page(hub, sin
         "Laporan telepon: Pencurian - Motor hilang di depan pos (pelapor: Pak Budi 0812 3456 789)"
         in page.body["message"]
     )
+    link = page.body["message"].split("KONFIRMASI (1 ketuk): ", 1)[1].split()[0]
+    phone = httpx.get(hub.web.url + "/" + link.split("/", 3)[3]).text  # what the officer opens from the page
+    assert 'id="manual-description">Motor hilang di depan pos<' in phone and "Pak Budi 0812 3456 789" in phone
     joined = api.post("/api/incidents", json={**INCIDENT, "description": "Pelaku ke arah pasar", "source": "in_person"})
     assert joined.status_code == 200 and joined.json()["id"] == alert["id"]
     operator, _ = login(hub, "operator1", "operator")
@@ -186,7 +189,8 @@ def test_assignment_is_shown_and_the_officer_is_paged_with_an_ack_link(hub, sink
     )
     link = page.body["message"].split("KONFIRMASI (1 ketuk): ", 1)[1].split()[0]
     path = "/" + link.split("/", 3)[3]
-    assert httpx.get(hub.web.url + path).status_code == 200  # the signed ack link works, no login
+    phone = httpx.get(hub.web.url + path)  # the signed ack link works, no login
+    assert phone.status_code == 200 and 'id="assigned-to">Bripka Agus<' in phone.text
     viewer, _ = login(hub, "viewer1", "viewer")
     fragment = viewer.get(f"/alerts/{alert_id}?fragment=1").text
     assert 'data-testid="alert-assigned"' in fragment and "Bripka Agus" in fragment
