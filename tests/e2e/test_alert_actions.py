@@ -51,8 +51,14 @@ def test_panic_note_and_assignment_page_the_assigned_officer(make_hub, make_post
     ack_url = message.split("ACKNOWLEDGE (one tap): ", 1)[1].split()[0]
     ack_path = "/" + ack_url.split("/", 3)[3]
 
-    # The officer taps the link in the page: acknowledged in their name, and the post is told.
+    # The officer's link is no credential for operators' actions, nor for the procedures.
     phone = httpx.Client(base_url=hub.web.url, timeout=10)
+    token = {"Authorization": f"Bearer {ack_path.rsplit('/', 1)[1]}"}
+    assert phone.post(f"/api/alerts/{alert_id}/notes", json={"text": "x"}, headers=token).status_code == 401
+    assert phone.post(f"/api/alerts/{alert_id}/assign", json={"officer_id": rudi}, headers=token).status_code == 401
+    assert phone.put("/api/procedures/panic", json={"text": "x"}, headers=token).status_code == 401
+
+    # The officer taps the link in the page: acknowledged in their name, and the post is told.
     tapped = phone.post(ack_path, follow_redirects=False)
     assert tapped.status_code == 303
     api = hub.client("operator")
