@@ -90,3 +90,10 @@ def test_an_incident_entered_from_the_form_shows_live_in_another_console(make_hu
     expect(row).to_contain_text("Pos Kamling RW 05")
     page = sink.wait_for(lambda r: r.path == "/officer", timeout=10)
     assert page is not None and "Asap dari gudang beras" in page.body["message"]
+
+    # An assignment made elsewhere (here: the API) shows in the console's row live.
+    alert_id = row.get_attribute("data-alert-id")
+    officer = hub.service.alerts.assignable()[0]
+    assigned = hub.client("operator").post(f"/api/alerts/{alert_id}/assign", json={"officer_id": officer.id})
+    assert assigned.status_code == 200
+    expect(row.get_by_test_id("row-assigned")).to_have_text(f" → {officer.name}", timeout=DEADLINE_MS)
