@@ -387,6 +387,148 @@ STRINGS: dict[str, dict[str, str]] = {
         "weekday_4": "Jumat",
         "weekday_5": "Sabtu",
         "weekday_6": "Minggu",
+        # Operators' actions on alerts: notes, assigning an officer, reported incidents, procedures (issue 15).
+        "kind_manual": "Laporan masuk (telepon/langsung)",
+        "page_kind_manual": "LAPORAN MASUK",
+        "tl_note": "catatan",
+        "tl_assigned": "ditugaskan ke",
+        "tl_reported": "laporan dicatat",
+        "page_manual_line": "Laporan {source}: {category} - {description} (pelapor: {reporter})",
+        "manual_source_phone": "telepon",
+        "manual_source_in_person": "langsung (datang ke Polsek)",
+        "manual_cat_theft": "Pencurian",
+        "manual_cat_disturbance": "Keributan atau perkelahian",
+        "manual_cat_fire": "Kebakaran",
+        "manual_cat_accident": "Kecelakaan",
+        "manual_cat_medical": "Darurat medis",
+        "manual_cat_suspicious": "Orang atau kendaraan mencurigakan",
+        "manual_cat_other": "Lainnya",
+        "page_assigned_title": "{test}[DITUGASKAN: {label}] {post}",
+        "page_assigned_body": (
+            "{test}Anda ditugaskan menangani {label} di {post}, {village} (oleh {by}).\n"
+            "Waktu: {time} {tz}\n"
+            "{map}{ack}Buka & konfirmasi: {link}"
+        ),
+        "assigned_to": "Ditugaskan ke",
+        "not_assigned": "Belum ada petugas ditugaskan",
+        "notes_heading": "Catatan operator",
+        "note_add": "Tambah catatan",
+        "note_placeholder": "Misalnya: pelapor menelepon lagi, pelaku lari ke arah utara",
+        "assign_heading": "Tugaskan petugas",
+        "assign_officer": "Petugas",
+        "assign_button": "Tugaskan & kirim pesan",
+        "assign_none": "Belum ada petugas di daftar. Isi daftar petugas dulu.",
+        "assign_hint": "Petugas menerima pesan “Anda ditugaskan” dengan tautan konfirmasi.",
+        "action_saved": "Tersimpan.",
+        "procedure_heading": "Prosedur",
+        "procedure_default_badge": "bawaan",
+        "procedure_custom_badge": "diubah oleh {by}",
+        "procedures_title": "Prosedur per jenis peringatan",
+        "procedures_hint": "Ditampilkan di halaman setiap peringatan. Hanya admin yang dapat mengubah.",
+        "procedure_save": "Simpan prosedur",
+        "procedure_reset": "Kembalikan ke bawaan",
+        "nav_incident_new": "Catat laporan",
+        "nav_procedures": "Prosedur",
+        "incident_title": "Catat laporan masuk (telepon atau langsung)",
+        "incident_hint": (
+            "Laporan ini menjadi peringatan untuk pos yang dipilih dan memanggil petugas jaga seperti tombol panik."
+        ),
+        "incident_post": "Pos",
+        "incident_kind": "Jenis kejadian",
+        "incident_source": "Diterima lewat",
+        "incident_description": "Keterangan",
+        "incident_reporter": "Nama pelapor",
+        "incident_reporter_phone": "No. HP pelapor (boleh kosong)",
+        "incident_submit": "Catat & panggil petugas",
+        "incident_no_posts": "Tidak ada pos yang dapat dipilih.",
+        "manual_heading": "Laporan masuk",
+        "manual_entered_by": "Dicatat oleh",
+        "operators_only": "Halaman ini hanya untuk operator.",
+        "field_text": "Teks",
+        "field_description": "Keterangan",
+        "field_reporter": "Nama pelapor",
+        "field_reporter_phone": "No. HP pelapor",
+        "field_kind": "Jenis",
+        "field_source": "Diterima lewat",
+        "field_post": "Pos",
+        "field_officer_id": "Petugas",
+        "invalid_empty": "tidak boleh kosong",
+        "invalid_too_long": "terlalu panjang",
+        "invalid_control_chars": "berisi karakter kontrol yang tidak diizinkan",
+        "invalid_unknown": "tidak dikenal",
+        "invalid_format": "format salah",
+        "invalid_type": "harus berupa teks",
+        "invalid_missing": "wajib diisi",
+        "procedure_panic": (
+            "1. Segera hubungi petugas jaga / Bhabinkamtibmas desa pos ini; jangan tunggu konfirmasi.\n"
+            "2. Telepon ketua ronda atau warga di pos untuk menanyakan keadaan.\n"
+            "3. Jika ada korban atau pelaku bersenjata: kirim unit terdekat dan hubungi 110.\n"
+            "4. Catat setiap langkah di catatan peringatan ini.\n"
+            "5. Selesaikan hanya setelah petugas tiba atau keadaan dipastikan aman."
+        ),
+        "procedure_tamper": (
+            "1. Lihat foto kamera pos ini bila ada.\n"
+            "2. Hubungi ketua ronda atau warga terdekat untuk memeriksa kotak perangkat.\n"
+            "3. Jika perangkat dibongkar atau hilang: tugaskan petugas ke lokasi dan laporkan ke teknisi.\n"
+            "4. Catat temuan di catatan peringatan ini."
+        ),
+        "procedure_camera": (
+            "1. Periksa apakah pos masih terhubung (halaman Pos).\n"
+            "2. Minta warga di pos memeriksa kabel dan lampu kamera.\n"
+            "3. Jika kamera tidak kembali dalam 1 jam: laporkan ke teknisi.\n"
+            "4. Tombol panik tetap berfungsi tanpa kamera."
+        ),
+        "procedure_motion": (
+            "1. Lihat foto gerakan di halaman ini.\n"
+            "2. Jika ada orang mencurigakan: hubungi ketua ronda atau petugas jaga.\n"
+            "3. Jika hanya hewan atau bayangan: selesaikan sebagai alarm palsu."
+        ),
+        "procedure_offline": (
+            "1. Pos tidak dapat mengirim tombol panik selama terputus.\n"
+            "2. Telepon ketua ronda pos ini untuk memeriksa listrik dan internet.\n"
+            "3. Jika terputus lebih dari 30 menit malam hari: tugaskan petugas untuk patroli ke pos.\n"
+            "4. Laporkan ke teknisi bila berulang."
+        ),
+        "procedure_health": (
+            "1. Baca pesan kondisi pos (suhu, baterai, penyimpanan).\n"
+            "2. Laporkan ke teknisi pada jam kerja; bukan keadaan darurat."
+        ),
+        "procedure_flood": (
+            "1. Pos mengirim terlalu banyak pesan dan diblokir sementara: tombol paniknya tidak sampai.\n"
+            "2. Segera hubungi teknisi; perangkat mungkin rusak atau dicuri.\n"
+            "3. Telepon ketua ronda pos ini dan minta melapor lewat telepon bila ada kejadian."
+        ),
+        "procedure_poison": (
+            "1. Pesan dari pos ini gagal diproses hub.\n"
+            "2. Hubungi teknisi; lihat daftar pesan gagal (admin).\n"
+            "3. Minta warga pos melapor lewat telepon sampai diperbaiki."
+        ),
+        "procedure_ingest_stuck": (
+            "1. Hub tidak menerima kejadian: tombol panik dari semua pos mungkin tidak sampai.\n"
+            "2. Hubungi teknisi segera.\n"
+            "3. Umumkan ke ketua ronda semua pos agar melapor lewat telepon sampai pulih."
+        ),
+        "procedure_unstaffed": (
+            "1. Telepon ketua ronda atau penjaga yang dijadwalkan malam ini.\n"
+            "2. Jika tidak ada yang menjaga: minta Bhabinkamtibmas atau petugas patroli melintasi pos.\n"
+            "3. Catat alasan pos kosong di catatan peringatan ini."
+        ),
+        "procedure_report": (
+            "1. Baca laporan warga dan lihat fotonya bila ada.\n"
+            "2. Telepon pelapor bila nomornya ada untuk memastikan.\n"
+            "3. Jika nyata: eskalasi ke petugas. Jika palsu: tandai laporan palsu."
+        ),
+        "procedure_incident": (
+            "1. Petugas jaga sudah dipanggil; pastikan ada yang mengonfirmasi.\n"
+            "2. Telepon pelapor bila nomornya ada.\n"
+            "3. Tugaskan petugas terdekat dan catat setiap langkah."
+        ),
+        "procedure_manual": (
+            "1. Pastikan nama dan nomor pelapor tercatat.\n"
+            "2. Petugas jaga dipanggil otomatis; tugaskan petugas terdekat bila perlu.\n"
+            "3. Keadaan darurat jiwa atau kebakaran: hubungi juga 110 / 113 / 118.\n"
+            "4. Hubungi pelapor kembali setelah petugas tiba dan catat hasilnya."
+        ),
     },
     "en": {
         "app_name": "Pos Kamling",
@@ -746,6 +888,148 @@ STRINGS: dict[str, dict[str, str]] = {
         "weekday_4": "Fri",
         "weekday_5": "Sat",
         "weekday_6": "Sun",
+        # Operators' actions on alerts: notes, assigning an officer, reported incidents, procedures (issue 15).
+        "kind_manual": "Reported incident (phone/in person)",
+        "page_kind_manual": "REPORTED INCIDENT",
+        "tl_note": "note",
+        "tl_assigned": "assigned to",
+        "tl_reported": "report taken",
+        "page_manual_line": "Reported {source}: {category} - {description} (reporter: {reporter})",
+        "manual_source_phone": "by phone",
+        "manual_source_in_person": "in person (at the Polsek)",
+        "manual_cat_theft": "Theft",
+        "manual_cat_disturbance": "Disturbance or fight",
+        "manual_cat_fire": "Fire",
+        "manual_cat_accident": "Accident",
+        "manual_cat_medical": "Medical emergency",
+        "manual_cat_suspicious": "Suspicious person or vehicle",
+        "manual_cat_other": "Other",
+        "page_assigned_title": "{test}[ASSIGNED: {label}] {post}",
+        "page_assigned_body": (
+            "{test}You are assigned to {label} at {post}, {village} (by {by}).\n"
+            "Time: {time} {tz}\n"
+            "{map}{ack}Open & acknowledge: {link}"
+        ),
+        "assigned_to": "Assigned to",
+        "not_assigned": "No officer assigned yet",
+        "notes_heading": "Operator notes",
+        "note_add": "Add note",
+        "note_placeholder": "E.g.: the caller phoned again, the suspect ran north",
+        "assign_heading": "Assign an officer",
+        "assign_officer": "Officer",
+        "assign_button": "Assign & page",
+        "assign_none": "No officers listed yet. Fill in the officers list first.",
+        "assign_hint": "The officer receives a “you are assigned” page with an acknowledge link.",
+        "action_saved": "Saved.",
+        "procedure_heading": "Procedure",
+        "procedure_default_badge": "default",
+        "procedure_custom_badge": "edited by {by}",
+        "procedures_title": "Procedures per alert kind",
+        "procedures_hint": "Shown on every alert's page. Only admins can change them.",
+        "procedure_save": "Save procedure",
+        "procedure_reset": "Back to the default",
+        "nav_incident_new": "Enter report",
+        "nav_procedures": "Procedures",
+        "incident_title": "Enter an incident reported by phone or in person",
+        "incident_hint": "It becomes an alert for the chosen post and pages the officer on duty like a panic.",
+        "incident_post": "Post",
+        "incident_kind": "What happened",
+        "incident_source": "Received",
+        "incident_description": "Description",
+        "incident_reporter": "Reporter's name",
+        "incident_reporter_phone": "Reporter's phone (optional)",
+        "incident_submit": "Enter & page officers",
+        "incident_no_posts": "No post to choose from.",
+        "manual_heading": "Reported incident",
+        "manual_entered_by": "Entered by",
+        "operators_only": "This page is for operators only.",
+        "field_text": "Text",
+        "field_description": "Description",
+        "field_reporter": "Reporter's name",
+        "field_reporter_phone": "Reporter's phone",
+        "field_kind": "Kind",
+        "field_source": "Received",
+        "field_post": "Post",
+        "field_officer_id": "Officer",
+        "invalid_empty": "must not be empty",
+        "invalid_too_long": "too long",
+        "invalid_control_chars": "contains control characters that are not allowed",
+        "invalid_unknown": "unknown",
+        "invalid_format": "wrong format",
+        "invalid_type": "must be text",
+        "invalid_missing": "required",
+        "procedure_panic": (
+            "1. Call the officer on duty / the village's Bhabinkamtibmas at once; do not wait for an "
+            "acknowledgement.\n"
+            "2. Phone the ronda leader or residents at the post to ask what is happening.\n"
+            "3. Casualties or an armed offender: send the nearest unit and call 110.\n"
+            "4. Write every step in this alert's notes.\n"
+            "5. Resolve only once officers have arrived or the situation is confirmed safe."
+        ),
+        "procedure_tamper": (
+            "1. Look at the post's camera snapshots if there are any.\n"
+            "2. Ask the ronda leader or a nearby resident to check the device box.\n"
+            "3. Device opened or missing: assign an officer to the site and tell the technician.\n"
+            "4. Write what was found in this alert's notes."
+        ),
+        "procedure_camera": (
+            "1. Check whether the post is still connected (Posts page).\n"
+            "2. Ask someone at the post to check the camera's cable and light.\n"
+            "3. Camera not back within an hour: tell the technician.\n"
+            "4. The panic button still works without the camera."
+        ),
+        "procedure_motion": (
+            "1. Look at the motion snapshots on this page.\n"
+            "2. A suspicious person: call the ronda leader or the officer on duty.\n"
+            "3. Only an animal or a shadow: resolve as a false alarm."
+        ),
+        "procedure_offline": (
+            "1. The post cannot send a panic while it is offline.\n"
+            "2. Phone the post's ronda leader to check power and internet.\n"
+            "3. Offline for more than 30 minutes at night: assign an officer to patrol past the post.\n"
+            "4. Tell the technician if it keeps happening."
+        ),
+        "procedure_health": (
+            "1. Read the post's health messages (temperature, battery, storage).\n"
+            "2. Tell the technician during working hours; not an emergency."
+        ),
+        "procedure_flood": (
+            "1. The post sent too many messages and is blocked for now: its panic button does not reach the "
+            "hub.\n"
+            "2. Call the technician at once; the device may be broken or stolen.\n"
+            "3. Phone the post's ronda leader and ask them to report incidents by phone meanwhile."
+        ),
+        "procedure_poison": (
+            "1. The hub cannot process this post's messages.\n"
+            "2. Call the technician; see the dead letters (admin).\n"
+            "3. Ask the post to report by phone until it is fixed."
+        ),
+        "procedure_ingest_stuck": (
+            "1. The hub is not receiving events: panics from every post may not arrive.\n"
+            "2. Call the technician at once.\n"
+            "3. Tell every post's ronda leader to report by phone until it recovers."
+        ),
+        "procedure_unstaffed": (
+            "1. Phone the ronda leader or the guards rostered tonight.\n"
+            "2. Nobody on watch: ask the Bhabinkamtibmas or a patrol to pass by the post.\n"
+            "3. Write why the post was empty in this alert's notes."
+        ),
+        "procedure_report": (
+            "1. Read the resident's report and look at the photo if there is one.\n"
+            "2. Phone the reporter if a number was given, to confirm.\n"
+            "3. Real: escalate to the officers. False: mark it a false report."
+        ),
+        "procedure_incident": (
+            "1. The officer on duty has been paged; make sure someone acknowledges.\n"
+            "2. Phone the reporter if a number was given.\n"
+            "3. Assign the nearest officer and write every step in the notes."
+        ),
+        "procedure_manual": (
+            "1. Make sure the reporter's name and number are written down.\n"
+            "2. The officer on duty is paged automatically; assign the nearest officer if needed.\n"
+            "3. Life-threatening or a fire: also call 110 / 113 / 118.\n"
+            "4. Call the reporter back once officers have arrived and note the result."
+        ),
     },
 }
 

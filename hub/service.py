@@ -215,7 +215,9 @@ class HubService:
         never deleted), which keeps posts reporting and officers paged while a person looks at it.
         """
         stores = (self.store, self.alerts.repository, self.users, self.devices.store, self.alerts.officers)
-        found = [message for store in stores for message in list(getattr(store, "damaged", ()))]
+        found = [
+            message for store in (*stores, self.alerts.procedures) for message in list(getattr(store, "damaged", ()))
+        ]
         return self.legacy_log_damaged + found
 
     def _audit_damage(self) -> None:

@@ -39,6 +39,7 @@ DEFAULT_RULES: dict[AlertKind, EscalationRule] = {
     ),  # one page, the village officer; never the chain
     AlertKind.REPORT: EscalationRule(page=False, levels=1, after=None),  # residents' reports: the operators' queue only
     AlertKind.INCIDENT: EscalationRule(levels=3, after=60.0),  # an escalated report climbs the chain like a panic
+    AlertKind.MANUAL: EscalationRule(levels=3, after=60.0),  # reported by phone or in person: like an incident
 }
 
 

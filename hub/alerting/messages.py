@@ -67,4 +67,51 @@ def alert_message(
         "repeat": text(f"page_{repeat}", language) if repeat in ("reminder", "escalated") else "",
         "link": link,
     }
-    return Message(text("page_title", language, **fields), text("page_body", language, **fields))
+    body = text("page_body", language, **fields)
+    return Message(text("page_title", language, **fields), _with_detail(body, manual_line(alert, language)))
+
+
+def _with_detail(body: str, line: str) -> str:
+    """`line` after the body's first line (what, where), before the time, map and links."""
+    if not line:
+        return body
+    first, _, rest = body.partition("\n")
+    return f"{first}\n{line}\n{rest}" if rest else f"{first}\n{line}"
+
+
+def manual_line(alert: Alert, language: str) -> str:
+    """For an incident reported by phone or in person: what happened and who reported it (first line)."""
+    if alert.kind is not AlertKind.MANUAL:
+        return ""
+    details = alert.details
+    who = f"{details.get('reporter', '')} {details.get('reporter_phone', '')}".strip()
+    return text(
+        "page_manual_line",
+        language,
+        source=text(f"manual_source_{details.get('source', 'phone')}", language),
+        category=text(f"manual_cat_{details.get('category', 'other')}", language),
+        description=str(details.get("description", "")),
+        reporter=who or "-",
+    )
+
+
+def assignment_message(
+    alert: Alert, post: PostInfo, link: str, zone: str, language: str, *, ack_link: str | None, by: str
+) -> Message:
+    """The page an officer receives when an operator assigns them to an alert ("you are assigned")."""
+    when, tz = local_time(alert.opened_at, zone)
+    url = map_url(post.lat, post.lon)
+    fields = {
+        "test": text("page_test_prefix", language) if alert.test else "",
+        "label": kind_label(alert.kind, language),
+        "post": post.name,
+        "village": post.village or "-",
+        "time": when,
+        "tz": tz,
+        "map": text("page_map", language, url=url) if url else "",
+        "ack": text("page_ack", language, url=ack_link) if ack_link else "",
+        "by": by,
+        "link": link,
+    }
+    body = text("page_assigned_body", language, **fields)
+    return Message(text("page_assigned_title", language, **fields), _with_detail(body, manual_line(alert, language)))

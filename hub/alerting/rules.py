@@ -33,6 +33,7 @@ class AlertKind(StrEnum):
     UNSTAFFED = "unstaffed"  # "Pos kosong": a ronda round passed without a check-in (hub/ronda/rules.py)
     REPORT = "report"  # a resident's quick report from the post's poster (hub/community): the operators' queue
     INCIDENT = "incident"  # an operator escalated a resident's report: paged like a panic (hub/community)
+    MANUAL = "manual"  # an operator entered an incident reported by phone or in person (hub/alerting/actions.py)
 
 
 HUB_DEVICE = "_hub"
@@ -49,6 +50,7 @@ POLSEK_ONLY = frozenset(
         AlertKind.UNSTAFFED,
         AlertKind.REPORT,
         AlertKind.INCIDENT,
+        AlertKind.MANUAL,
     }
 )
 """Kinds never told to the post (no `alert` message): for the Polsek only."""
@@ -67,6 +69,7 @@ SEVERITY = {
     AlertKind.UNSTAFFED: Severity.WARNING,  # low: nobody is in danger because a round was missed
     AlertKind.REPORT: Severity.WARNING,  # low until an operator has looked at it
     AlertKind.INCIDENT: Severity.MAJOR,  # an operator judged a resident's report real
+    AlertKind.MANUAL: Severity.MAJOR,  # a person called or came to the Polsek: an operator took it down
 }
 
 OPEN_STATES = frozenset({AlertState.NEW, AlertState.NOTIFIED, AlertState.ACKNOWLEDGED, AlertState.EN_ROUTE})
@@ -113,6 +116,8 @@ class Alert:
     details: dict[str, Any] = field(default_factory=dict)
     escalation_level: int = 0  # how many steps of the duty chain have been paged
     next_due: datetime | None = None  # when the next escalation step or reminder is due
+    assigned_to: str | None = None  # the officer an operator assigned (name), hub/alerting/actions.py
+    assigned_id: str | None = None  # that officer's roster id
 
     @property
     def is_open(self) -> bool:
@@ -156,6 +161,8 @@ class Alert:
             details=dict(record.get("details") or {}),
             escalation_level=int(record.get("escalation_level") or 0),
             next_due=when(record.get("next_due")),
+            assigned_to=record.get("assigned_to"),
+            assigned_id=record.get("assigned_id"),
         )
 
     @property

@@ -17,9 +17,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from hub.alerting import rules
+from hub.alerting import actions, rules
 from hub.alerting.escalation import DueTimer, Step, due_alerts, first_step, next_step, rule_for
-from hub.alerting.messages import PostInfo, alert_message
+from hub.alerting.messages import PostInfo, alert_message, assignment_message
+from hub.alerting.procedures import ProcedureStore
 from hub.alerting.rules import Alert, AlertKind, Outcome
 from hub.duty.officers import OfficerStore
 from hub.duty.roster import Officer, Roster, duty_chain
@@ -148,6 +149,7 @@ class AlertService:
         self.publish = publish
         self.repository = repository
         self.officers = officers or OfficerStore(settings.data_dir / "roster.json")
+        self.procedures = ProcedureStore(settings.data_dir / "procedures.json")  # per-kind procedures (issue 15)
         self.resolver: RecipientResolver = resolver or RosterResolver(settings, self.officers)
         self.clock = clock
         self.links = links
@@ -295,6 +297,68 @@ class AlertService:
     def resolve(self, alert_id: str, actor: str, outcome: Outcome, note: str | None) -> Alert:
         with self._lock:
             return self._update(rules.resolve(self._require(alert_id), actor, outcome, note, self.clock()))
+
+    # -- operators' actions (issue 15; pure part: hub/alerting/actions.py) --------------------
+    def add_note(self, alert_id: str, actor: str, note: str) -> Alert:
+        """A note on an open alert (KeyError: no such alert; TransitionError: closed; InvalidText)."""
+        with self._lock:
+            return self._update(actions.add_note(self._require(alert_id), actor, note, self.clock()))
+
+    def assignable(self) -> list[Officer]:
+        """The officers an operator may assign: the active officers of the roster paging uses."""
+        roster = getattr(self.resolver, "roster", None)
+        source = roster() if callable(roster) else self.officers.roster()
+        return [o for o in source.officers if o.active]
+
+    def assign(self, alert_id: str, actor: str, officer_id: str) -> Alert:
+        """Assign an officer to an open alert and page them "you are assigned" with their ack link.
+
+        UnknownOfficer for an officer who is not assignable; the page's outcome lands
+        on the timeline like any page (`notified` / `page_failed`, detail "<name> (assigned)").
+        """
+        officer = next((o for o in self.assignable() if o.id == officer_id), None)
+        if officer is None:
+            raise actions.UnknownOfficer(f"no active officer with id {officer_id!r}")
+        with self._lock:
+            alert = self._update(actions.assign(self._require(alert_id), actor, officer.id, officer.name, self.clock()))
+        post = self.posts(alert.device)
+        recipient = _recipient(officer)
+        if post is None:
+            self._page_result(alert.id, officer.name, "assigned", False, f"post {alert.device} is not configured")
+            return alert
+        link = f"{self.settings.public_url.rstrip('/')}/alerts/{alert.id}"
+        info = PostInfo(post.name, post.village, post.lat, post.lon)
+        try:
+            message = assignment_message(
+                alert,
+                info,
+                link,
+                self.settings.timezone,
+                recipient.language,
+                ack_link=self.ack_url(alert.id, recipient),
+                by=actor,
+            )
+        except Exception as exc:
+            log.exception("assigning %s: could not build the message", officer.name)
+            self._page_result(alert.id, officer.name, "assigned", False, str(exc))
+            return alert
+        page = Page(tuple(recipient.urls), message.title, message.body)
+        self.pager.submit(page, lambda ok, error: self._page_result(alert.id, officer.name, "assigned", ok, error))
+        return alert
+
+    def report_incident(self, device: str, report: actions.ManualReport, actor: str) -> tuple[Alert, bool]:
+        """An incident reported by phone or in person for a post: a `manual` alert, paged like any
+        other; while one is open for that post the report joins it. Returns (alert, opened now)."""
+        if device == rules.HUB_DEVICE or self.posts(device) is None:
+            raise actions.UnknownPost(f"no post {device!r}")
+        now = self.clock()
+        with self._lock:
+            current = self.open_for(device, AlertKind.MANUAL)
+            if current is not None:
+                return self._update(actions.join_manual(current, report, actor, now)), False
+            alert = actions.open_manual(device, report, actor, now)
+            self._page(alert, opening=True)
+        return alert, True
 
     def _require(self, alert_id: str) -> Alert:
         alert = self._alerts.get(alert_id)

@@ -80,7 +80,14 @@ class AuditLog:
         return list(reversed(found))
 
 
-AUDITED_ALERT_ACTIONS = {"acknowledged": "alert.ack", "en_route": "alert.en_route", "resolved": "alert.resolve"}
+AUDITED_ALERT_ACTIONS = {
+    "acknowledged": "alert.ack",
+    "en_route": "alert.en_route",
+    "resolved": "alert.resolve",
+    "note": "alert.note",  # operators' actions (issue 15): hub/alerting/actions.py
+    "assigned": "alert.assign",
+    "reported": "alert.report",  # an incident reported by phone or in person, entered by an operator
+}
 
 
 class AuditRecorder(Protocol):
@@ -92,8 +99,8 @@ class AuditRecorder(Protocol):
 
 
 class AlertAuditor:
-    """An AlertService listener: records acknowledgements, en-route and resolutions, whatever
-    the channel (API, dashboard, signed phone link)."""
+    """An AlertService listener: records acknowledgements, en-route, resolutions, notes, assignments
+    and incidents entered by operators, whatever the channel (API, dashboard, signed phone link)."""
 
     def __init__(self, audit: AuditRecorder) -> None:
         self.audit = audit

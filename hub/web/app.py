@@ -17,6 +17,7 @@ from hub.web.live import create_live_router
 from hub.web.routes import (
     ack,
     admin,
+    alert_actions,
     api,
     auth,
     dashboard,
@@ -89,6 +90,7 @@ def create_app(hub: HubService) -> FastAPI:
         app.include_router(router)
     for router in (sambang.router, lapor.router):  # the QR poster's phone pages and their API (issue 14)
         app.include_router(router)
+    app.include_router(alert_actions.router)  # operators' notes, assignments, reported incidents, procedures (issue 15)
     app.include_router(ronda_sambang.router)  # Ronda & Sambang overview and the weekly village report (issue 14)
     app.include_router(create_live_router(hub))
     app.mount("/static", StaticFiles(directory=dashboard.STATIC_DIR), name="static")

@@ -73,6 +73,8 @@ class AlertOut(BaseModel):
     details: Any = None
     escalation_level: Any = None
     next_due: Any = None
+    assigned_to: Any = Field(default=None, description="the officer an operator assigned (name)")
+    assigned_id: Any = None
     open: bool = False
     post_name: Any = None
     village: Any = None

@@ -158,6 +158,8 @@ def alert_view(hub: HubService, alert: Alert) -> View:
             "details": alert.details,
             "escalation_level": alert.escalation_level,
             "next_due": alert.next_due,
+            "assigned_to": alert.assigned_to,  # an operator's assignment (hub/alerting/actions.py)
+            "assigned_id": alert.assigned_id,
             "open": bool(alert.is_open),
             "post_name": post.name if post is not None else alert.device,
             "village": post.village if post is not None else "",
@@ -196,6 +198,8 @@ def _alert_stub(alert: Any) -> View:
         "details": {},
         "escalation_level": 0,
         "next_due": None,
+        "assigned_to": None,
+        "assigned_id": None,
         "open": False,
         "post_name": attr("device"),
         "village": "",

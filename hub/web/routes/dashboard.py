@@ -29,6 +29,7 @@ from hub.i18n import LANG_COOKIE, Translator, choose_language, weekday_names
 from hub.service import HubService
 from hub.storage.events import EventQuery
 from hub.storage.sql.events import decode_cursor
+from hub.web.alert_extras import alert_extras
 from hub.web.deps import HubDep
 from hub.web.mapview import build_map
 from hub.web.render import bad_value, format_time, make_environment
@@ -238,6 +239,7 @@ def alert_detail(request: Request, alert_id: str, hub: HubDep, fragment: bool = 
         post=post,
         snapshots=snapshots_of(hub, alert),
         outcomes=outcomes,
+        **alert_extras(hub, alert, language_of(request, hub)),  # procedure, officers to assign (issue 15)
     )
 
 

@@ -74,7 +74,8 @@
     var tr = el("tr", { "data-alert-id": a.id, "data-state": a.state, "data-kind": a.kind, "data-testid": "alert-row",
       className: "sev-" + a.severity + (open && AWAITING[a.state] ? " awaiting" : "") }, [
       el("td", { text: K.time(a.opened_at) }), postCell(a), kindCell(a),
-      el("td", {}, [el("span", { className: "badge state-" + a.state, "data-testid": "row-state", text: t("state_" + a.state) })]),
+      el("td", {}, [el("span", { className: "badge state-" + a.state, "data-testid": "row-state", text: t("state_" + a.state) }),
+        a.assigned_to ? el("small", { "data-testid": "row-assigned", text: " → " + a.assigned_to }) : null]),
     ]);
     if (open) {
       tr.appendChild(actions(a));
