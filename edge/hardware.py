@@ -132,6 +132,21 @@ class PostHardware:
             if self.led_pattern is not None:
                 self._apply(self.led_pattern)
 
+    def test_siren(self, seconds: float) -> bool:
+        """The hub's siren test (edge/commands.py): beeps for `seconds`; False without a buzzer."""
+        if self.buzzer is None:
+            return False
+        half = 0.25
+        self.buzzer.beep(on_time=half, off_time=half, n=max(1, round(seconds / (2 * half))), background=True)
+        return True
+
+    def silence(self) -> bool:
+        """Stop the siren, whatever sounds it (a test, a panic): the sound only, never the alert; False without one."""
+        if self.buzzer is None:
+            return False
+        self.buzzer.off()  # also ends a background beep()
+        return True
+
     def chirp(self, count: int) -> None:
         """Short beeps that tell the guard about an alert update."""
         if self.buzzer is None or count <= 0:
