@@ -5,7 +5,8 @@ counted from receipt on this Pi's monotonic clock; only without that property (a
 MQTT 3 broker) does the post compare `expires_at` with its own wall clock, which may be wrong.
 
 * ping: answered at once (the hub measures the round trip).
-* test_siren: the siren sounds for `args.seconds` (default 3, at most SIREN_TEST_MAX_SECONDS).
+* test_siren: the siren sounds for `args.seconds` (default 3, at most SIREN_TEST_MAX_SECONDS); never
+  while a panic's siren sounds (`failed`, `siren_busy`): a test would cut the alarm short.
 * silence_siren: the siren stops, whatever sounds it (a test, or a local panic). Only the sound:
   the panic's event, its alert at the hub and the status LED stay as they are, and a new press
   sounds the siren again.
@@ -49,6 +50,8 @@ _ULID = re.compile(r"[0-9A-HJKMNP-TV-Z]{26}")
 
 
 class Siren(Protocol):
+    def alarm_sounding(self) -> bool: ...
+
     def test_siren(self, seconds: float) -> bool: ...
 
     def silence(self) -> bool: ...
@@ -141,6 +144,8 @@ class CommandRunner:
             if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not 0 < seconds:
                 return _answer(command, "failed", reason="bad_seconds")
             seconds = min(float(seconds), SIREN_TEST_MAX_SECONDS)
+            if self.siren.alarm_sounding():  # a panic's siren is on: a test would cut it short
+                return _answer(command, "failed", reason="siren_busy")
             if not self.siren.test_siren(seconds):
                 return _answer(command, "failed", reason="no_siren")
             return _answer(command, "done", seconds=seconds)

@@ -133,6 +133,19 @@ def test_silence_stops_a_panic_siren(hardware: PostHardware) -> None:
     assert not beeping(hardware)  # nothing left to turn it on again
 
 
+def test_a_siren_test_never_cuts_a_panic_siren_short(hardware: PostHardware) -> None:
+    out = Recorder()
+    runner = make_runner(hardware, out)
+    hardware.sound_alarm()  # 30 s
+    runner.handle(command("test_siren", args={"seconds": 1}), expiry=60)
+    assert out.replies[-1]["outcome"] == "failed" and out.replies[-1]["details"] == {"reason": "siren_busy"}
+    assert beeping(hardware)  # the panic's siren goes on
+    runner.handle(command("silence_siren"), expiry=60)
+    runner.handle(command("test_siren", args={"seconds": 1}), expiry=60)  # silenced: a test may run again
+    assert out.replies[-1]["outcome"] == "done"
+    hardware.silence()
+
+
 def test_without_a_buzzer_siren_commands_fail(tmp_path: Path) -> None:
     config = sim_edge_config("pos-cmd02", "127.0.0.1", 1883, "x", tmp_path).model_copy(update={"buzzer": None})
     hw = PostHardware(config, pin_factory=MockFactory())
