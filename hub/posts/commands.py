@@ -63,7 +63,8 @@ Publish = Callable[[str, bytes, int], None]
 
 
 class CommandRefused(ValueError):
-    """The hub will not send this command (`reason`: unknown_post, unknown_command, too_many_pending, bad_ttl)."""
+    """The hub will not send this command (`reason`: unknown_post, unknown_command, too_many_pending, bad_ttl,
+    audit_unavailable)."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -185,7 +186,13 @@ class CommandService:
                 raise CommandRefused("too_many_pending")
             self._commands[command.id] = command
             self._trim()
-        self.audit.record(actor, "post.command", device, client=client, command=command.id, name=name, ttl_s=ttl)
+        try:  # no command leaves without its audit record
+            self.audit.record(actor, "post.command", device, client=client, command=command.id, name=name, ttl_s=ttl)
+        except Exception:
+            log.exception("commands: audit log unavailable; %s to %s not sent", name, device)
+            with self._lock:
+                self._commands.pop(command.id, None)
+            raise CommandRefused("audit_unavailable") from None
         self.stats["issued"] += 1
         sent = self._send(command.id)
         self._notify(sent or command)

@@ -71,7 +71,11 @@ def known_post(hub: HubService, device: str) -> None:
     summary="Send a command to a post (operator): ping, test_siren, silence_siren, snapshot",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=CommandOut,
-    responses={404: {"description": "no such post"}, 429: {"description": "too many commands waiting"}},
+    responses={
+        404: {"description": "no such post"},
+        429: {"description": "too many commands waiting for this post"},
+        503: {"description": "the audit log is unavailable: nothing is sent unaudited"},
+    },
 )
 def send_command(device: str, body: CommandIn, request: Request, hub: HubDep, principal: Operator) -> dict[str, Any]:
     known_post(hub, device)
@@ -80,7 +84,11 @@ def send_command(device: str, body: CommandIn, request: Request, hub: HubDep, pr
             device, body.name, principal.name, ttl=body.ttl_seconds, client=client_address(request)
         )
     except CommandRefused as exc:
-        code = status.HTTP_429_TOO_MANY_REQUESTS if exc.reason == "too_many_pending" else status.HTTP_400_BAD_REQUEST
+        codes = {
+            "too_many_pending": status.HTTP_429_TOO_MANY_REQUESTS,
+            "audit_unavailable": status.HTTP_503_SERVICE_UNAVAILABLE,
+        }
+        code = codes.get(exc.reason, status.HTTP_400_BAD_REQUEST)
         raise HTTPException(code, exc.reason) from None
     return command.view()
 

@@ -183,3 +183,17 @@ def test_live_listeners_see_every_change(rig: Any) -> None:
     service.handle_reply("pos-a1", reply(command.id))
     wait_for(lambda: (command.id, "done") in seen, what="the result pushed")
     assert seen[0] == (command.id, "pending")
+
+
+def test_nothing_is_sent_without_its_audit_record(rig: Any) -> None:
+    service, wire, _, _ = rig
+
+    class BrokenAudit:
+        def record(self, *args: Any, **kwargs: Any) -> None:
+            raise OSError("disk full")
+
+    service.audit = BrokenAudit()
+    with pytest.raises(CommandRefused) as err:
+        service.issue("pos-a1", "test_siren", "opr")
+    assert err.value.reason == "audit_unavailable"
+    assert wire.sent == [] and service.recent("pos-a1") == []
