@@ -207,6 +207,19 @@ def test_hostile_replies_get_a_definite_outcome_and_never_break_the_page(make_hu
     page, _ = login(hub, "opr4", "operator")
     assert page.get("/posts/pos-real").status_code == 200 and page.get("/posts/pos-evil").status_code == 200
 
+    # A stolen Pi answering its own command with markup: stored as said, shown escaped.
+    ping = send(api, "pos-real", "ping")
+    stolen = RawDevice(broker, "pos-real")
+    try:
+        hostile = {"reason": "<script>alert(1)</script>" + "x" * 300, "extra": {"deep": [1, 2]}}
+        stolen.reply(json.dumps({"id": ping["id"], "name": "ping", "outcome": "failed", "details": hostile}).encode())
+        answered = result(api, ping["id"])
+    finally:
+        stolen.stop()
+    assert answered["state"] == "failed" and answered["reason"] == hostile["reason"][:100]
+    html = page.get("/posts/pos-real").text
+    assert "<script>alert(1)" not in html and "&lt;script&gt;alert(1)" in html
+
     real = make_post("pos-real")  # the real post answers for itself
     assert result(api, command["id"])["state"] == "done"
     wait_for(lambda: highs(real) >= 1, what="its siren")
