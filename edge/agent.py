@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from edge.checkin import CheckinGate
+from edge.commands import CommandRunner
 from edge.config import EdgeConfig
 from edge.core import PostView, feedback_chirps, led_pattern
 from edge.hardware import PostHardware
@@ -29,7 +30,6 @@ from kamling.protocol import (
     ProtocolError,
     decode_ack,
     decode_alert_update,
-    decode_command,
 )
 
 log = logging.getLogger(__name__)
@@ -53,6 +53,8 @@ class _Incoming:
     channel: Channel
     suffix: str | None
     payload: bytes
+    expiry: float | None = None  # a command's MQTT message expiry left at receipt (edge/commands.py)
+    received: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,10 @@ class EdgeAgent:
             card_reader = CardReader(rfid_cfg.device, self.present_card, grab=rfid_cfg.grab)
         self.card_reader = card_reader  # start()/stop(); tests pass a CardReader on a fake input device
         self.link: EdgeLink | None = None
+        # Hub commands (issue 15): siren test/silence, snapshot, ping; answered on `reply` (edge/commands.py).
+        self.commands = CommandRunner(
+            hardware, lambda payload: self._publish(Channel.REPLY, payload), self.raise_event, self.cameras, clock
+        )
         self.alert_state: AlertState | None = None
         self.alert_id: str | None = None
         self.connected = False
@@ -183,8 +189,12 @@ class EdgeAgent:
     def _on_tamper(self, opened: bool) -> None:
         self.raise_event(EventKind.TAMPER, {"source": "enclosure", "state": "open" if opened else "closed"})
 
-    def _on_message(self, channel: Channel, suffix: str | None, payload: bytes) -> None:
-        self._inbox.put(_Incoming(channel, suffix, payload))
+    def _on_message(self, channel: Channel, suffix: str | None, payload: bytes, expiry: float | None = None) -> None:
+        self._inbox.put(_Incoming(channel, suffix, payload, expiry, self.clock()))
+
+    def _publish(self, channel: Channel, payload: bytes) -> bool:
+        link = self.link
+        return link is not None and link.publish(channel, payload)
 
     def _on_connection(self, up: bool) -> None:
         self._inbox.put(_Connection(up))
@@ -252,10 +262,7 @@ class EdgeAgent:
                 self._refresh_led()
                 log.info("alert %s is now %s", update.alert_id, update.state)
             elif item.channel is Channel.CMD:
-                command = decode_command(item.payload)
-                if command.name == "test_siren":
-                    self.hardware.chirp(3)
-                log.info("command %s received", command.name)
+                self.commands.handle(item.payload, item.expiry, item.received)
         except ProtocolError as exc:
             self.stats["bad_messages"] += 1
             log.warning("ignoring bad %s message from hub: %s", item.channel, exc)

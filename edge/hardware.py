@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -36,6 +37,7 @@ class PostHardware:
         self.led_pattern: LedPattern | None = None
         self._lock = threading.Lock()
         self._receipt_timer: threading.Timer | None = None
+        self._alarm_until = 0.0  # time.monotonic() when a panic's siren ends by itself
 
     def _button(self, cfg: ButtonConfig) -> Button:
         return Button(
@@ -112,6 +114,7 @@ class PostHardware:
             return
         half = 0.25
         self.buzzer.beep(on_time=half, off_time=half, n=max(1, int(cfg.alarm_seconds / (2 * half))), background=True)
+        self._alarm_until = time.monotonic() + cfg.alarm_seconds
 
     def receipt(self) -> None:
         """The check-in receipt: one short chirp and three quick blinks, then the LED's own pattern again."""
@@ -131,6 +134,26 @@ class PostHardware:
         with self._lock:
             if self.led_pattern is not None:
                 self._apply(self.led_pattern)
+
+    def alarm_sounding(self) -> bool:
+        """A panic's siren is sounding now (and was not silenced): a siren test must not cut it short."""
+        return self.buzzer is not None and time.monotonic() < self._alarm_until
+
+    def test_siren(self, seconds: float) -> bool:
+        """The hub's siren test (edge/commands.py): beeps for `seconds`; False without a buzzer."""
+        if self.buzzer is None:
+            return False
+        half = 0.25
+        self.buzzer.beep(on_time=half, off_time=half, n=max(1, round(seconds / (2 * half))), background=True)
+        return True
+
+    def silence(self) -> bool:
+        """Stop the siren, whatever sounds it (a test, a panic): the sound only, never the alert; False without one."""
+        if self.buzzer is None:
+            return False
+        self.buzzer.off()  # also ends a background beep()
+        self._alarm_until = 0.0
+        return True
 
     def chirp(self, count: int) -> None:
         """Short beeps that tell the guard about an alert update."""

@@ -14,7 +14,8 @@ from kamling.protocol import EDGE_SUBSCRIBES, OFFLINE_WILL, Channel, Status, par
 
 log = logging.getLogger(__name__)
 
-MessageHandler = Callable[[Channel, str | None, bytes], None]
+MessageHandler = Callable[..., None]
+"""on_message(channel, suffix, payload[, expiry]): `expiry` only for a `cmd` that carries a message expiry interval."""
 ConnectionHandler = Callable[[bool], None]
 
 
@@ -73,9 +74,11 @@ class EdgeLink:
             log.error("broker refused connection: %s", reason_code)
             return
         device = self.config.device_id
+        # Subscribe before saying `online`: the broker handles our packets in order, so a command the hub
+        # sends again on seeing `online` (hub/posts/commands.py) finds the subscription in place.
+        client.subscribe([(topic(device, channel), 1) for channel in EDGE_SUBSCRIBES])
         online = Status(state="online", ts=utc_now(), version=self.version)
         client.publish(topic(device, Channel.STATUS), online.model_dump_json(exclude_none=True), qos=1, retain=True)
-        client.subscribe([(topic(device, channel), 1) for channel in EDGE_SUBSCRIBES])
         self.connected = True
         log.info("connected to broker %s:%s as %s", self.config.mqtt.host, self.config.mqtt.port, device)
         self.on_connection(True)
@@ -92,7 +95,11 @@ class EdgeLink:
         except ValueError as exc:
             log.warning("ignoring message on unexpected topic %r: %s", message.topic, exc)
             return
-        self.on_message(parts.channel, parts.suffix, bytes(message.payload))
+        expiry = getattr(message.properties, "MessageExpiryInterval", None) if parts.channel is Channel.CMD else None
+        if isinstance(expiry, int):  # what is left of a command's MQTT v5 expiry: a deadline without the wall clock
+            self.on_message(parts.channel, parts.suffix, bytes(message.payload), float(expiry))
+        else:
+            self.on_message(parts.channel, parts.suffix, bytes(message.payload))
 
     def publish(self, channel: Channel, payload: bytes, suffix: str | None = None, qos: int = 1) -> bool:
         """Queue a publish; False when not connected (the outbox will replay it)."""

@@ -28,6 +28,7 @@ from hub.integrations.metrics import HubMetrics
 from hub.paging.ack_links import load_or_create_secret
 from hub.paging.notify import AppriseNotifier, Notifier
 from hub.paging.pager import Pager, ProcessPager, ThreadPager
+from hub.posts.commands import CommandService
 from hub.posts.registry import PostRegistry
 from hub.provisioning.devices import DeviceStore, DeviceSync
 from hub.ronda.store import RondaStore
@@ -149,6 +150,14 @@ class HubService:
         self.users = UserStore(settings.data_dir / "users.json")
         self.sessions = SessionManager(idle_seconds=settings.session_idle_minutes * 60)
         self.audit = open_audit_log(settings)
+        self.commands = CommandService(  # operators' commands to posts: siren, snapshot, ping (issue 15)
+            self.registry,
+            lambda t, p, expiry: self.mqtt.publish(t, p, qos=1, expiry=expiry),
+            self.audit,
+            settings.command_ttl,
+        )
+        self.ingest.on_reply = self.commands.handle_reply
+        self.ingest.on_status = self._status_seen
         self.alerts.listeners.append(AlertAuditor(self.audit))
         self.login_guard = LoginGuard(  # the one login check (API and dashboard): throttling, known sources, audit
             self.users, LoginThrottle(settings.login), self.audit
@@ -197,6 +206,7 @@ class HubService:
         self.evidence.load()  # the alerts read back from disk; later changes arrive through the listener
         self._raise_missed_alerts()
         self.quarantine.start()
+        self.commands.start()
         self.ingest.start()
         if self.retention is not None:
             self.retention.start()
@@ -232,6 +242,7 @@ class HubService:
         self.mqtt.stop()
         self.watchdog.stop()
         self.ingest.stop()
+        self.commands.stop()
         self.dead_letters.close()
         self.quarantine.stop()
         self.alerts.stop()
@@ -317,6 +328,12 @@ class HubService:
         """Ingest's commit hook: metrics, and the check-ins for the ronda watch (each event commits once)."""
         self.metrics.observe_commit(batch)
         self.ronda.observe_records(batch)
+        self.commands.observe_records(batch)
+
+    def _status_seen(self, device: str, online: bool) -> None:
+        """Ingest saw a post's status: one that (re)connected gets its pending commands again."""
+        if online:
+            self.commands.post_online(device)
 
     def _post_or_hub(self, device: str) -> PostSettings | None:
         """A post, or the pseudo-post of alerts about the hub itself (paged to the duty desk)."""

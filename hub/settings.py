@@ -282,6 +282,12 @@ class HubSettings(BaseSettings):
     mqtt_password: SecretStr = Field(description="the hub's broker password (no default)")
     mqtt_client_id: str = Field(default="poskamling-hub", description="stable id: keeps the persistent session")
     mqtt_session_expiry: int = Field(default=7 * 24 * 3600, ge=60, description="seconds the broker keeps our session")
+    command_ttl: float = Field(
+        default=120.0,
+        ge=1,
+        le=86400,
+        description="seconds a command to a post stays valid (an offline post gets it on return only within them)",
+    )
     mqtt_tls_ca: Path | None = Field(default=None, description="CA certificate of the broker; enables TLS")
     data_dir: Path = Field(default=Path("/var/lib/poskamling/hub"), description="event log, alerts, snapshots")
     database_url: str | None = Field(

@@ -63,6 +63,14 @@ def session_properties(expiry_seconds: int) -> Properties:
     return props
 
 
+def message_expiry(seconds: int) -> Properties:
+    """PUBLISH properties: the broker drops the message once `seconds` have passed and tells the
+    subscriber what is left (MQTT v5 message expiry interval; a command's clock-free deadline)."""
+    props = Properties(PacketTypes.PUBLISH)
+    props.MessageExpiryInterval = max(1, int(seconds))
+    return props
+
+
 def reason_ok(reason_code: object) -> bool:
     """True when a paho v2 reason code (or int rc) means success."""
     is_failure = getattr(reason_code, "is_failure", None)

@@ -61,9 +61,10 @@ class Channel(StrEnum):
     ACK = "ack"  # hub -> edge: event durably stored
     ALERT = "alert"  # hub -> edge: state of the alert the post raised
     CMD = "cmd"  # hub -> edge: commands
+    REPLY = "reply"  # edge -> hub: the outcome of a command (issue 15)
 
 
-EDGE_PUBLISHES = (Channel.EVENT, Channel.STATUS, Channel.HEALTH, Channel.SNAPSHOT)
+EDGE_PUBLISHES = (Channel.EVENT, Channel.STATUS, Channel.HEALTH, Channel.SNAPSHOT, Channel.REPLY)
 EDGE_SUBSCRIBES = (Channel.ACK, Channel.ALERT, Channel.CMD)
 
 
@@ -307,11 +308,39 @@ class Health(_Strict):
         return None if value is None else _to_utc(value)
 
 
-class Command(_Strict):
-    """Hub -> edge command."""
+CommandName = Literal["ping", "test_siren", "silence_siren", "snapshot", "reload"]
+COMMAND_NAMES: tuple[str, ...] = ("ping", "test_siren", "silence_siren", "snapshot", "reload")
+CommandOutcome = Literal["done", "failed", "expired", "unknown"]
+ULID_PATTERN = r"^[0-9A-HJKMNP-TV-Z]{26}$"
 
-    name: Literal["ping", "test_siren", "reload"]
+
+class Command(_Strict):
+    """Hub -> edge command on `cmd`. The post answers on its own `reply` topic with a CommandReply.
+
+    `expires_at` is the hub's clock; the hub also publishes the command with an MQTT v5 message
+    expiry interval, so a post whose own clock is wrong still gets a deadline it can trust
+    (edge/commands.py). A command is carried out at most once per id.
+    """
+
+    id: StrictStr = Field(pattern=ULID_PATTERN, description="ULID chosen by the hub; the reply names it")
+    name: CommandName
     args: dict[StrictStr, Any] = Field(default_factory=dict)
+    issued_at: WireTimestamp
+    expires_at: WireTimestamp
+
+    @field_validator("issued_at", "expires_at")
+    @classmethod
+    def _must_be_utc(cls, value: datetime) -> datetime:
+        return _to_utc(value)
+
+
+class CommandReply(_Strict):
+    """Edge -> hub on `reply`: what became of one command."""
+
+    id: StrictStr = Field(pattern=ULID_PATTERN, description="the command's id")
+    name: StrictStr | None = Field(default=None, max_length=40, description="the command's name, if the post read it")
+    outcome: CommandOutcome
+    details: dict[StrictStr, Any] = Field(default_factory=dict, description="e.g. the reason a command failed")
 
 
 OFFLINE_WILL = Status(state="offline").model_dump_json(exclude_none=True).encode()
@@ -468,6 +497,15 @@ def decode_alert_update(payload: bytes) -> AlertUpdate:
 
 def decode_command(payload: bytes) -> Command:
     return _validate(Command, _load_json(payload))
+
+
+MAX_REPLY_BYTES = 4 * 1024
+"""Largest `reply` payload the hub accepts: a reply carries an id, an outcome and a few details."""
+
+
+def decode_reply(payload: bytes) -> CommandReply:
+    """Validate a `reply` payload (the device is the topic's: the hub checks it sent the command there)."""
+    return _validate(CommandReply, _load_json(payload, MAX_REPLY_BYTES))
 
 
 def check_snapshot(payload: bytes) -> bytes:

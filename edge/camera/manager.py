@@ -35,6 +35,9 @@ WARMUP_SECONDS = 15.0
 an RTSP camera takes seconds to connect, and the hub must not call a camera that is still starting
 "not delivering frames" (the demo's synthetic camera was reported stalled in its first report)."""
 
+FRESH_SECONDS = 5.0
+"""A picture taken on command (edge/commands.py) is of a frame at most this old: never a stalled camera's last one."""
+
 
 def post_clock(zone: str) -> Callable[[], datetime]:
     """The post's local wall clock, whatever zone the Pi itself is set to."""
@@ -117,6 +120,15 @@ class CameraManager:
             else:
                 result[name] = fps
         return result
+
+    def snapshot(self, max_age: float = FRESH_SECONDS) -> tuple[str, bytes] | None:
+        """(camera, JPEG) of the first camera, in configured order, with a frame at most `max_age` s old."""
+        for config in self.configs:
+            worker = self.workers.get(config.name)
+            jpeg = worker.snapshot(max_age) if worker is not None else None
+            if jpeg is not None and len(jpeg) <= MAX_SNAPSHOT_BYTES:
+                return config.name, jpeg
+        return None
 
     def _emitter(self, name: str) -> Callable[[EventKind, dict[str, Any], bytes | None], None]:
         def emit(kind: EventKind, data: dict[str, Any], snapshot: bytes | None) -> None:

@@ -135,6 +135,7 @@ class CameraWorker:
         self._detect_ms: deque[float] = deque(maxlen=_TIMING_WINDOW)
         self._analysed_at: deque[float] = deque(maxlen=_TIMING_WINDOW)
         self._reader: ReconnectingSource | None = None
+        self._latest: tuple[float, np.ndarray] | None = None  # (clock, frame): the last analysed frame
 
     # lifecycle -----------------------------------------------------------------------------
 
@@ -178,6 +179,14 @@ class CameraWorker:
             connect_failures=reader.failures if reader else 0,
             episodes=episodes,
         )
+
+    def snapshot(self, max_age: float) -> bytes | None:
+        """A JPEG of the last analysed frame (no boxes), if it is at most `max_age` seconds old (issue 15)."""
+        with self._lock:
+            latest = self._latest
+        if latest is None or self._clock() - latest[0] > max_age:
+            return None
+        return self._snapshot(latest[1], ())
 
     # the loop ------------------------------------------------------------------------------
 
@@ -238,6 +247,7 @@ class CameraWorker:
                 result = self._detect(detector, frame)
                 finished = time.perf_counter()
                 with self._lock:
+                    self._latest = (now, frame)
                     self._frames_analysed += 1
                     self._analysed_at.append(now)
                     self._decode_ms.append((decoded - started) * 1000)

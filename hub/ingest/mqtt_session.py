@@ -19,7 +19,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 
 from hub.settings import HubSettings
-from kamling.mqtt import BrokerEndpoint, make_client, reason_ok, session_properties
+from kamling.mqtt import BrokerEndpoint, make_client, message_expiry, reason_ok, session_properties
 from kamling.protocol import EDGE_PUBLISHES, subscription
 
 log = logging.getLogger(__name__)
@@ -85,9 +85,13 @@ class HubMqtt:
             self.client = None
         self.connected = False
 
-    def publish(self, topic: str, payload: bytes | str, qos: int = 1, retain: bool = False) -> None:
+    def publish(
+        self, topic: str, payload: bytes | str, qos: int = 1, retain: bool = False, expiry: int | None = None
+    ) -> None:
+        """`expiry`: MQTT v5 message expiry interval in seconds (commands to posts), else none."""
         if self.client is not None:
-            self.client.publish(topic, payload, qos=qos, retain=retain)
+            props = message_expiry(expiry) if expiry is not None else None
+            self.client.publish(topic, payload, qos=qos, retain=retain, properties=props)
 
     def _on_connect(self, client: mqtt.Client, _u: Any, flags: Any, reason_code: Any, _p: Any) -> None:
         if not reason_ok(reason_code):

@@ -90,6 +90,8 @@ class Ingest:
         self.on_rate_limited: Callable[[str], None] | None = None  # hub/ingest/quarantine.py (paho's thread: cheap)
         self.on_tick: Callable[[], None] | None = None  # kamling/runtime.py: systemd watchdog, from this loop
         self.on_dead_letter: Callable[[DeadLetter], None] | None = None  # hub/ingest/poison.py: alert on repeats
+        self.on_reply: Callable[[str, bytes, float], None] | None = None  # hub/posts/commands.py (raises ProtocolError)
+        self.on_status: Callable[[str, bool], None] | None = None  # every status message: commands resent on `online`
         self.writer = writer_factory(store, self._on_committed, max_batch=max_batch)
         # no snapshot without an event of the same post (issue 18); HubService.configure()s its limits
         self.snapshot_gate = SnapshotGate(self._store_snapshot, self._event_owner, self._reject)
@@ -219,6 +221,8 @@ class Ingest:
                 self.registry.set_health(parts.device, health, self.clock())
                 if self.on_health is not None:  # hub/alerting/health_watch.py: warning alerts
                     self.on_health(parts.device, health)
+            elif parts.channel is Channel.REPLY and self.on_reply is not None:
+                self.on_reply(parts.device, item.payload, item.received)
             elif parts.channel is Channel.SNAPSHOT and self.snapshots is not None:
                 assert parts.suffix is not None
                 self._handle_snapshot(parts.device, parts.suffix, check_snapshot(item.payload))
@@ -354,6 +358,8 @@ class Ingest:
         now = self.clock()
         online = status.state == "online"
         changed = self.registry.set_status(device, online, now, status.version)
+        if self.on_status is not None:
+            self.on_status(device, online)
         if not changed:
             return
         if online:

@@ -23,6 +23,7 @@ from hub.web.routes import (
     dashboard,
     lapor,
     metrics,
+    post_actions,
     reports,
     ronda,
     ronda_sambang,
@@ -91,6 +92,7 @@ def create_app(hub: HubService) -> FastAPI:
     for router in (sambang.router, lapor.router):  # the QR poster's phone pages and their API (issue 14)
         app.include_router(router)
     app.include_router(alert_actions.router)  # operators' notes, assignments, reported incidents, procedures (issue 15)
+    app.include_router(post_actions.router)  # a post's page and its commands: siren, picture, ping (issue 15)
     app.include_router(ronda_sambang.router)  # Ronda & Sambang overview and the weekly village report (issue 14)
     app.include_router(create_live_router(hub))
     app.mount("/static", StaticFiles(directory=dashboard.STATIC_DIR), name="static")

@@ -161,6 +161,9 @@ def create_live_router(hub: HubService, feed: LiveFeed | None = None) -> APIRout
     """GET /api/stream for this hub; subscribes the feed to the hub's alert changes."""
     live = feed or LiveFeed()
     hub.alerts.listeners.append(lambda alert: live.publish("alert", alert_view(hub, alert)))
+    commands = getattr(hub, "commands", None)  # hub/posts/commands.py: results of commands to posts (issue 15)
+    if commands is not None:
+        commands.listeners.append(lambda command: live.publish("command", command.view()))
     router = APIRouter(tags=["live"])
 
     def observe() -> None:

@@ -42,6 +42,7 @@ from kamling.protocol import (
     decode_command,
     decode_event,
     decode_health,
+    decode_reply,
     decode_status,
     new_event_id,
     utc_now,
@@ -357,9 +358,41 @@ def test_hub_to_edge_payloads_are_strict() -> None:
     body = update.model_dump(mode="json")
     for field, value in (("alert_id", 1), ("state", True), ("ts", 1764000000), ("by", 5), ("message", ["x"])):
         assert reason_of(decode_alert_update, encode(body | {field: value})).detail.startswith(field)
-    assert decode_command(b'{"name": "ping", "args": {"n": 1}}').args == {"n": 1}
-    assert reason_of(decode_command, b'{"name": 1}').detail.startswith("name")
-    assert reason_of(decode_command, b'{"name": "ping", "args": []}').detail.startswith("args")
+    command = command_body(args={"n": 1})
+    assert decode_command(encode(command)).args == {"n": 1}
+    for field, value in (
+        ("name", 1),
+        ("name", "format_disk"),
+        ("args", []),
+        ("id", "not-a-ulid"),
+        ("id", 7),
+        ("issued_at", 1764000000),
+        ("expires_at", "2026-11-22T15:00:00"),  # naive
+    ):
+        assert reason_of(decode_command, encode(command | {field: value})).detail.startswith(field)
+    for missing in ("id", "issued_at", "expires_at"):  # a command without them cannot be matched or expired
+        assert reason_of(decode_command, encode({k: v for k, v in command.items() if k != missing})).reason == "schema"
+
+
+def command_body(**overrides: Any) -> dict[str, Any]:
+    return {
+        "id": new_event_id(),
+        "name": "ping",
+        "args": {},
+        "issued_at": "2026-11-22T15:00:00Z",
+        "expires_at": "2026-11-22T15:02:00+07:00",
+    } | overrides
+
+
+def test_replies_are_strict_and_small() -> None:
+    body = {"id": new_event_id(), "name": "ping", "outcome": "done", "details": {}}
+    assert decode_reply(encode(body)).outcome == "done"
+    assert decode_reply(encode({"id": body["id"], "outcome": "unknown"})).name is None
+    for field, value in (("id", "x"), ("outcome", "ok"), ("outcome", True), ("details", []), ("name", 5)):
+        assert reason_of(decode_reply, encode(body | {field: value})).detail.startswith(field)
+    assert reason_of(decode_reply, encode(body | {"extra": 1})).reason == "schema"
+    assert reason_of(decode_reply, encode(body | {"details": {"pad": "x" * 5000}})).reason == "too_large"
+    assert reason_of(decode_reply, encode(body | {"details": {"x": "\ud800"}})).reason == "bad_unicode"
 
 
 # -- Unicode ---------------------------------------------------------------------------------
@@ -392,7 +425,7 @@ def test_lone_surrogates_and_nul_are_rejected_anywhere_in_an_event(payload: byte
         (decode_health, encode(GOOD_HEALTH | {"disk": {"path": "/a\x00b"}})),
         (decode_health, b'{"\\ud800": 1}'),  # even a key the schema would reject anyway
         (decode_status, encode({"state": "online", "version": "\ud800"})),
-        (decode_command, encode({"name": "ping", "args": {"x": ["\udbff"]}})),
+        (decode_command, encode(command_body(args={"x": ["\udbff"]}))),
         (decode_ack, encode({"ids": ["\ud800"]})),
     ],
 )
@@ -505,6 +538,7 @@ def test_nesting_past_the_parsers_recursion_limit_is_too_deep() -> None:
     assert len(payload) <= MAX_EVENT_BYTES
     for decode in (decode_own_event, decode_status, decode_health, decode_ack, decode_alert_update, decode_command):
         assert reason_of(decode, payload).reason == "too_deep"
+    assert reason_of(decode_reply, payload).reason == "too_large"  # a reply is at most 4 KiB
 
 
 def test_duplicate_keys_are_rejected() -> None:
@@ -682,6 +716,7 @@ DECODERS: list[Callable[[bytes], Any]] = [
     decode_ack,
     decode_alert_update,
     decode_command,
+    decode_reply,
     check_snapshot,
 ]
 

@@ -59,15 +59,20 @@ def test_a_device_can_neither_publish_to_nor_read_another_devices_topics(broker)
     monitor.client.subscribe("kamling/v1/#", qos=1)
     a.client.subscribe("kamling/v1/pos-b/#", qos=1)  # Mosquitto grants it but must deliver nothing
     a.client.subscribe("kamling/v1/+/ack", qos=1)
-    wait_for(lambda: len(subacks) == 3, what="SUBACKs before publishing")
+    a.client.subscribe("kamling/v1/+/reply", qos=1)  # command replies are for the hub only
+    wait_for(lambda: len(subacks) == 4, what="SUBACKs before publishing")
     a.client.publish("kamling/v1/pos-b/event", b"spoofed", qos=1)  # into B's event topic
     a.client.publish("kamling/v1/pos-b/ack", b"spoofed", qos=1)  # pretending to be the hub
     a.client.publish("kamling/v1/pos-a/ack", b"spoofed", qos=1)  # acking itself
+    a.client.publish("kamling/v1/pos-b/reply", b"spoofed", qos=1)  # answering B's command (issue 15)
+    a.client.publish("kamling/v1/pos-b/cmd", b"spoofed", qos=1)  # commanding B
     b.client.publish("kamling/v1/pos-b/event", b"real", qos=1)
     b.client.publish("kamling/v1/pos-b/health", b"{}", qos=1)
+    b.client.publish("kamling/v1/pos-b/reply", b"real reply", qos=1)  # its own reply: allowed
     a.client.publish("kamling/v1/pos-a/event", b"marker", qos=1)  # A's own, allowed: published last
     wait_for(lambda: ("kamling/v1/pos-a/event", b"marker") in monitor.received, what="A's own event")
-    wait_for(lambda: len(monitor.received) >= 3, what="B's messages at the monitor")
+    wait_for(lambda: len(monitor.received) >= 4, what="B's messages at the monitor")
+    assert ("kamling/v1/pos-b/reply", b"real reply") in monitor.received
     assert b"spoofed" not in [payload for _, payload in monitor.received]
     assert a.received == [], f"A read B's topics: {a.received}"
     for probe in (a, b, monitor):

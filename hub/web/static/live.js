@@ -73,6 +73,7 @@
       source.addEventListener("reset", reload);
       source.addEventListener("alert", function (e) { if (handlers.alert) handlers.alert(JSON.parse(e.data)); });
       source.addEventListener("post", function (e) { if (handlers.post) handlers.post(JSON.parse(e.data)); });
+      source.addEventListener("command", function (e) { if (handlers.command) handlers.command(JSON.parse(e.data)); });
       source.addEventListener("error", function () {
         show(false);
         if (source.readyState === EventSource.CLOSED) {

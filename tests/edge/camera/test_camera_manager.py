@@ -17,7 +17,7 @@ from edge.camera.sources import SourceError, SyntheticSource
 from edge.camera.synthetic import make_clip
 from edge.config import EdgeConfig
 from kamling.protocol import EventKind
-from tests.support import VirtualClock
+from tests.support import VirtualClock, wait_for
 
 NOON = datetime(2026, 5, 1, 12, 0)
 
@@ -175,3 +175,35 @@ def test_a_camera_still_starting_is_left_out_of_telemetry_until_the_warm_up_ends
     finally:
         source.release.set()
         manager.stop()
+
+
+def test_a_picture_on_command_is_a_fresh_frame_of_the_first_camera_that_has_one() -> None:
+    """edge/commands.py `snapshot` (issue 15): the last analysed frame, never a stalled camera's old one."""
+    clock = VirtualClock()
+    configs = [
+        CameraConfig(name="dead", source="rtsp://10.0.0.9/sub"),
+        CameraConfig(name="yard", source="synthetic:static:160x120", detect_fps=2),
+    ]
+    clip = make_clip("static", 160, 120, fps=4, length=8)
+    starting = SlowToConnectSource()  # no frames yet, and no sleeps on the shared virtual clock
+
+    def factory(config: CameraConfig) -> Any:
+        return starting if config.name == "dead" else SyntheticSource(clip, clock=clock, sleep=clock.sleep)
+
+    manager = CameraManager(
+        configs, Events(), source_factory=factory, worker_options={"clock": clock, "sleep": clock.sleep}
+    )
+    assert manager.snapshot() is None  # not started
+    manager.start()
+    try:
+        yard = manager.workers["yard"]
+        wait_for(lambda: yard.stats().frames_analysed > 0, what="a frame analysed")
+        taken = manager.snapshot()
+    finally:
+        starting.release.set()
+        manager.stop()
+    assert taken is not None and taken[0] == "yard"
+    assert cv2.imdecode(np.frombuffer(taken[1], np.uint8), cv2.IMREAD_COLOR).shape == (120, 160, 3)
+    assert yard.snapshot(max_age=5.0) is not None
+    clock.now += 6.0  # the camera stopped delivering: its last frame is too old to be "now"
+    assert yard.snapshot(max_age=5.0) is None
