@@ -62,6 +62,11 @@ class _Connection:
     up: bool
 
 
+@dataclass(frozen=True)
+class _Hubs:
+    online: bool  # some hub is online on the broker this post is connected to
+
+
 class _Stop:
     pass
 
@@ -114,6 +119,7 @@ class EdgeAgent:
         self.alert_state: AlertState | None = None
         self.alert_id: str | None = None
         self.connected = False
+        self.hub_online = True  # until the link says no hub serves its broker (edge/link.py)
         self._inbox: queue.Queue[object] = queue.Queue()
         self._sent_at: OrderedDict[str, float] = OrderedDict()  # in flight: id -> sent at, seq order
         self._sent_upto = 0  # highest seq published since the last (re)connect or replay
@@ -130,7 +136,9 @@ class EdgeAgent:
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
         self.outbox.open()
-        self.link = self.link_factory(self.config, self._on_message, self._on_connection, version=self.version)
+        self.link = self.link_factory(
+            self.config, self._on_message, self._on_connection, version=self.version, on_hubs=self._on_hubs
+        )
         self.hardware.start(on_panic=self.press_panic, on_tamper=self._on_tamper, on_checkin=self.press_checkin)
         self._refresh_led()
         self._thread = threading.Thread(target=self._run, name=f"agent-{self.config.device_id}", daemon=True)
@@ -199,6 +207,9 @@ class EdgeAgent:
     def _on_connection(self, up: bool) -> None:
         self._inbox.put(_Connection(up))
 
+    def _on_hubs(self, online: bool) -> None:
+        self._inbox.put(_Hubs(online))
+
     # -- worker thread ---------------------------------------------------------------------
     def _run(self) -> None:
         while True:
@@ -218,6 +229,11 @@ class EdgeAgent:
                     self._handle_incoming(item)
                 elif isinstance(item, _Connection):
                     self._handle_connection(item.up)
+                elif isinstance(item, _Hubs):
+                    if item.online != self.hub_online:
+                        log.log(logging.INFO if item.online else logging.WARNING, "hub online: %s", item.online)
+                    self.hub_online = item.online
+                    self._refresh_led()
                 self._send_due()
                 self._health_due()
                 if self.on_tick:
@@ -326,6 +342,7 @@ class EdgeAgent:
     def _refresh_led(self) -> None:
         view = PostView(
             connected=self.connected,
+            hub_online=self.hub_online,
             alert_state=self.alert_state,
             panic_unconfirmed=self.outbox.is_open and self.outbox.has_pending(EventKind.PANIC),
         )

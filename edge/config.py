@@ -16,9 +16,31 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class MqttConfig(_Section):
-    host: str = Field(description="broker host name or address")
+class BrokerAddress(_Section):
+    """Another broker of the sector, tried when the first one cannot be reached (issue 13)."""
+
+    host: str = Field(min_length=1, description="broker host name or address")
     port: int = Field(default=1883, ge=1, le=65535, description="broker port (8883 for TLS)")
+
+
+class MqttConfig(_Section):
+    host: str = Field(description="broker host name or address (the first choice)")
+    port: int = Field(default=1883, ge=1, le=65535, description="broker port (8883 for TLS)")
+    failover: list[BrokerAddress] = Field(
+        default_factory=list,
+        max_length=8,
+        description="further brokers, tried in this order when the one before cannot be reached; same "
+        "credentials and TLS settings. The post returns to `host` as soon as it answers again",
+    )
+    failover_after: int = Field(
+        default=2, ge=1, le=100, description="failed connection attempts to one broker before trying the next"
+    )
+    primary_retry: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="seconds between checks whether `host` is back, while connected to a failover broker",
+    )
     username: str | None = Field(default=None, description="broker user; defaults to the device id")
     password: SecretStr = Field(description="the device's broker password (from `poskamling device add`)")
     keepalive: int = Field(
@@ -134,6 +156,11 @@ class EdgeConfig(_Section):
     @property
     def mqtt_username(self) -> str:
         return self.mqtt.username or self.device_id
+
+    @property
+    def broker_addresses(self) -> list[tuple[str, int]]:
+        """Every broker this post may use, in order of preference (`mqtt.host` first, then `failover`)."""
+        return [(self.mqtt.host, self.mqtt.port)] + [(b.host, b.port) for b in self.mqtt.failover]
 
     @property
     def broker_endpoint(self) -> BrokerEndpoint:

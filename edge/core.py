@@ -31,6 +31,7 @@ class LedPattern:
 
 LED_DISCONNECTED = LedPattern("disconnected", LedMode.BLINK, 0.2, 1.8)  # short flash: no link to hub
 LED_CONNECTED = LedPattern("connected", LedMode.SOLID)  # steady: all well
+LED_NO_HUB = LedPattern("no_hub", LedMode.BLINK, 1.0, 1.0)  # slow and even: broker reached, no hub serving it
 LED_ALERT_OPEN = LedPattern("alert_open", LedMode.BLINK, 0.1, 0.1)  # fast: received, officer being paged
 LED_ALERT_ACKNOWLEDGED = LedPattern("alert_acknowledged", LedMode.BLINK, 0.8, 0.2)  # slow: an officer answered
 LED_ALERT_EN_ROUTE = LedPattern("alert_en_route", LedMode.BLINK, 1.8, 0.2)  # near-steady: officer on the way
@@ -62,6 +63,7 @@ class PostView:
     connected: bool
     alert_state: AlertState | None = None
     panic_unconfirmed: bool = False  # a panic is in the outbox, not yet acked by the hub
+    hub_online: bool = True  # a hub announces itself on the broker (False: events wait in the outbox)
 
 
 def led_pattern(view: PostView) -> LedPattern:
@@ -70,7 +72,9 @@ def led_pattern(view: PostView) -> LedPattern:
         return ALERT_LED[view.alert_state]
     if view.panic_unconfirmed:
         return LED_PANIC_PENDING
-    return LED_CONNECTED if view.connected else LED_DISCONNECTED
+    if not view.connected:
+        return LED_DISCONNECTED
+    return LED_CONNECTED if view.hub_online else LED_NO_HUB
 
 
 def feedback_chirps(previous: AlertState | None, current: AlertState) -> int:

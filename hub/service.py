@@ -106,7 +106,7 @@ class HubService:
             post_max_bytes=int(settings.snapshot_post_max_mb * MB),
             database=Database(settings.store_url),  # the index: one row per file, never a folder scan at start
         )
-        self.mqtt = HubMqtt(settings, self.inbox)
+        self.mqtt = HubMqtt(settings, self.inbox, version=software_version())
         self.alerts = AlertService(
             settings,
             posts=self._post_or_hub,

@@ -289,6 +289,12 @@ class HubSettings(BaseSettings):
         description="seconds a command to a post stays valid (an offline post gets it on return only within them)",
     )
     mqtt_tls_ca: Path | None = Field(default=None, description="CA certificate of the broker; enables TLS")
+    hub_id: str = Field(
+        default="hub",
+        pattern=DEVICE_ID_PATTERN,
+        description="this hub's name in its retained presence topic kamling/v1/_hub/<hub_id>/status; "
+        "unique per hub when several hubs serve a sector",
+    )
     data_dir: Path = Field(default=Path("/var/lib/poskamling/hub"), description="event log, alerts, snapshots")
     database_url: str | None = Field(
         default=None,

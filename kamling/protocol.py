@@ -113,6 +113,27 @@ def subscription(channel: Channel, device_id: str = "+") -> str:
     return f"{TOPIC_ROOT}/{device_id}/{channel.value}{extra}"
 
 
+HUB_SEGMENT = "_hub"
+"""`kamling/v1/_hub/<hub-id>/status`: each hub's retained presence (issue 13). `_hub` can never be a
+device id (ids start with a letter or digit), so hub topics never collide with a post's."""
+HUB_STATUS_SUBSCRIPTION = f"{TOPIC_ROOT}/{HUB_SEGMENT}/+/status"
+
+
+def hub_status_topic(hub_id: str) -> str:
+    """The retained presence topic of one hub: `online` while connected, `offline` as its Last Will."""
+    if not is_valid_device_id(hub_id):
+        raise ValueError(f"invalid hub id {hub_id!r}: must match {DEVICE_ID_PATTERN}")
+    return f"{TOPIC_ROOT}/{HUB_SEGMENT}/{hub_id}/status"
+
+
+def parse_hub_status_topic(topic_name: str) -> str | None:
+    """The hub id of a hub presence topic, or None when the topic is not one (or names a bad id)."""
+    parts = topic_name.split("/")
+    if len(parts) != 5 or "/".join(parts[:3]) != f"{TOPIC_ROOT}/{HUB_SEGMENT}" or parts[4] != "status":
+        return None
+    return parts[3] if is_valid_device_id(parts[3]) else None
+
+
 class TopicParts(BaseModel):
     model_config = ConfigDict(frozen=True)
     device: str

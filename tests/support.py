@@ -60,17 +60,17 @@ class HubHarness:
             token, digest = new_token()
             self.tokens[role] = token
             api_tokens.append({"name": f"test-{role}", "role": role, "sha256": digest})
-        return HubSettings(
-            mqtt_host=self.broker.host,
-            mqtt_port=self.broker.port,
-            mqtt_password=self.broker.accounts[HUB_USER],
-            data_dir=self.data_dir,
-            http_port=free_port(),
-            posts=self.posts,
-            officers=self.officers,
-            api_tokens=api_tokens,
-            **self.extra,
-        )
+        values: dict[str, Any] = {
+            "mqtt_host": self.broker.host,
+            "mqtt_port": self.broker.port,
+            "mqtt_password": self.broker.accounts[HUB_USER],
+            "data_dir": self.data_dir,
+            "http_port": free_port(),
+            "posts": self.posts,
+            "officers": self.officers,
+            "api_tokens": api_tokens,
+        }
+        return HubSettings(**(values | self.extra))  # a test may override any of these (a second hub's user)
 
     def start(self) -> None:
         settings = self.settings()

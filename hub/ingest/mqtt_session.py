@@ -14,13 +14,25 @@ import queue
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import paho.mqtt.client as mqtt
 
 from hub.settings import HubSettings
 from kamling.mqtt import BrokerEndpoint, make_client, message_expiry, reason_ok, session_properties
-from kamling.protocol import EDGE_PUBLISHES, subscription
+from kamling.protocol import (
+    EDGE_PUBLISHES,
+    HUB_STATUS_SUBSCRIPTION,
+    OFFLINE_WILL,
+    ProtocolError,
+    Status,
+    decode_status,
+    hub_status_topic,
+    parse_hub_status_topic,
+    subscription,
+    utc_now,
+)
 
 log = logging.getLogger(__name__)
 
@@ -42,12 +54,28 @@ class Inbound:
             self.settle()
 
 
-class HubMqtt:
-    """Never blocks paho's network loop: on_message only enqueues."""
+@dataclass(frozen=True)
+class HubPresence:
+    """A hub's retained presence as this hub last saw it (itself included)."""
 
-    def __init__(self, settings: HubSettings, inbox: queue.Queue[Inbound]) -> None:
+    state: str  # "online" or "offline"
+    since: datetime  # when this hub saw the state change
+    version: str | None = None
+
+
+class HubMqtt:
+    """Never blocks paho's network loop: on_message only enqueues.
+
+    The hub announces itself with a retained `online` on kamling/v1/_hub/<hub_id>/status and leaves
+    `offline` there as its Last Will, so posts (edge/link.py) and peer hubs see when it is gone
+    (issue 13). Peer presence is kept here, in `hubs`; it never reaches the ingest queue.
+    """
+
+    def __init__(self, settings: HubSettings, inbox: queue.Queue[Inbound], version: str | None = None) -> None:
         self.settings = settings
         self.inbox = inbox
+        self.version = version
+        self.hubs: dict[str, HubPresence] = {}  # hub id -> presence, from the retained status topics
         self.client: mqtt.Client | None = None
         self.connected = False
         self.connects = 0
@@ -68,6 +96,7 @@ class HubMqtt:
         client.manual_ack_set(True)  # PUBACK only after the event is committed (see settle)
         client.max_inflight_messages_set(1000)
         client.max_queued_messages_set(0)  # acks to posts: never drop (0 = unbounded)
+        client.will_set(hub_status_topic(s.hub_id), OFFLINE_WILL, qos=1, retain=True)
         self.client = client
         client.connect_async(
             s.mqtt_host,
@@ -80,6 +109,12 @@ class HubMqtt:
 
     def stop(self) -> None:
         if self.client is not None:
+            if self.connected:  # a clean stop says so at once; the Last Will covers a crash
+                info = self.client.publish(hub_status_topic(self.settings.hub_id), OFFLINE_WILL, qos=1, retain=True)
+                try:
+                    info.wait_for_publish(timeout=2)
+                except (RuntimeError, ValueError):
+                    pass
             self.client.disconnect()
             self.client.loop_stop()
             self.client = None
@@ -99,7 +134,11 @@ class HubMqtt:
             return
         self.connected = True
         self.connects += 1
-        client.subscribe([(subscription(channel), 1) for channel in EDGE_PUBLISHES])
+        online = Status(state="online", ts=utc_now(), version=self.version)
+        client.publish(
+            hub_status_topic(self.settings.hub_id), online.model_dump_json(exclude_none=True), qos=1, retain=True
+        )
+        client.subscribe([(subscription(channel), 1) for channel in EDGE_PUBLISHES] + [(HUB_STATUS_SUBSCRIPTION, 1)])
         log.info("hub connected to broker (session present: %s)", getattr(flags, "session_present", "?"))
 
     def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason_code: Any, _p: Any) -> None:
@@ -116,6 +155,12 @@ class HubMqtt:
                 self._ack(message.mid, message.qos, self.connects)
 
     def _take(self, message: mqtt.MQTTMessage) -> None:
+        hub_id = parse_hub_status_topic(message.topic)
+        if hub_id is not None:  # a hub's presence (ours or a peer's): kept here, never queued
+            self._hub_status(hub_id, bytes(message.payload))
+            if message.qos > 0:
+                self._ack(message.mid, message.qos, self.connects)
+            return
         admit = self.admit
         if admit is not None and not admit(message.topic, bytes(message.payload)):
             if message.qos > 0:  # dropped: settle now (an edge resends events its hub never acked)
@@ -133,6 +178,26 @@ class HubMqtt:
                 message.topic, bytes(message.payload), time.monotonic(), bool(message.retain), settle, admit is not None
             )
         )
+
+    def _hub_status(self, hub_id: str, payload: bytes) -> None:
+        if not payload:  # a cleared retained message: that hub was retired
+            self.hubs.pop(hub_id, None)
+            return
+        try:
+            status = decode_status(payload)
+        except ProtocolError as exc:
+            log.warning("hub: bad presence message from hub %s: %s", hub_id, exc)
+            return
+        previous = self.hubs.get(hub_id)
+        if previous is None or previous.state != status.state:
+            self.hubs[hub_id] = HubPresence(status.state, utc_now(), status.version)
+            if hub_id != self.settings.hub_id:
+                log.log(
+                    logging.WARNING if status.state == "offline" else logging.INFO,
+                    "hub: peer hub %s is %s",
+                    hub_id,
+                    status.state,
+                )
 
     def _ack(self, mid: int, qos: int, generation: int) -> None:
         """PUBACK a message of the current connection; after a reconnect the broker resends it."""

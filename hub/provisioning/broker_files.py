@@ -9,7 +9,7 @@ import secrets
 from pathlib import Path
 
 from kamling.durable import atomic_write
-from kamling.protocol import EDGE_PUBLISHES, EDGE_SUBSCRIBES, TOPIC_ROOT, Channel
+from kamling.protocol import EDGE_PUBLISHES, EDGE_SUBSCRIBES, HUB_STATUS_SUBSCRIPTION, TOPIC_ROOT, Channel
 
 PBKDF2_ITERATIONS = 101  # mosquitto_passwd's default for its "$7$" PBKDF2-SHA512 format
 SALT_BYTES = 12
@@ -55,7 +55,9 @@ def render_acl(
       Home Assistant discovery configs the hub publishes (hub/integrations/homeassistant.py), and
       monitor users (Home Assistant itself is one) may read `<prefix>/#`.
     * every other user is a device whose user name is its device id (`%u`): write its own
-      event/status/health/snapshot topics, read its own ack/alert/cmd topics; nothing else.
+      event/status/health/snapshot topics, read its own ack/alert/cmd topics and the hubs'
+      presence (kamling/v1/_hub/+/status, read only); nothing else.
+    * hub users also read and write the hubs' presence topics (their own and their peers').
     """
     if home_assistant_prefix is not None and not re.fullmatch(r"[A-Za-z0-9_-]+", home_assistant_prefix):
         raise ValueError(f"invalid Home Assistant discovery prefix {home_assistant_prefix!r}")
@@ -69,6 +71,8 @@ def render_acl(
             lines.append(f"topic read {TOPIC_ROOT}/+/{channel.value}{_suffix(channel)}")
         for channel in EDGE_SUBSCRIBES:
             lines.append(f"topic write {TOPIC_ROOT}/+/{channel.value}")
+        lines.append(f"topic read {HUB_STATUS_SUBSCRIPTION}")  # the hubs' presence: peers' and its own
+        lines.append(f"topic write {HUB_STATUS_SUBSCRIPTION}")
         if home_assistant_prefix:
             lines.append(f"topic write {home_assistant_prefix}/#")
         lines.append("")
@@ -82,6 +86,8 @@ def render_acl(
         lines.append(f"pattern write {TOPIC_ROOT}/%u/{channel.value}{_suffix(channel)}")
     for channel in EDGE_SUBSCRIBES:
         lines.append(f"pattern read {TOPIC_ROOT}/%u/{channel.value}")
+    lines.append("# Every device may see whether a hub is online (its LED tells 'no hub' from 'no broker').")
+    lines.append(f"pattern read {HUB_STATUS_SUBSCRIPTION}")
     return "\n".join(lines) + "\n"
 
 

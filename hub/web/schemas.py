@@ -7,6 +7,7 @@ a model must never turn a row the view could show into a 500.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -103,6 +104,14 @@ class IngestHealth(BaseModel):
     dead_letter_write_failures: int
 
 
+class HubPeer(BaseModel):
+    """One hub's retained presence as this hub last saw it (issue 13)."""
+
+    state: Literal["online", "offline"]
+    since: datetime = Field(description="when this hub saw the state change")
+    version: str | None = None
+
+
 class HealthOut(BaseModel):
     """GET /api/health: `status` is "degraded" while ingest lags or the database is away."""
 
@@ -120,6 +129,10 @@ class HealthOut(BaseModel):
     log_backlog: int
     store_damaged: list[str] = Field(description="damaged data files found and set aside, with what was done")
     database: DatabaseHealth | None = Field(description="the SQL store; null when the hub runs on another store")
+    hub_id: str = Field(description="this hub's id (settings hub_id)")
+    hubs: dict[str, HubPeer] = Field(
+        description="every hub seen on the broker, this one included, by hub id (kamling/v1/_hub/<id>/status)"
+    )
 
 
 # -- every other JSON route (issue 16): posts, alert actions, admin, auth, roster, ronda, sambang, lapor, reports --

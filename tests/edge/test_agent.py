@@ -36,10 +36,12 @@ class FakeLink:
         on_message: Callable[[Channel, str | None, bytes], None],
         on_connection: Callable[[bool], None],
         version: str | None = None,
+        on_hubs: Callable[[bool], None] | None = None,
     ) -> None:
         self.config = config
         self.on_message = on_message
         self.on_connection = on_connection
+        self.on_hubs = on_hubs
         self.connected = False
         self.started = False
         self._published: list[tuple[Channel, str | None, bytes]] = []
@@ -67,6 +69,11 @@ class FakeLink:
     def down(self) -> None:
         self.connected = False
         self.on_connection(False)
+
+    def hubs(self, online: bool) -> None:
+        """Whether some hub announces itself on the broker (edge/link.py reports it from kamling/v1/_hub/+/status)."""
+        assert self.on_hubs is not None
+        self.on_hubs(online)
 
     def deliver(self, channel: Channel, payload: bytes) -> None:
         self.on_message(channel, None, payload)
@@ -307,3 +314,19 @@ def test_silent_panic_does_not_sound_the_buzzer(tmp_path: Path) -> None:
         assert not quiet.buzzer_sounded()  # sound_alarm returned before starting any beep
     finally:
         quiet.agent.stop()
+
+
+def test_no_hub_on_the_broker_shows_on_the_led_and_events_wait(post: Post) -> None:
+    post.link.up()
+    wait_for(lambda: post.led() == "connected", what="connected LED")
+    post.link.hubs(False)  # the broker answers, but no hub serves it
+    wait_for(lambda: post.led() == "no_hub", what="LED tells 'no hub' from 'no broker'")
+    post.press()
+    wait_for(lambda: post.led() == "panic_pending", what="an unconfirmed panic still shows first")
+    wait_for(lambda: len(post.link.seqs()) == 1, what="panic published to the broker")
+    assert post.agent.outbox.has_pending(EventKind.PANIC)  # kept until a hub acks it
+    post.link.hubs(True)
+    post.ack([post.link.events()[0]["id"]])
+    wait_for(lambda: post.led() == "connected", what="a hub is back and acked")
+    post.link.down()
+    wait_for(lambda: post.led() == "disconnected", what="no broker")

@@ -31,6 +31,8 @@ def test_received_acknowledged_and_en_route_look_different() -> None:
 
 def test_without_an_alert_the_led_shows_the_link() -> None:
     assert led_pattern(PostView(connected=True)).name == "connected"
+    assert led_pattern(PostView(connected=True, hub_online=False)).name == "no_hub"
+    assert led_pattern(PostView(connected=False, hub_online=False)).name == "disconnected"
     assert led_pattern(PostView(connected=False)).name == "disconnected"
     assert led_pattern(PostView(connected=False, panic_unconfirmed=True)).name == "panic_pending"
     assert led_pattern(PostView(connected=True, alert_state=AlertState.RESOLVED)).name == "connected"

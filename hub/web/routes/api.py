@@ -95,6 +95,11 @@ def health(hub: HubDep) -> dict[str, Any]:
         "log_backlog": hub.ingest.writer.backlog(),
         "store_damaged": hub.damaged_files(),  # every store: events, alerts, users, officers, devices
         "database": database,  # the SQL store: away means no acks (posts keep their events), paging goes on
+        "hub_id": hub.settings.hub_id,
+        "hubs": {
+            hub_id: {"state": p.state, "since": p.since, "version": p.version}
+            for hub_id, p in dict(hub.mqtt.hubs).items()
+        },
     }
 
 

@@ -42,6 +42,8 @@ def test_hub_user_gets_exactly_what_it_needs() -> None:
         "topic write kamling/v1/+/ack",
         "topic write kamling/v1/+/alert",
         "topic write kamling/v1/+/cmd",
+        "topic read kamling/v1/_hub/+/status",  # the hubs' presence (issue 13): peers and its own
+        "topic write kamling/v1/_hub/+/status",
     }
     assert "readwrite" not in acl and "kamling/v1/#" not in acl
 
@@ -56,6 +58,7 @@ def test_devices_are_confined_to_their_own_topics() -> None:
         "pattern read kamling/v1/%u/ack",
         "pattern read kamling/v1/%u/alert",
         "pattern read kamling/v1/%u/cmd",
+        "pattern read kamling/v1/_hub/+/status",  # whether a hub is online: read only, no device writes it
     }
 
 
