@@ -27,7 +27,7 @@ from hub.web.render import display_text
 WIDTH = 640
 LABEL_WIDTH = 190  # the left column of a bar chart: the bar's name
 VALUE_WIDTH = 70  # the right margin: the value written after the bar
-BAR_HEIGHT = 14
+BAR_HEIGHT = 16
 BAR_GAP = 3
 ROW_GAP = 10
 LABEL_CHARS = 26  # longer names are cut (the full name is in the table and the bar's tooltip)
@@ -66,10 +66,10 @@ def _check_id(chart_id: str) -> str:
     return chart_id
 
 
-def _open(chart_id: str, title: str, description: str, height: float, css: str) -> list[str]:
+def _open(chart_id: str, title: str, description: str, height: float, css: str, width: int = WIDTH) -> list[str]:
     return [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart {css}" role="img" data-testid="chart-{chart_id}" '
-        f'viewBox="0 0 {WIDTH} {_number(height)}" aria-labelledby="{chart_id}-title {chart_id}-desc">',
+        f'viewBox="0 0 {width} {_number(height)}" aria-labelledby="{chart_id}-title {chart_id}-desc">',
         f'<title id="{chart_id}-title">{_text(title, TOOLTIP_CHARS)}</title>',
         f'<desc id="{chart_id}-desc">{_text(description, 400)}</desc>',
     ]
@@ -159,7 +159,7 @@ def heat_map(
     _check_id(chart_id)
     top = max((c for r in matrix for c in r), default=0)
     height = HEAT_TOP + len(matrix) * CELL + 40
-    parts = _open(chart_id, title, description, height, "heat-map")
+    parts = _open(chart_id, title, description, height, "heat-map", HEAT_LEFT + 24 * CELL + 8)
     for hour in range(24):
         x = HEAT_LEFT + hour * CELL + CELL / 2
         parts.append(f'<text class="hour" x="{_number(x)}" y="{HEAT_TOP - 6}" text-anchor="middle">{hour:02d}</text>')
