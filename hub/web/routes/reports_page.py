@@ -16,7 +16,7 @@ read by an indexed range scan of the SQL history (hub/web/alert_history.py `aler
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
@@ -27,10 +27,11 @@ from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, Response
 
 from hub.accounts.auth import Principal
-from hub.alerting.reports import RESPONSE_COLUMNS, IncidentReport, PostLabel, incident_report, to_csv
+from hub.alerting.reports import INCIDENT_KINDS, RESPONSE_COLUMNS, IncidentReport, PostLabel, incident_report, to_csv
+from hub.alerting.rules import Alert
 from hub.i18n import Translator, weekday_names
 from hub.service import HubService
-from hub.web.alert_history import alerts_opened
+from hub.web.alert_history import AlertsInRange, alerts_opened
 from hub.web.charts import Series, bar_chart, heat_map
 from hub.web.deps import HubDep, Operator
 from hub.web.routes.dashboard import can_operate, language_of, page_session, render
@@ -126,9 +127,16 @@ class Figures:
     capped: bool
 
 
+def read_incidents(memory: Iterable[Alert], repository: object, chosen: ReportRange) -> AlertsInRange:
+    """The alerts the page counts: incident kinds opened in the range, without timelines (a light read)."""
+    return alerts_opened(
+        memory, repository, chosen.since, chosen.until, chosen.include_tests, kinds=INCIDENT_KINDS, whole=False
+    )
+
+
 def figures(hub: HubService, chosen: ReportRange, villages: Collection[str] | None, posts: Any) -> Figures:
     labels = {p.device_id: PostLabel(p.name, p.village) for p in posts}
-    found = alerts_opened(hub.alerts.all(), hub.alerts.repository, chosen.since, chosen.until, chosen.include_tests)
+    found = read_incidents(hub.alerts.all(), hub.alerts.repository, chosen)
     report = incident_report(
         found.items,
         labels,
@@ -228,28 +236,29 @@ def reports_page(
         )
     villages = scope_of(session.principal)
     result = figures(hub, chosen, villages, visible_posts(hub, session.principal))
-    return render(
-        request,
-        hub,
-        "dashboard/reports.html",
-        session,
-        error=None,
-        form={
+    return render(request, hub, "dashboard/reports.html", session, **page_values(result, chosen, villages, lang))
+
+
+def page_values(result: Figures, chosen: ReportRange, villages: Collection[str] | None, lang: str) -> dict[str, Any]:
+    """What the template gets besides the dashboard's own context (also for bench/bench_reports.py)."""
+    t = Translator(lang)
+    return {
+        "error": None,
+        "form": {
             "since": chosen.first.isoformat(),
             "until": chosen.last.isoformat(),
             "include_tests": chosen.include_tests,
         },
-        chosen=chosen,
-        report=result.report,
-        from_memory_only=result.from_memory_only,
-        capped=result.capped,
-        charts=_charts(result.report, t, lang),
-        top_hours=_top_hours(result.report, lang),
-        weekdays=weekday_names(lang),
-        duration=duration,
-        csv_link=lambda table: f"/reports/{table}.csv?{chosen.query(lang=lang)}",
-        scope=villages,
-    )
+        "chosen": chosen,
+        "report": result.report,
+        "from_memory_only": result.from_memory_only,
+        "capped": result.capped,
+        "charts": _charts(result.report, t, lang),
+        "top_hours": _top_hours(result.report, lang),
+        "duration": duration,
+        "csv_link": lambda table: f"/reports/{table}.csv?{chosen.query(lang=lang)}",
+        "scope": villages,
+    }
 
 
 # -- CSV ----------------------------------------------------------------------------------------------
