@@ -91,7 +91,7 @@ def create_app(hub: HubService) -> FastAPI:
     for router in (sambang.router, lapor.router):  # the QR poster's phone pages and their API (issue 14)
         app.include_router(router)
     app.include_router(ronda_sambang.router)  # Ronda & Sambang overview and the weekly village report (issue 14)
-    app.include_router(reports_page.router)  # the reports page: response times, incidents per post, jam rawan (issue 15)
+    app.include_router(reports_page.router)  # the reports page: response times, jam rawan (issue 15)
     app.include_router(create_live_router(hub))
     app.mount("/static", StaticFiles(directory=dashboard.STATIC_DIR), name="static")
     # Outermost of the app's middleware: every response, errors and static files included, gets the headers.
