@@ -264,6 +264,12 @@ def page_values(result: Figures, chosen: ReportRange, villages: Collection[str] 
 # -- CSV ----------------------------------------------------------------------------------------------
 
 POST_COLUMNS = ("device", "post", "village", "incidents", "panic", "tamper", "incident", "report", "false_alarms")
+CSV_COLUMNS: dict[str, tuple[str, ...]] = {
+    "village": ("village", *RESPONSE_COLUMNS),
+    "officer": ("officer", *RESPONSE_COLUMNS),
+    "post": POST_COLUMNS,
+    "hour": ("weekday",),  # then 00..23 (the hour table always has its 7 rows)
+}
 
 
 def csv_rows(report: IncidentReport, table: Table, t: Translator, lang: str) -> list[dict[str, Any]]:
@@ -273,11 +279,11 @@ def csv_rows(report: IncidentReport, table: Table, t: Translator, lang: str) -> 
         return {t(f"rp_csv_{c}"): row[c] for c in columns}
 
     if table == "village":
-        return [named(r, ("village", *RESPONSE_COLUMNS)) for r in report.per_village]
+        return [named(r, CSV_COLUMNS[table]) for r in report.per_village]
     if table == "officer":
-        return [named(r, ("officer", *RESPONSE_COLUMNS)) for r in report.per_officer]
+        return [named(r, CSV_COLUMNS[table]) for r in report.per_officer]
     if table == "post":
-        return [named(r, POST_COLUMNS) for r in report.per_post]
+        return [named(r, CSV_COLUMNS[table]) for r in report.per_post]
     days = weekday_names(lang)
     return [
         {t("rp_csv_weekday"): days[d], **{f"{h:02d}": c for h, c in enumerate(row)}}
@@ -300,24 +306,13 @@ def reports_csv(
     try:
         chosen = parse_range(since, until, include_tests, _today(hub), hub.settings.timezone)
     except RangeError as error:
-        raise HTTPException(
-            UNPROCESSABLE,
-            f"{error.field}: {t(error.key, field=t(f'rp_field_{error.field}'))}",
-        ) from None
+        raise HTTPException(UNPROCESSABLE, t(error.key, field=t(f"rp_field_{error.field}"))) from None
     result = figures(hub, chosen, scope_of(principal), visible_posts(hub, principal))
     rows = csv_rows(result.report, table, t, lang)
     name = f"poskamling-{table}-{chosen.first.isoformat()}-{chosen.last.isoformat()}.csv"
-    body = to_csv(rows) if rows else ",".join(_header(table, t, lang)) + "\n"
+    body = to_csv(rows) if rows else ",".join(t(f"rp_csv_{c}") for c in CSV_COLUMNS[table]) + "\n"
     return Response(
         body,
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
     )
-
-
-def _header(table: Table, t: Translator, lang: str) -> list[str]:
-    """The column names of an empty table (a file with a header says "nothing in this range")."""
-    columns = {"village": ("village", *RESPONSE_COLUMNS), "officer": ("officer", *RESPONSE_COLUMNS)}
-    if table == "post":
-        return [t(f"rp_csv_{c}") for c in POST_COLUMNS]
-    return [t(f"rp_csv_{c}") for c in columns[table]]

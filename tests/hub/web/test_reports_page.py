@@ -9,12 +9,13 @@ import csv
 import html
 import io
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 
+from hub.web.routes.reports_page import RangeError, parse_range
 from tests.hub.alerting.test_reports import handled, month_alerts
 from tests.hub.web.test_ronda_sambang import dashboard_user, scoped_token
 from tests.support import post_entry
@@ -203,3 +204,20 @@ def test_an_account_limited_to_sukamaju_sees_only_sukamaju(hub) -> None:
     token = scoped_token(hub, "operator", ["Sukamaju"])
     assert [r["desa"] for r in csv_rows(token.get("/reports/village.csv", params=NOVEMBER))] == ["Sukamaju"]
     assert [r["perangkat"] for r in csv_rows(token.get("/reports/post.csv", params=NOVEMBER))] == ["pos-a"]
+
+
+def test_parse_range_local_days_both_included() -> None:
+    today = date(2026, 12, 2)
+    chosen = parse_range(None, None, None, today, "Asia/Jakarta")
+    assert (chosen.first, chosen.last, chosen.include_tests) == (date(2026, 11, 3), today, False)
+    chosen = parse_range("2026-11-01", " 2026-11-30 ", "on", today, "Asia/Makassar")
+    assert chosen.since == datetime(2026, 10, 31, 16, 0, tzinfo=UTC)  # 1 November 00:00 WITA
+    assert chosen.until == datetime(2026, 11, 30, 16, 0, tzinfo=UTC)  # 1 December 00:00 WITA: 30 November included
+    assert chosen.include_tests and chosen.query() == "since=2026-11-01&until=2026-11-30&include_tests=1"
+    assert parse_range("2026-11-30", "2026-11-30", "0", today, "UTC").until - parse_range(
+        "2026-11-30", "2026-11-30", "0", today, "UTC"
+    ).since == timedelta(days=1)
+    with pytest.raises(RangeError) as error:
+        parse_range("2025-12-01", "2026-12-02", None, today, "UTC")  # 367 days
+    assert error.value.field == "since"
+    assert parse_range("2025-12-02", "2026-12-02", None, today, "UTC").first == date(2025, 12, 2)  # 366 days
