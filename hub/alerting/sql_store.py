@@ -32,7 +32,7 @@ import queue
 import shutil
 import tempfile
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -415,24 +415,39 @@ class SqlAlertRepository:
         until: datetime | None = None,
         include_tests: bool = True,
         batch: int = CHUNK,
+        kinds: Collection[AlertKind | str] | None = None,
+        whole: bool = True,
     ) -> Iterator[Alert]:
-        """Every alert opened in [since, until), oldest first, read `batch` at a time (reports, exports)."""
+        """Every alert opened in [since, until), oldest first, read `batch` at a time (reports, exports).
+
+        `kinds`: only alerts of these kinds. `whole=False`: the alerts without their timelines and event
+        ids (empty), one read per batch instead of four, for reports that need only the alert's row.
+        """
         low = sortable_time(since) if since else ""
         high = sortable_time(until) if until else "~"
         tests = "" if include_tests else " AND test = 0"
+        wanted = sorted({AlertKind(k).value for k in kinds}) if kinds is not None else None
+        if wanted == []:
+            return
+        of_kinds = f" AND kind IN ({_marks(wanted)})" if wanted else ""
+        columns = "id, opened_at" if whole else "id, opened_at, record"
         last = (low, "")
         while True:
             rows = self.database.query(
-                f"SELECT id, opened_at FROM alerts WHERE (opened_at > ? OR (opened_at = ? AND id > ?)) "
-                f"AND opened_at < ?{tests} ORDER BY opened_at, id LIMIT ?",
-                (last[0], last[0], last[1], high, batch),
+                f"SELECT {columns} FROM alerts WHERE (opened_at > ? OR (opened_at = ? AND id > ?)) "
+                f"AND opened_at < ?{tests}{of_kinds} ORDER BY opened_at, id LIMIT ?",
+                (last[0], last[0], last[1], high, *(wanted or ()), batch),
             )
             if not rows:
                 return
-            found = self._fetch([str(r[0]) for r in rows])
-            for row in rows:
-                if str(row[0]) in found:
-                    yield found[str(row[0])]
+            if whole:
+                found = self._fetch([str(r[0]) for r in rows])
+                for row in rows:
+                    if str(row[0]) in found:
+                        yield found[str(row[0])]
+            else:
+                for row in rows:
+                    yield Alert.from_record({**json.loads(row[2]), "timeline": [], "event_ids": []})
             last = (str(rows[-1][1]), str(rows[-1][0]))
 
     def count(self, state: str | None = None) -> int:

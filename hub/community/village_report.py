@@ -28,16 +28,22 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from hub.alerting.reports import AlertTimes, PostLabel, alert_times, summarize
-from hub.alerting.rules import Alert, AlertKind, Outcome
+from hub.alerting.reports import (  # the incident definition is shared with the reports page
+    INCIDENT_KINDS,
+    AlertTimes,
+    PostLabel,
+    alert_times,
+    false_alarms,
+    incidents,
+    summarize,
+)
+from hub.alerting.rules import Alert
 from hub.community.store import Visit
 from hub.ronda.roster import RondaHours, RondaRoster, guards_on, same_village
 from hub.ronda.rules import Checkin, Presence, missed_rounds, record_checkin, window_at
 from hub.settings import PostSettings
 from kamling.protocol import EventKind
 
-INCIDENT_KINDS = (AlertKind.PANIC, AlertKind.TAMPER, AlertKind.INCIDENT, AlertKind.REPORT)
-"""What a village counts as an incident: a panic, tampering, a resident's report, or one escalated."""
 RAWAN_INCIDENT_DAYS = 30
 RAWAN_VISIT_DAYS = 7
 RECENT_NIGHTS = 7
@@ -205,38 +211,6 @@ def post_compliance(
 
 
 # -- incidents and response times ------------------------------------------------------------------------
-
-
-def _escalated_reports(alerts: Sequence[Alert]) -> set[str]:
-    """Report alerts an operator escalated: their incident is counted, not the report as well."""
-    ids = {
-        str(a.details["from_report"]) for a in alerts if a.kind is AlertKind.INCIDENT and a.details.get("from_report")
-    }
-    ids |= {a.id for a in alerts if a.kind is AlertKind.REPORT and (a.note or "").startswith("escalated: ")}
-    return ids
-
-
-def incidents(alerts: Iterable[Alert]) -> list[Alert]:
-    """Panic, tamper, incident and report alerts; no walk tests, no false alarms or false reports,
-    an escalated report once (as its incident). Oldest first."""
-    chosen = list(alerts)
-    escalated = _escalated_reports(chosen)
-    return sorted(
-        (
-            a
-            for a in chosen
-            if a.kind in INCIDENT_KINDS
-            and not a.test
-            and a.outcome is not Outcome.FALSE_ALARM
-            and a.id not in escalated
-        ),
-        key=lambda a: (a.opened_at, a.id),
-    )
-
-
-def false_alarms(alerts: Iterable[Alert]) -> list[Alert]:
-    """Alerts of the incident kinds closed as false (a false panic, a false resident's report)."""
-    return [a for a in alerts if a.kind in INCIDENT_KINDS and not a.test and a.outcome is Outcome.FALSE_ALARM]
 
 
 def opened_within(alerts: Iterable[Alert], since: datetime, until: datetime) -> list[Alert]:

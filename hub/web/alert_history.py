@@ -19,10 +19,11 @@ calls open but memory already resolved is not listed under state=open. Order: ne
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
-from hub.alerting.rules import Alert
+from hub.alerting.rules import Alert, AlertKind
 from hub.alerting.sql_store import AlertQuery, SqlAlertRepository
 from hub.storage.sql.database import StoreUnavailable
 from hub.storage.sql.events import decode_cursor, encode_cursor, sortable_time
@@ -105,3 +106,46 @@ def find_alert(memory_get: Callable[[str], Alert | None], repository: object, al
     if alert is None and isinstance(repository, SqlAlertRepository):
         alert = repository.get(alert_id)
     return alert
+
+
+@dataclass(frozen=True)
+class AlertsInRange:
+    items: list[Alert]
+    from_memory_only: bool = False  # the database was away: memory's alerts only (open + recent)
+    capped: bool = False  # more than `limit` alerts were opened in the range: only the first were read
+
+
+def alerts_opened(
+    memory: Iterable[Alert],
+    repository: object,
+    since: datetime,
+    until: datetime,
+    include_tests: bool = False,
+    limit: int = 200_000,
+    kinds: Collection[AlertKind] | None = None,
+    whole: bool = True,
+) -> AlertsInRange:
+    """Every alert opened in [since, until) (reports): the SQL history read by an indexed range scan
+    (never the whole history), each replaced by memory's copy when memory has it (its newest state),
+    plus memory's alerts of the range not written yet. At most `limit` from SQL (oldest first).
+    `kinds`: only these kinds; `whole=False`: SQL's alerts without timelines and event ids (lighter)."""
+    found: dict[str, Alert] = {}
+    memory_only = not isinstance(repository, SqlAlertRepository)
+    capped = False
+    if isinstance(repository, SqlAlertRepository):
+        try:
+            for alert in repository.scan(since, until, include_tests=include_tests, kinds=kinds, whole=whole):
+                if len(found) >= limit:
+                    capped = True
+                    break
+                found[alert.id] = alert
+        except StoreUnavailable:
+            memory_only = True
+    for alert in memory:
+        if (
+            since <= alert.opened_at < until
+            and (include_tests or not alert.test)
+            and (kinds is None or alert.kind in kinds)
+        ):
+            found[alert.id] = alert
+    return AlertsInRange(sorted(found.values(), key=lambda a: (a.opened_at, a.id)), memory_only, capped)

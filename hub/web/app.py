@@ -25,6 +25,7 @@ from hub.web.routes import (
     metrics,
     post_actions,
     reports,
+    reports_page,
     ronda,
     ronda_sambang,
     roster,
@@ -94,6 +95,7 @@ def create_app(hub: HubService) -> FastAPI:
     app.include_router(alert_actions.router)  # operators' notes, assignments, reported incidents, procedures (issue 15)
     app.include_router(post_actions.router)  # a post's page and its commands: siren, picture, ping (issue 15)
     app.include_router(ronda_sambang.router)  # Ronda & Sambang overview and the weekly village report (issue 14)
+    app.include_router(reports_page.router)  # the reports page: response times, jam rawan (issue 15)
     app.include_router(create_live_router(hub))
     app.mount("/static", StaticFiles(directory=dashboard.STATIC_DIR), name="static")
     # Outermost of the app's middleware: every response, errors and static files included, gets the headers.

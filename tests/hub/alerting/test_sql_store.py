@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -225,6 +226,23 @@ def test_scan_reads_every_alert_of_a_range_oldest_first_in_batches(repo: SqlAler
     window = list(repo.scan(JAN + timedelta(minutes=5), JAN + timedelta(minutes=10), batch=2))
     assert [a.opened_at for a in window] == [JAN + timedelta(minutes=n) for n in range(5, 10)]
     assert tests[0].id in {a.id for a in repo.scan()}
+
+
+def test_scan_of_some_kinds_without_timelines(repo: SqlAlertRepository) -> None:
+    """The reports page's read: only incident kinds, and only the alerts' rows (no timelines, no event ids)."""
+    panic = acknowledge(open_alert("pos-a", AlertKind.PANIC, JAN), "Agus", "link", JAN + timedelta(seconds=30))
+    report = open_alert("pos-b", AlertKind.REPORT, JAN + timedelta(minutes=1))
+    motion = closed(JAN + timedelta(minutes=2))
+    for alert in (panic, report, motion):
+        repo.save(alert)
+    assert repo.flush(timeout=10)
+    light = list(repo.scan(kinds=[AlertKind.PANIC, "report"], whole=False, batch=1))
+    assert [a.id for a in light] == [panic.id, report.id]
+    assert light[0].timeline == () and light[0].event_ids == ()
+    assert replace(light[0], timeline=panic.timeline) == panic  # everything else as stored
+    assert [a.id for a in repo.scan(kinds=[AlertKind.MOTION])] == [motion.id]
+    assert list(repo.scan(kinds=[])) == []
+    assert [a.timeline for a in repo.scan(kinds=[AlertKind.PANIC])] == [panic.timeline]  # whole by default
 
 
 def test_a_database_that_is_away_keeps_alerts_queued_and_writes_them_when_it_returns(

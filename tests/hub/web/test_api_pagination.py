@@ -16,7 +16,7 @@ import pytest
 from hub.alerting.rules import Alert, AlertKind, Outcome, acknowledge, open_alert, resolve
 from hub.alerting.sql_store import AlertQuery, SqlAlertRepository
 from hub.storage.sql.database import Database
-from hub.web.alert_history import alert_page
+from hub.web.alert_history import alert_page, alerts_opened
 from kamling.protocol import new_event_id
 from poskamling.net import free_port
 from tests.support import post_entry
@@ -187,3 +187,31 @@ def test_with_the_database_away_the_page_comes_from_memory(tmp_path) -> None:
     alert = open_alert("pos-a", AlertKind.PANIC, BASE)
     page = alert_page([alert], repository, AlertQuery())
     assert page.from_memory_only and [a.id for a in page.items] == [alert.id] and page.next_cursor is None
+
+
+def test_alerts_opened_reads_a_range_with_memory_winning(tmp_path) -> None:
+    """The reports' read: the range from SQL (kinds, light rows), memory's newer and unwritten copies on top."""
+    repository = SqlAlertRepository(Database(f"sqlite:///{tmp_path / 'hub.db'}"))
+    stored = open_alert("pos-a", AlertKind.PANIC, BASE)
+    outside = open_alert("pos-a", AlertKind.PANIC, BASE + timedelta(days=2))
+    motion = closed(BASE + timedelta(minutes=1))
+    repository.merge([stored, outside, motion])
+    acked_now = acknowledge(stored, "bhabin", "link", BASE + timedelta(minutes=1))  # SQL still says "new"
+    unwritten = open_alert("pos-b", AlertKind.TAMPER, BASE + timedelta(minutes=2))
+    since, until = BASE - timedelta(hours=1), BASE + timedelta(days=1)
+    kinds = (AlertKind.PANIC, AlertKind.TAMPER)
+
+    found = alerts_opened([acked_now, unwritten, outside], repository, since, until, kinds=kinds, whole=False)
+    assert [a.id for a in found.items] == [stored.id, unwritten.id] and not found.from_memory_only
+    assert found.items[0].acknowledged_by == "bhabin"  # memory's copy
+    assert [a.id for a in alerts_opened([], repository, since, until).items] == [stored.id, motion.id]
+    capped = alerts_opened([], repository, since, until, limit=1)
+    assert capped.capped and [a.id for a in capped.items] == [stored.id]
+    repository.close()
+
+
+def test_alerts_opened_with_the_database_away_comes_from_memory() -> None:
+    repository = SqlAlertRepository(Database(f"postgresql://nobody@127.0.0.1:{free_port()}/none"))
+    alert = open_alert("pos-a", AlertKind.PANIC, BASE)
+    found = alerts_opened([alert], repository, BASE, BASE + timedelta(days=1))
+    assert found.from_memory_only and [a.id for a in found.items] == [alert.id]
