@@ -165,8 +165,9 @@ def build_report(alerts: Iterable[Alert], posts: Mapping[str, PostLabel], zone: 
 
 # -- incidents: the reports page and the weekly village report share this definition -----------------
 
-INCIDENT_KINDS = (AlertKind.PANIC, AlertKind.TAMPER, AlertKind.INCIDENT, AlertKind.REPORT)
-"""What counts as an incident: a panic, tampering, a resident's report, or one an operator escalated."""
+INCIDENT_KINDS = (AlertKind.PANIC, AlertKind.TAMPER, AlertKind.INCIDENT, AlertKind.REPORT, AlertKind.MANUAL)
+"""What counts as an incident: a panic, tampering, a resident's report, one an operator escalated, or
+one reported to the Polsek by phone or in person and entered by an operator."""
 
 
 def _escalated_reports(alerts: Sequence[Alert]) -> set[str]:

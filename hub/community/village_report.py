@@ -373,6 +373,7 @@ CSV_COLUMNS = (
     "tamper",
     "incident",
     "report",
+    "manual",
     "false_alarms",
     "acknowledged",
     "tta_median_s",

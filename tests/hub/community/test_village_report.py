@@ -217,7 +217,7 @@ def test_the_hand_made_week() -> None:
     assert (figures.visits, figures.visits_flagged) == (2, 1)
 
     assert [i.alert_id for i in figures.incidents] == [PANIC_A.id, TAMPER_B.id, INCIDENT_B.id]
-    assert figures.incidents_by_kind == {"panic": 1, "tamper": 1, "incident": 1, "report": 0}
+    assert figures.incidents_by_kind == {"panic": 1, "tamper": 1, "incident": 1, "report": 0, "manual": 0}
     assert figures.false_alarms == 1 and a.false_alarms == 1 and b.false_alarms == 0
     assert (a.incidents, b.incidents) == (1, 2)
     response = figures.response
