@@ -240,11 +240,20 @@ def _record(text: str) -> Record:
     return value
 
 
+def devices_clause(devices: frozenset[str], column: str = "device") -> str:
+    """`device IN (?, ...)` for a village scope's devices (params: `sorted(devices)`); none matches no row."""
+    return f"{column} IN ({', '.join('?' * len(devices))})" if devices else "1 = 0"
+
+
 def _filters(query: EventQuery) -> tuple[str, list[Any]]:
     clauses, params = ["1 = 1"], []
     if query.device:
         clauses.append("device = ?")
         params.append(query.device)
+    devices = getattr(query, "devices", None)
+    if devices is not None:
+        clauses.append(devices_clause(devices))
+        params.extend(sorted(devices))
     if query.kind:
         clauses.append("kind = ?")
         params.append(query.kind)
