@@ -83,23 +83,32 @@ def _scoped(hub, villages: list[str]) -> httpx.Client:
 @pytest.mark.e2e
 def test_scoped_pages_walk_only_the_villages_rows_with_the_cursor(make_hub, database_url: str) -> None:
     hub = make_hub(
-        [post_entry("pos-a", village="Sukamaju"), post_entry("pos-b", village="Mekarsari")], database_url=database_url
+        [post_entry("pos-a"), post_entry("pos-a2"), post_entry("pos-b", village="Mekarsari")],
+        database_url=database_url,
     )
-    # Sukamaju's rows are one in five, spread among Mekarsari's, with ties in time.
-    records = [record("pos-a" if n % 5 == 0 else "pos-b", n + 1, seconds=n // 2) for n in range(250)]
+    # Sukamaju's two posts have one row in five, spread among Mekarsari's, with ties in time (also
+    # between the two Sukamaju posts: the per-device page of SqlEventStore merges them).
+    devices = ["pos-a", "pos-a2", "pos-b", "pos-b", "pos-b"]
+    records = [record(devices[(n + n // 10) % 5], n + 1, seconds=n // 2) for n in range(250)]
     hub.service.store.append(records)
     history = [closed(BASE - timedelta(hours=n), device="pos-a" if n % 4 == 0 else "pos-b") for n in range(60)]
     hub.service.alerts.repository.merge(history)
     kades, empty = _scoped(hub, ["Sukamaju"]), _scoped(hub, ["Desa Lain"])
 
     pages = all_pages(kades, "/api/events", {"limit": 7}, "body")
-    mine = sorted(r["id"] for r in records if r["device"] == "pos-a")
+    mine = sorted(r["id"] for r in records if r["device"] in ("pos-a", "pos-a2"))
     assert [len(p) for p in pages[:-1]] == [7] * (len(pages) - 1)  # full pages: filtered in the query
     ids = [e["id"] for page in pages for e in page]
-    assert sorted(ids) == mine and len(set(ids)) == len(mine) == 50
+    assert sorted(ids) == mine and len(set(ids)) == len(mine) == 100
+    assert {e["device"] for page in pages for e in page} == {"pos-a", "pos-a2"}
     keys = [(e["received_at"], e["id"]) for page in pages for e in page]
     assert keys == sorted(keys, reverse=True)
-    assert kades.get("/api/events", params={"limit": 1}).json()["total"] == 50
+    assert kades.get("/api/events", params={"limit": 1}).json()["total"] == 100
+    by_offset = kades.get("/api/events", params={"limit": 7, "offset": 14}).json()["items"]
+    assert [e["id"] for e in by_offset] == ids[14:21]  # the old offset paging agrees with the cursor's
+    assert [e["id"] for e in kades.get("/api/events", params={"device": "pos-a2"}).json()["items"]] == [
+        e["id"] for e in (e for page in pages for e in page) if e["device"] == "pos-a2"
+    ][:100]
     assert kades.get("/api/events", params={"device": "pos-b"}).json()["items"] == []  # not by asking for it
 
     pages = all_pages(kades, "/api/alerts", {"limit": 4}, "header")
