@@ -320,6 +320,7 @@ def test_a_scoped_token_gets_the_same_answers(world: World) -> None:
     assert api.post(f"/api/alerts/{params['alert_id']}/ack").status_code == 404
     assert api.get("/api/admin/devices").status_code == 403
     assert api.get("/metrics").status_code == 403
+    assert api.get("/api/auth/me").json()["villages"] == ["sukamaju "]  # as configured; compared without case or blanks
 
 
 def _read_until(lines: Iterator[str], done: Any) -> list[dict[str, Any]]:
