@@ -243,7 +243,7 @@ class ApiTokenSettings(_Section):
     role: Role = Field(description="what the token may do")
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="SHA-256 hex digest of the token (never the token)")
     villages: list[str] = Field(
-        default_factory=list, max_length=200, description="desa/kelurahan this token is limited to (ronda); empty: all"
+        default_factory=list, max_length=200, description="desa/kelurahan this token is limited to; empty: all"
     )
 
 

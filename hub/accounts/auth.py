@@ -25,8 +25,8 @@ ROLES: tuple[Role, ...] = ("viewer", "operator", "technician", "admin")
 class Principal:
     name: str
     role: Role
-    # Empty: every village. Else the account acts only for these desa/kelurahan (the village
-    # officer's own account); routes that know villages (hub/web/routes/ronda.py) apply it.
+    # Empty: every village. Else the account sees and acts only for these desa/kelurahan (a
+    # village head's or officer's account): every route applies it through hub/web/scope.py.
     villages: tuple[str, ...] = ()
 
 

@@ -41,7 +41,7 @@ from typing import Any
 from hub.alerting.rules import Alert, AlertKind
 from hub.alerting.store import AlertRepository
 from hub.storage.sql.database import Cursor, Database, StoreUnavailable
-from hub.storage.sql.events import decode_cursor, encode_cursor, sortable_time
+from hub.storage.sql.events import decode_cursor, devices_clause, encode_cursor, sortable_time
 from hub.storage.sql.migrate import migrate
 from kamling.backoff import Backoff
 from kamling.protocol import AlertState, utc_now
@@ -81,6 +81,7 @@ class AlertQuery:
     include_tests: bool = True
     limit: int = 50
     cursor: str | None = None  # the previous page's next_cursor
+    devices: frozenset[str] | None = None  # a village scope (hub/web/scope.py): only these; None: any
 
 
 @dataclass(frozen=True)
@@ -362,6 +363,9 @@ class SqlAlertRepository:
         if query.device:
             clauses.append("device = ?")
             params.append(query.device)
+        if query.devices is not None:
+            clauses.append(devices_clause(query.devices))
+            params.extend(sorted(query.devices))
         if query.kind:
             clauses.append("kind = ?")
             params.append(AlertKind(query.kind).value)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from hub.storage.sql.database import Database
-from hub.storage.sql.events import sortable_time
+from hub.storage.sql.events import devices_clause, sortable_time
 from hub.storage.sql.migrate import migrate
 
 PHOTO_SUFFIX = {"image/jpeg": ".jpg", "image/png": ".png"}
@@ -175,12 +175,21 @@ class CommunityStore:
         )
         return _visit(rows[0]) if rows else None
 
-    def visits(self, post: str | None = None, since: datetime | None = None, limit: int = 100) -> list[Visit]:
-        """Visits newest first, of one post and/or since a time."""
+    def visits(
+        self,
+        post: str | None = None,
+        since: datetime | None = None,
+        limit: int = 100,
+        posts: frozenset[str] | None = None,
+    ) -> list[Visit]:
+        """Visits newest first, of one post and/or since a time; `posts`: only these (a village scope)."""
         clauses, params = [], []
         if post is not None:
             clauses.append("post = ?")
             params.append(post)
+        if posts is not None:
+            clauses.append(devices_clause(posts, "post"))
+            params.extend(sorted(posts))
         if since is not None:
             clauses.append("at >= ?")
             params.append(sortable_time(since))
@@ -215,13 +224,22 @@ class CommunityStore:
             return cursor.rowcount
 
     def reports(
-        self, post: str | None = None, alert_id: str | None = None, since: datetime | None = None, limit: int = 100
+        self,
+        post: str | None = None,
+        alert_id: str | None = None,
+        since: datetime | None = None,
+        limit: int = 100,
+        posts: frozenset[str] | None = None,
     ) -> list[Report]:
+        """Reports newest first; `posts`: only these (a village scope)."""
         clauses, params = [], []
         for column, value in (("post", post), ("alert_id", alert_id)):
             if value is not None:
                 clauses.append(f"{column} = ?")
                 params.append(value)
+        if posts is not None:
+            clauses.append(devices_clause(posts, "post"))
+            params.extend(sorted(posts))
         if since is not None:
             clauses.append("at >= ?")
             params.append(sortable_time(since))

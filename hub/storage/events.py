@@ -37,6 +37,7 @@ class EventQuery:
     limit: int = 100
     offset: int = 0
     cursor: str | None = None  # keyset: continue after this page's last item (SQL store), instead of offset
+    devices: frozenset[str] | None = None  # a village scope (hub/web/scope.py): only these; None: any
 
 
 @dataclass(frozen=True)
@@ -244,6 +245,8 @@ def _stored_time(value: Any) -> datetime | None:
 
 def _matches(record: Record, query: EventQuery) -> bool:
     if query.device and record.get("device") != query.device:
+        return False
+    if query.devices is not None and record.get("device") not in query.devices:
         return False
     if query.kind and record.get("kind") != query.kind:
         return False

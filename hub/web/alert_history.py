@@ -54,6 +54,8 @@ def matches(alert: Alert, query: AlertQuery) -> bool:
         return False
     if query.device and alert.device != query.device:
         return False
+    if query.devices is not None and alert.device not in query.devices:
+        return False
     if query.kind and alert.kind.value != query.kind:
         return False
     return query.include_tests or not alert.test

@@ -11,6 +11,7 @@ from hub.accounts.auth import Principal, TokenAuthenticator, allowed
 from hub.accounts.sessions import CSRF_HEADER, SESSION_COOKIE
 from hub.service import HubService
 from hub.settings import Role
+from hub.web.scope import Scope, forbid_scoped
 
 bearer = HTTPBearer(auto_error=False)
 
@@ -42,13 +43,21 @@ def authenticate(request: Request, hub: HubService, credentials: HTTPAuthorizati
     return session.principal
 
 
+VILLAGE_ROLES: frozenset[Role] = frozenset({"viewer", "operator"})
+"""Routes open to one of these roles serve village accounts too (filtered by their Scope); a route
+for admins or technicians only is about the whole hub, and refuses an account limited to villages."""
+
+
 def require(*roles: Role) -> Any:
-    """Dependency: the caller must hold one of `roles` (admins hold all)."""
+    """Dependency: the caller must hold one of `roles` (admins hold all). Without viewer or operator
+    among `roles` the route is about the whole hub: a village-scoped account gets 403 (hub/web/scope.py)."""
 
     def check(request: Request, hub: HubDep, credentials: BearerDep) -> Principal:
         principal = authenticate(request, hub, credentials)
         if not allowed(principal, roles):
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"needs role {' or '.join(roles)}")
+        if not VILLAGE_ROLES.intersection(roles):
+            forbid_scoped(principal)
         return principal
 
     return check
@@ -56,3 +65,17 @@ def require(*roles: Role) -> Any:
 
 Viewer = Annotated[Principal, Depends(require("viewer", "operator", "technician"))]
 Operator = Annotated[Principal, Depends(require("operator"))]
+
+
+def scope(principal: Principal) -> Scope:
+    """What `principal` may see: `scope(who).devices(hub.registry)` into a query, `.check_device(...)`
+    for one object (404 outside it). See hub/web/scope.py and docs/security.md."""
+    return Scope.of(principal)
+
+
+def alert_in_scope(hub: HubService, who: Principal, alert_id: str) -> None:
+    """Before acting on an alert (ack, resolve, notes, ...): another village's answers 404, as an
+    unknown id does. The alert service acts on the alerts it holds, so its memory is where to look."""
+    alert = hub.alerts.get(alert_id)
+    if alert is not None:
+        scope(who).check_device(hub.registry, alert.device, "no such alert")

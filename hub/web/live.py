@@ -6,6 +6,12 @@ connection reconnects with `Last-Event-ID` (EventSource does this by itself) and
 it missed; if the buffer no longer reaches back that far, it gets a `reset` and reloads
 everything. Alert events carry the alert's whole state, so applying one twice is harmless.
 
+Village scope (issue 15): the feed is one for the hub, the filter is per connection. A stream of
+an account limited to villages carries only the events of its villages' posts (`visible_to`): an
+event names its post by `device` (alerts) or `device_id` (posts); one naming none (other than the
+`sync` and `reset` markers) goes to whole-hub accounts only, so a new kind of event leaks nothing
+by default. Skipped ids do not matter: a reconnect resumes after the last id the browser got.
+
 Post status is observed, not pushed: every open stream compares the registry with the
 last snapshot about once a second (`observe_posts`), so the registry needs no hook and a
 hub without viewers does no work.
@@ -25,8 +31,9 @@ from fastapi import APIRouter, Header, Request
 from sse_starlette import EventSourceResponse
 
 from hub.service import HubService
-from hub.web.deps import Viewer
+from hub.web.deps import Viewer, scope
 from hub.web.render import json_text
+from hub.web.scope import Posts, Scope
 from hub.web.views import alert_view, camera_state, post_view
 
 __all__ = ["LiveEvent", "LiveFeed", "camera_state", "create_live_router", "post_snapshot"]
@@ -145,6 +152,18 @@ class LiveFeed:
         return missed, (missed[-1].id if missed else cursor)
 
 
+MARKERS = frozenset({"sync", "reset"})
+"""Events about the stream itself, not about a post: every connection gets them."""
+
+
+def visible_to(seen: Scope, posts: Posts, event: LiveEvent) -> bool:
+    """Whether a connection with scope `seen` may receive `event` (see the module doc)."""
+    if seen.whole_hub or event.kind in MARKERS:
+        return True
+    device = event.data.get("device", event.data.get("device_id"))
+    return device is not None and seen.covers_device(posts, device)
+
+
 # -- wiring to the hub --------------------------------------------------------------------------
 
 
@@ -169,7 +188,7 @@ def create_live_router(hub: HubService, feed: LiveFeed | None = None) -> APIRout
     def observe() -> None:
         live.observe_posts(post_snapshot(hub), lambda device: post_view(hub, device))
 
-    async def events(request: Request, last_id: int | None) -> AsyncIterator[dict[str, Any]]:
+    async def events(request: Request, last_id: int | None, seen: Scope) -> AsyncIterator[dict[str, Any]]:
         loop = asyncio.get_running_loop()
         flag = asyncio.Event()
         live.subscribe(loop, flag)
@@ -178,7 +197,8 @@ def create_live_router(hub: HubService, feed: LiveFeed | None = None) -> APIRout
             batch, cursor = live.start(last_id)
             while True:
                 for event in batch:
-                    yield live.to_sse(event)
+                    if visible_to(seen, hub.registry, event):
+                        yield live.to_sse(event)
                 if await request.is_disconnected():
                     return
                 try:
@@ -194,11 +214,12 @@ def create_live_router(hub: HubService, feed: LiveFeed | None = None) -> APIRout
     @router.get("/api/stream", summary="Server-Sent Events: alert and post changes, replay after Last-Event-ID")
     async def stream(
         request: Request,
-        _: Viewer,
+        who: Viewer,
         last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
     ) -> EventSourceResponse:
+        """Only the caller's villages' alerts and posts for an account limited to villages."""
         return EventSourceResponse(
-            events(request, live.parse_wire_id(last_event_id)),
+            events(request, live.parse_wire_id(last_event_id), scope(who)),
             ping=PING_SECONDS,
             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
         )

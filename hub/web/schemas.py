@@ -285,6 +285,7 @@ class LogoutOut(BaseModel):
 class MeOut(BaseModel):
     username: str
     role: str
+    villages: list[str] = Field(default_factory=list, description="the villages this account is limited to; empty: all")
     csrf_token: str | None = Field(description="null for a bearer token (no session)")
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from hub.alerting.rules import Alert
 from hub.service import HubService
+from hub.settings import PostSettings
 from hub.web.render import BAD_VALUE_JSON, as_text, cut, json_safe
 
 log = logging.getLogger(__name__)
@@ -117,14 +118,15 @@ def _post_stub(device: Any) -> View:
     }
 
 
-def post_views(hub: HubService) -> list[View]:
-    """Every post, in the registry's order (by name)."""
+def post_views(hub: HubService, posts: Iterable[PostSettings] | None = None) -> list[View]:
+    """Every post (or these `posts`, e.g. a village scope's), in the registry's order (by name)."""
     try:
         by_device = open_alerts_by_device(hub)
     except Exception:
         log.exception("views: open alerts cannot be listed")
         by_device = {}
-    return [post_view(hub, post.device_id, by_device.get(post.device_id, [])) for post in hub.registry.all()]
+    chosen = hub.registry.all() if posts is None else posts
+    return [post_view(hub, post.device_id, by_device.get(post.device_id, [])) for post in chosen]
 
 
 # -- alerts -----------------------------------------------------------------------------------------

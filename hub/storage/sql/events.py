@@ -15,6 +15,7 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -60,6 +61,11 @@ def decode_cursor(cursor: str) -> tuple[str, str]:
     if len(received_at) != len(EARLIEST) or not event_id:
         raise ValueError("invalid cursor")
     return received_at, event_id
+
+
+MAX_DEVICE_BRANCHES = 64
+"""A scoped page over more devices than this uses one `device IN (...)` query (SQLite allows 500
+compound SELECTs); a village's posts are far fewer."""
 
 
 class SqlEventStore:
@@ -197,11 +203,16 @@ class SqlEventStore:
             received_at, event_id = decode_cursor(cursor)
             keyset = " AND (received_at < ? OR (received_at = ? AND id < ?))"
             keyset_params = [received_at, received_at, event_id]
-        rows = self.database.query(
-            f"SELECT received_at, id, record FROM events WHERE {where}{keyset} "
-            "ORDER BY received_at DESC, id DESC LIMIT ? OFFSET ?",
-            [*params, *keyset_params, query.limit + 1, 0 if cursor else query.offset],
-        )
+        offset = 0 if cursor else query.offset
+        devices = getattr(query, "devices", None)
+        if devices is not None and 1 < len(devices) <= MAX_DEVICE_BRANCHES and not query.device:
+            rows = self._page_per_device(query, sorted(devices), keyset, keyset_params, offset)
+        else:
+            rows = self.database.query(
+                f"SELECT received_at, id, record FROM events WHERE {where}{keyset} "
+                "ORDER BY received_at DESC, id DESC LIMIT ? OFFSET ?",
+                [*params, *keyset_params, query.limit + 1, offset],
+            )
         more = len(rows) > query.limit
         rows = rows[: query.limit]
         counted = self.database.query(
@@ -214,6 +225,28 @@ class SqlEventStore:
             min(total, COUNT_CAP),
             next_cursor=next_cursor,
             total_capped=total > COUNT_CAP,
+        )
+
+    def _page_per_device(
+        self, query: EventQuery, devices: list[str], keyset: str, keyset_params: list[Any], offset: int
+    ) -> list[Any]:
+        """A page over several devices (a village scope) as the newest rows of each device, merged.
+
+        `device IN (...) ORDER BY received_at` makes both engines collect every matching row past the
+        cursor and sort them (SQLite: a multi-index OR and a temp B-tree), a cost that grows with the
+        log. Each device's own newest rows come in order from `events_device_received`, so the page
+        reads at most `len(devices) * (limit + 1 + offset)` rows whatever the log's size."""
+        where, params = _filters(replace(query, devices=None))
+        take = query.limit + 1 + offset
+        branch = (
+            f"SELECT received_at, id, record FROM events WHERE {where} AND device = ?{keyset} "
+            "ORDER BY received_at DESC, id DESC LIMIT ?"
+        )
+        union = " UNION ALL ".join(f"SELECT * FROM ({branch}) AS d{n}" for n in range(len(devices)))
+        branch_params = [value for device in devices for value in (*params, device, *keyset_params, take)]
+        return self.database.query(
+            f"SELECT received_at, id, record FROM ({union}) AS page ORDER BY received_at DESC, id DESC LIMIT ? OFFSET ?",
+            [*branch_params, query.limit + 1, offset],
         )
 
     def scan(self, batch: int = 5_000) -> Iterator[Record]:
@@ -240,11 +273,20 @@ def _record(text: str) -> Record:
     return value
 
 
+def devices_clause(devices: frozenset[str], column: str = "device") -> str:
+    """`device IN (?, ...)` for a village scope's devices (params: `sorted(devices)`); none matches no row."""
+    return f"{column} IN ({', '.join('?' * len(devices))})" if devices else "1 = 0"
+
+
 def _filters(query: EventQuery) -> tuple[str, list[Any]]:
     clauses, params = ["1 = 1"], []
     if query.device:
         clauses.append("device = ?")
         params.append(query.device)
+    devices = getattr(query, "devices", None)
+    if devices is not None:
+        clauses.append(devices_clause(devices))
+        params.extend(sorted(devices))
     if query.kind:
         clauses.append("kind = ?")
         params.append(query.kind)

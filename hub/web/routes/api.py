@@ -18,7 +18,7 @@ from hub.storage.events import EventQuery
 from hub.storage.sql.database import StoreUnavailable
 from hub.storage.sql.events import decode_cursor
 from hub.web.alert_history import alert_page, find_alert
-from hub.web.deps import HubDep, Operator, Viewer
+from hub.web.deps import HubDep, Operator, Viewer, alert_in_scope, scope
 from hub.web.schemas import AlertOut, EventPage, HealthOut, PostOut
 from hub.web.views import alert_view, event_views, post_views
 from kamling.protocol import AlertState
@@ -104,14 +104,15 @@ def health(hub: HubDep) -> dict[str, Any]:
 
 
 @router.get("/posts", summary="Every post with its live state", response_model=list[PostOut])
-def posts(hub: HubDep, _: Viewer) -> list[dict[str, Any]]:
-    return post_views(hub)  # hub/web/views.py: the one serialiser of a post (also the live stream's and the pages')
+def posts(hub: HubDep, who: Viewer) -> list[dict[str, Any]]:
+    # hub/web/views.py: the one serialiser of a post (also the live stream's and the pages'); only the caller's villages
+    return post_views(hub, scope(who).posts(hub.registry))
 
 
 @router.get("/events", summary="The event log, newest first, filtered, paged by cursor", response_model=EventPage)
 def events(
     hub: HubDep,
-    _: Viewer,
+    who: Viewer,
     device: str | None = None,
     kind: str | None = None,
     since: datetime | None = None,
@@ -121,7 +122,8 @@ def events(
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="kept for old clients; use cursor")] = 0,
     cursor: Annotated[str | None, Query(max_length=200, description="the previous page's next_cursor")] = None,
 ) -> dict[str, Any]:
-    """Newest first (by the hub's receive time). Page on with `cursor=<next_cursor>` until it is null."""
+    """Newest first (by the hub's receive time). Page on with `cursor=<next_cursor>` until it is null.
+    An account limited to villages gets only its villages' posts' events (filtered in the query)."""
     for name, value in (("since", since), ("until", until)):
         if value is not None and value.tzinfo is None:
             raise HTTPException(422, f"{name} needs a timezone, e.g. 2026-11-22T22:00:00+07:00")
@@ -133,7 +135,9 @@ def events(
         if offset:
             raise invalid("offset", "offset and cursor do not go together: the cursor says where to go on", offset)
     try:
-        page = hub.store.query(EventQuery(device, kind, since, until, include_tests, limit, offset, cursor=cursor))
+        devices = scope(who).devices(hub.registry)
+        query = EventQuery(device, kind, since, until, include_tests, limit, offset, cursor=cursor, devices=devices)
+        page = hub.store.query(query)
     except StoreUnavailable:
         raise HTTPException(503, "the event log's database is unavailable; see /api/health") from None
     return {
@@ -147,10 +151,11 @@ def events(
 
 
 @router.get("/events/{event_id}/snapshot", summary="The JPEG snapshot of a motion event", response_class=FileResponse)
-def event_snapshot(event_id: str, hub: HubDep, _: Viewer) -> FileResponse:
+def event_snapshot(event_id: str, hub: HubDep, who: Viewer) -> FileResponse:
     record = hub.store.get(event_id) if len(event_id) == 26 else None
     # only the picture sent by the event's own device (the snapshot store is keyed by device)
     device = record.get("device") if record else None
+    scope(who).check_device(hub.registry, device, "no snapshot for this event")
     path = hub.snapshots.find(event_id, device=device) if isinstance(device, str) else None
     if path is None:
         raise HTTPException(404, "no snapshot for this event")
@@ -162,7 +167,7 @@ def event_snapshot(event_id: str, hub: HubDep, _: Viewer) -> FileResponse:
 )
 def alerts(
     hub: HubDep,
-    _: Viewer,
+    who: Viewer,
     response: Response,
     state: AlertStateFilter = "all",
     device: str | None = None,
@@ -183,6 +188,7 @@ def alerts(
         include_tests=include_tests,
         limit=limit,
         cursor=cursor,
+        devices=scope(who).devices(hub.registry),  # a village account: its villages' alerts only
     )
     try:
         page = alert_page(hub.alerts.all(), hub.alerts.repository, query)
@@ -206,7 +212,7 @@ def alerts(
 
 
 @router.get("/alerts/{alert_id}", summary="One alert with its timeline", response_model=AlertOut)
-def alert_detail(alert_id: str, hub: HubDep, _: Viewer) -> dict[str, Any]:
+def alert_detail(alert_id: str, hub: HubDep, who: Viewer) -> dict[str, Any]:
     """Any alert of the history; an alert the service holds (open or recently closed) in its newest state."""
     try:
         alert = find_alert(hub.alerts.get, hub.alerts.repository, alert_id)
@@ -214,6 +220,7 @@ def alert_detail(alert_id: str, hub: HubDep, _: Viewer) -> dict[str, Any]:
         raise HTTPException(503, "the alert history's database is unavailable; see /api/health") from None
     if alert is None:
         raise HTTPException(404, "no such alert")
+    scope(who).check_device(hub.registry, alert.device, "no such alert")  # another village's: as if absent
     return alert_view(hub, alert)
 
 
@@ -221,6 +228,7 @@ def alert_detail(alert_id: str, hub: HubDep, _: Viewer) -> dict[str, Any]:
     "/alerts/{alert_id}/ack", summary="Acknowledge an alert (the post is told help is coming)", response_model=AlertOut
 )
 def acknowledge(alert_id: str, hub: HubDep, who: Operator, body: AckRequest | None = None) -> dict[str, Any]:
+    alert_in_scope(hub, who, alert_id)
     try:
         return alert_view(hub, hub.alerts.acknowledge(alert_id, who.name, "api"))
     except KeyError:
@@ -233,6 +241,7 @@ def acknowledge(alert_id: str, hub: HubDep, who: Operator, body: AckRequest | No
     "/alerts/{alert_id}/resolve", summary="Resolve an alert with an outcome and a note", response_model=AlertOut
 )
 def resolve(alert_id: str, body: ResolveRequest, hub: HubDep, who: Operator) -> dict[str, Any]:
+    alert_in_scope(hub, who, alert_id)
     try:
         return alert_view(hub, hub.alerts.resolve(alert_id, who.name, body.outcome, body.note))
     except KeyError:
@@ -247,6 +256,7 @@ def resolve(alert_id: str, body: ResolveRequest, hub: HubDep, who: Operator) -> 
     response_model=AlertOut,
 )
 def en_route(alert_id: str, hub: HubDep, who: Operator) -> dict[str, Any]:
+    alert_in_scope(hub, who, alert_id)
     try:
         return alert_view(hub, hub.alerts.en_route(alert_id, who.name))
     except KeyError:

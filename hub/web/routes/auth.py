@@ -89,4 +89,5 @@ def logout(request: Request, response: Response, hub: HubDep, who: Viewer) -> di
 @router.get("/me", summary="Who is logged in, with the CSRF token for unsafe requests", response_model=MeOut)
 def me(request: Request, hub: HubDep, who: Viewer) -> dict[str, Any]:
     session = hub.sessions.get(request.cookies.get(SESSION_COOKIE))
-    return {"username": who.name, "role": who.role, "csrf_token": session.csrf_token if session else None}
+    csrf = session.csrf_token if session else None
+    return {"username": who.name, "role": who.role, "villages": list(who.villages), "csrf_token": csrf}

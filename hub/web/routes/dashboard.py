@@ -30,7 +30,7 @@ from hub.service import HubService
 from hub.storage.events import EventQuery
 from hub.storage.sql.events import decode_cursor
 from hub.web.alert_extras import alert_extras
-from hub.web.deps import HubDep
+from hub.web.deps import HubDep, scope
 from hub.web.mapview import build_map
 from hub.web.render import bad_value, format_time, make_environment
 from hub.web.routes.auth import client_address, retry_after_header, set_device_cookie, set_session_cookie
@@ -203,7 +203,8 @@ def console(request: Request, hub: HubDep) -> Response:
 @router.get("/posts", response_class=HTMLResponse)
 def posts(request: Request, hub: HubDep, fragment: bool = False) -> Response:
     session = page_session(request, hub)
-    rows = post_views(hub)  # hub/web/views.py: the same post as /api/posts and the live stream
+    # hub/web/views.py: the same post as /api/posts and the live stream; the account's villages only
+    rows = post_views(hub, scope(session.principal).posts(hub.registry))
     view = build_map(
         [(r["device_id"], r["name"], r["lat"], r["lon"]) for r in rows if r.get("error") is None],
         tile_url=getattr(hub.settings, "map_tile_url", None),
@@ -225,7 +226,8 @@ def snapshots_of(hub: HubService, alert: Alert) -> list[str]:
 def alert_detail(request: Request, alert_id: str, hub: HubDep, fragment: bool = False) -> Response:
     session = page_session(request, hub)
     alert = hub.alerts.get(alert_id)
-    if alert is None:
+    if alert is None or not scope(session.principal).covers_device(hub.registry, alert.device):
+        # another village's alert looks exactly like one that does not exist
         return render(request, hub, "dashboard/not_found.html", session, status.HTTP_404_NOT_FOUND)
     post = hub.registry.get(alert.device)
     template = "dashboard/_alert.html" if fragment else "dashboard/alert.html"
@@ -268,6 +270,7 @@ def events(
     """Pages with the store's keyset cursor ("Next" carries it, with the filters); `page` only numbers
     the page, and without a cursor (old links, "Newer") it is a bounded offset (at most MAX_OFFSET rows)."""
     session = page_session(request, hub)
+    seen = scope(session.principal)
     page = max(1, page)
     if cursor:
         try:
@@ -285,6 +288,7 @@ def events(
         limit=EVENTS_PER_PAGE,
         offset=0 if cursor else (page - 1) * EVENTS_PER_PAGE,
         cursor=cursor or None,
+        devices=seen.devices(hub.registry),  # a village account: its villages' events only, in the query
     )
     result = hub.store.query(query)
     pages = max(page, math.ceil(result.total / EVENTS_PER_PAGE))
@@ -312,12 +316,12 @@ def events(
         page=page,
         pages=pages,
         filters=filters,
-        posts=hub.registry.all(),
+        posts=seen.posts(hub.registry),
         kinds=[k.value for k in EventKind],
         newer=newer,
         older=older,
         newest=page_link(1) if page > 2 else None,
-        names={p.device_id: p.name for p in hub.registry.all()},
+        names={p.device_id: p.name for p in seen.posts(hub.registry)},
     )
 
 
@@ -399,7 +403,7 @@ DEAD_LETTERS_PER_PAGE = 50
 def dead_letters(request: Request, hub: HubDep, page: int = 1) -> Response:
     """Admins only: messages that failed in the hub (issue 18); every value is escaped by the template."""
     session = page_session(request, hub)
-    if session.principal.role != "admin":
+    if session.principal.role != "admin" or session.principal.villages:  # about the whole hub: no village account
         return render(request, hub, "dashboard/not_found.html", session, status.HTTP_403_FORBIDDEN)
     page = min(max(1, page), 100_000)
     items, total = hub.ingest.dead_letters.page(DEAD_LETTERS_PER_PAGE, (page - 1) * DEAD_LETTERS_PER_PAGE)

@@ -30,7 +30,7 @@ from hub.i18n import Translator
 from hub.service import HubService
 from hub.settings import PostSettings
 from hub.storage.sql.database import StoreUnavailable
-from hub.web.deps import HubDep, Operator, Viewer
+from hub.web.deps import HubDep, Operator, Viewer, scope
 from hub.web.routes.community_pages import (
     BodyTooLarge,
     field,
@@ -198,8 +198,10 @@ def false_report(alert_id: str, hub: HubDep, who: Operator, body: ReportAction |
 def list_reports(
     hub: HubDep, who: Viewer, alert_id: str | None = None, post: str | None = None, limit: int = 100
 ) -> list[dict[str, Any]]:
-    rows = hub.community.store.reports(post=post, alert_id=alert_id, limit=max(1, min(limit, 1000)))
-    return [report_view(r) for r in rows if post_in_scope(hub, who, r.post)]  # a village account: its posts only
+    # a village account: its posts only, in the query (so `limit` counts its reports)
+    posts = scope(who).devices(hub.registry)
+    rows = hub.community.store.reports(post=post, alert_id=alert_id, limit=max(1, min(limit, 1000)), posts=posts)
+    return [report_view(r) for r in rows]
 
 
 @router.get(

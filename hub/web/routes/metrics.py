@@ -13,6 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from hub.accounts.auth import allowed, token_digest
 from hub.service import HubService
 from hub.web.deps import BearerDep, HubDep, authenticate
+from hub.web.scope import forbid_scoped
 
 
 def _metrics_token_ok(hub: HubService, credentials: HTTPAuthorizationCredentials | None) -> bool:
@@ -29,6 +30,7 @@ def metrics_access(request: Request, hub: HubDep, credentials: BearerDep) -> Non
     principal = authenticate(request, hub, credentials)
     if not allowed(principal, ("viewer", "operator", "technician")):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "needs role viewer or the metrics token")
+    forbid_scoped(principal)  # hub-wide counts (open alerts per kind, posts online): not a village account's
 
 
 MetricsReader = Annotated[None, Depends(metrics_access)]

@@ -24,14 +24,13 @@ from hub.ronda.roster import (
     Guard,
     RondaHours,
     RondaRoster,
-    same_village,
 )
 from hub.ronda.rules import Checkin
 from hub.ronda.store import RondaError
 from hub.ronda.watch import PostTonight
 from hub.service import HubService
 from hub.settings import PostSettings
-from hub.web.deps import HubDep, Viewer, require
+from hub.web.deps import HubDep, Viewer, require, scope
 from hub.web.routes.dashboard import page_session, render
 from hub.web.schemas import GuardChangeOut, GuardOut, Removed, RondaHoursOut, RondaRosterOut, RondaTonightOut
 from kamling.protocol import DEVICE_ID_PATTERN
@@ -43,20 +42,17 @@ RondaEditor = Annotated[Principal, Depends(require("operator"))]
 
 
 def in_scope(principal: Principal, village: str) -> bool:
-    """An account without villages sees every village; a scoped one only its own."""
-    return not principal.villages or any(same_village(v, village) for v in principal.villages)
+    """An account without villages sees every village; a scoped one only its own (hub/web/scope.py)."""
+    return scope(principal).covers_village(village)
 
 
 def post_in_scope(hub: HubService, principal: Principal, device: str) -> bool:
     """Whether `principal` may see what a post did (an unknown post: only an account without villages)."""
-    if not principal.villages:
-        return True
-    post = hub.registry.get(device)
-    return post is not None and in_scope(principal, post.village)
+    return scope(principal).covers_device(hub.registry, device)
 
 
 def visible_posts(hub: HubService, principal: Principal) -> list[PostSettings]:
-    return [p for p in hub.registry.all() if in_scope(principal, p.village)]
+    return scope(principal).posts(hub.registry)
 
 
 def _may_change(principal: Principal) -> None:

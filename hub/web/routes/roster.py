@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from hub.accounts.auth import Principal
 from hub.duty.officers import FALLBACK_ID, RosterError
 from hub.duty.roster import OFFICER_ID_PATTERN, Officer, OverrideKind, duty_chain, is_on_duty
-from hub.web.deps import HubDep, Viewer, require
+from hub.web.deps import HubDep, Viewer, require, scope
 from hub.web.schemas import OfficerOut, OnDutyOut, OverrideOut, Removed, RosterOut, ShiftOut
 from kamling.redact import redact_url
 
@@ -137,9 +137,9 @@ def put_fallback(body: OfficerBody, hub: HubDep, _: Admin) -> dict[str, Any]:
 @router.get(
     "/roster/on-duty", summary="Who would be paged for a post at a time: the escalation chain", response_model=OnDutyOut
 )
-def on_duty(hub: HubDep, _: Viewer, device: str, at: datetime | None = None) -> dict[str, Any]:
+def on_duty(hub: HubDep, who: Viewer, device: str, at: datetime | None = None) -> dict[str, Any]:
     post = hub.registry.get(device)
-    if post is None:
+    if post is None or not scope(who).covers_post(post):  # another village's post: as if absent
         raise HTTPException(404, "no such post")
     if at is not None and at.tzinfo is None:
         raise HTTPException(422, "at needs a timezone, e.g. 2026-11-22T22:00:00+07:00")

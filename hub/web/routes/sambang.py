@@ -26,7 +26,7 @@ from hub.community.store import Visit
 from hub.i18n import Translator
 from hub.settings import PostSettings
 from hub.storage.sql.database import StoreUnavailable
-from hub.web.deps import HubDep, Viewer
+from hub.web.deps import HubDep, Viewer, scope
 from hub.web.routes.community_pages import (
     BodyTooLarge,
     field,
@@ -227,8 +227,9 @@ def visit_view(visit: Visit) -> dict[str, object]:
 
 @router.get("/api/sambang/visits", summary="Police visits to posts, newest first", response_model=list[VisitOut])
 def list_visits(hub: HubDep, who: Viewer, post: str | None = None, limit: int = 100) -> list[dict[str, object]]:
-    visits = hub.community.store.visits(post=post, limit=max(1, min(limit, 1000)))
-    return [visit_view(v) for v in visits if post_in_scope(hub, who, v.post)]  # a village account: its posts only
+    # a village account: its posts only, in the query (so `limit` counts its visits)
+    posts = scope(who).devices(hub.registry)
+    return [visit_view(v) for v in hub.community.store.visits(post=post, limit=max(1, min(limit, 1000)), posts=posts)]
 
 
 @router.get("/api/sambang/visits/{visit_id}/photo", summary="A visit's photo", response_class=FileResponse)
