@@ -127,6 +127,28 @@ DECISIONS: dict[tuple[str, str], Decision] = {
     ("GET", "/ronda-sambang"): Decision(F),
     ("GET", "/ronda-sambang/laporan"): Decision(H, urls=("/ronda-sambang/laporan?village=Mekarsari",)),
     ("GET", "/ronda-sambang/laporan.csv"): Decision(H, urls=("/ronda-sambang/laporan.csv?village=Mekarsari",)),
+    # operators' actions on alerts and posts, procedures, the reports page (issue 15)
+    ("POST", "/api/alerts/{alert_id}/notes"): Decision(H, body={"text": "bukan urusan saya"}),
+    ("POST", "/api/alerts/{alert_id}/assign"): Decision(H, body={"officer_id": "officer"}),
+    ("POST", "/api/incidents"): Decision(
+        "refused",
+        "another village's post is refused exactly like an unknown one (422 naming the field `post`)",
+        body={"post": MKS, "kind": "theft", "source": "phone", "description": "x", "reporter": "Budi"},
+    ),
+    ("GET", "/incidents/new"): Decision(F, "the form lists only the account's posts"),
+    ("GET", "/api/procedures"): Decision("sector", "the sector's procedure texts per alert kind"),
+    ("GET", "/api/procedures/{kind}"): Decision("sector", "the sector's procedure text of one alert kind"),
+    ("PUT", "/api/procedures/{kind}"): Decision(W, body={"text": "Telepon piket."}),
+    ("DELETE", "/api/procedures/{kind}"): Decision(W),
+    ("GET", "/procedures"): Decision("sector", "the sector's procedure texts"),
+    ("POST", "/api/posts/{device}/commands"): Decision(H, body={"name": "ping"}),
+    ("GET", "/api/posts/{device}/commands"): Decision(H),
+    ("GET", "/api/commands/{command_id}"): Decision(H),
+    ("GET", "/posts/{device}"): Decision(H, urls=("/posts/{device}", "/posts/{device}?fragment=true")),
+    ("GET", "/reports"): Decision(F),
+    ("GET", "/reports/{table}.csv"): Decision(
+        F, urls=tuple(f"/reports/{t}.csv" for t in ("post", "village", "officer", "hour")), control=True
+    ),
     # the caller's own session
     ("POST", "/api/auth/logout"): Decision("own", "ends the caller's own session"),
     ("GET", "/api/auth/me"): Decision("own", "the caller's own name, role and villages"),
@@ -220,6 +242,7 @@ def world(make_hub, make_post) -> World:
         "loose_alert": alerts[LOOSE].id,
         "event_id": events[0]["id"],
         "device_id": MKS,
+        "device": MKS,
         "village": "Mekarsari",
         "guard_id": "ujang",
         "change_id": change.json()["id"],
@@ -230,6 +253,8 @@ def world(make_hub, make_post) -> World:
         "officer_id": "officer",
         "table": "shifts",
         "entry_id": "x",
+        "kind": "panic",
+        "command_id": hub.service.commands.issue(MKS, "ping", "test-admin").id,
         "token": "x",
         "path": "x",
     }
@@ -272,6 +297,8 @@ def test_every_route_filters_or_refuses_another_villages_data(world: World) -> N
                     assert response.status_code == 403, f"{where}: {response.status_code}, not refused"
                 elif decision.kind == "hidden":
                     assert response.status_code == 404, f"{where}: {response.status_code}, not as if absent"
+                elif decision.kind == "refused":
+                    assert response.status_code in (404, 422), f"{where}: {response.status_code}, not refused"
                 elif role == "operator" or method == "GET":
                     assert response.status_code == 200, f"{where}: {response.status_code} {response.text[:300]}"
                 leaked = _leaks(response.text, markers)
@@ -285,7 +312,9 @@ def test_every_route_filters_or_refuses_another_villages_data(world: World) -> N
     # Nothing the village accounts tried changed another village's data.
     after = hub.service.alerts.get(params["alert_id"])
     assert mks_alert is not None and after is not None and after.state == mks_alert.state
-    assert after.acknowledged_by is None
+    assert after.acknowledged_by is None and after.assigned_to is None
+    assert [e for e in after.timeline if e.action in ("note", "assigned")] == []
+    assert not [a for a in hub.service.alerts.all() if a.device == MKS and a.kind == "manual"]  # no phoned-in one
     assert whole.get("/api/ronda/roster").json()["guards"][0]["id"] == "ujang"
     assert checked.get("filtered", 0) > 20 and checked.get("hidden", 0) > 20 and checked.get("whole_hub", 0) > 20
     # Their own village stays theirs: the Sukamaju alert is listed and can be acknowledged.

@@ -19,10 +19,11 @@ from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from hub.accounts.auth import Principal
 from hub.posts.commands import MAX_TTL, MIN_TTL, OPERATOR_COMMANDS, CommandRefused, PostCommand
 from hub.service import HubService
 from hub.storage.events import EventQuery
-from hub.web.deps import HubDep, Operator, Viewer
+from hub.web.deps import HubDep, Operator, Viewer, scope
 from hub.web.routes.auth import client_address
 from hub.web.routes.dashboard import page_session, render
 from hub.web.views import post_view
@@ -61,9 +62,11 @@ class CommandOut(BaseModel):
 assert set(OPERATOR_COMMANDS) == {"ping", "test_siren", "silence_siren", "snapshot"}  # CommandIn.name
 
 
-def known_post(hub: HubService, device: str) -> None:
+def known_post(hub: HubService, device: str, who: Principal) -> None:
+    """404 for an unknown post and for another village's (an account limited to villages)."""
     if not is_valid_device_id(device) or hub.registry.get(device) is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such post")
+    scope(who).check_device(hub.registry, device, "no such post")
 
 
 @router.post(
@@ -78,7 +81,7 @@ def known_post(hub: HubService, device: str) -> None:
     },
 )
 def send_command(device: str, body: CommandIn, request: Request, hub: HubDep, principal: Operator) -> dict[str, Any]:
-    known_post(hub, device)
+    known_post(hub, device, principal)
     try:
         command = hub.commands.issue(
             device, body.name, principal.name, ttl=body.ttl_seconds, client=client_address(request)
@@ -96,16 +99,17 @@ def send_command(device: str, body: CommandIn, request: Request, hub: HubDep, pr
 @router.get(
     "/api/posts/{device}/commands", summary="A post's recent commands, newest first", response_model=list[CommandOut]
 )
-def list_commands(device: str, hub: HubDep, _: Viewer) -> list[dict[str, Any]]:
-    known_post(hub, device)
+def list_commands(device: str, hub: HubDep, who: Viewer) -> list[dict[str, Any]]:
+    known_post(hub, device, who)
     return [c.view() for c in hub.commands.recent(device, RECENT)]
 
 
 @router.get("/api/commands/{command_id}", summary="One command and its result", response_model=CommandOut)
-def get_command(command_id: str, hub: HubDep, _: Viewer) -> dict[str, Any]:
+def get_command(command_id: str, hub: HubDep, who: Viewer) -> dict[str, Any]:
     command = hub.commands.get(command_id)
     if command is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such command")
+    scope(who).check_device(hub.registry, command.device, "no such command")
     return command.view()
 
 
@@ -128,7 +132,8 @@ def command_pictures(hub: HubService, device: str, commands: list[PostCommand]) 
 @router.get("/posts/{device}", response_class=HTMLResponse, include_in_schema=False)
 def post_page(request: Request, device: str, hub: HubDep, fragment: bool = False) -> Response:
     session = page_session(request, hub)
-    if not is_valid_device_id(device) or hub.registry.get(device) is None:
+    hidden = not is_valid_device_id(device) or hub.registry.get(device) is None
+    if hidden or not scope(session.principal).covers_device(hub.registry, device):
         return render(request, hub, "dashboard/not_found.html", session, status.HTTP_404_NOT_FOUND)
     commands = hub.commands.recent(device, RECENT)
     template = "dashboard/_post_commands.html" if fragment else "dashboard/post.html"
