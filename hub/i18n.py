@@ -387,6 +387,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "weekday_4": "Jumat",
         "weekday_5": "Sabtu",
         "weekday_6": "Minggu",
+        # Pictures from around a panic or tamper press (issue 15): the alert page's strip.
+        "evidence_strip": "Foto sekitar saat tombol ditekan",
+        "evidence_offset": "{offset} dtk",
+        "evidence_at_press": "saat ditekan",
     },
     "en": {
         "app_name": "Pos Kamling",
@@ -746,6 +750,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "weekday_4": "Fri",
         "weekday_5": "Sat",
         "weekday_6": "Sun",
+        # Pictures from around a panic or tamper press (issue 15): the alert page's strip.
+        "evidence_strip": "Pictures around the press",
+        "evidence_offset": "{offset} s",
+        "evidence_at_press": "at the press",
     },
 }
 

@@ -69,6 +69,9 @@ SEVERITY = {
     AlertKind.INCIDENT: Severity.MAJOR,  # an operator judged a resident's report real
 }
 
+MAX_EVIDENCE = 24
+"""Evidence pictures (issue 15) one alert links at most: a post cannot grow an alert without bound."""
+
 OPEN_STATES = frozenset({AlertState.NEW, AlertState.NOTIFIED, AlertState.ACKNOWLEDGED, AlertState.EN_ROUTE})
 
 
@@ -113,6 +116,7 @@ class Alert:
     details: dict[str, Any] = field(default_factory=dict)
     escalation_level: int = 0  # how many steps of the duty chain have been paged
     next_due: datetime | None = None  # when the next escalation step or reminder is due
+    evidence: dict[str, float] = field(default_factory=dict)  # picture event id -> seconds from the press
 
     @property
     def is_open(self) -> bool:
@@ -156,12 +160,39 @@ class Alert:
             details=dict(record.get("details") or {}),
             escalation_level=int(record.get("escalation_level") or 0),
             next_due=when(record.get("next_due")),
+            evidence=_evidence_of(record.get("evidence")),
         )
 
     @property
     def awaiting_ack(self) -> bool:
         """Open and nobody has answered yet: escalation keeps running."""
         return self.state in (AlertState.NEW, AlertState.NOTIFIED)
+
+
+def _evidence_of(value: Any) -> dict[str, float]:
+    if not isinstance(value, dict):
+        return {}
+    return {str(k): float(v) for k, v in value.items() if isinstance(v, int | float) and not isinstance(v, bool)}
+
+
+def attach_evidence(alert: Alert, event_id: str, offset_s: float, now: datetime) -> Alert:
+    """A picture from around the alert's event joins it: listed with its offset (and in event_ids, so
+    its snapshot is alert evidence for retention). A repeat, or one over MAX_EVIDENCE, changes nothing."""
+    if event_id in alert.evidence or len(alert.evidence) >= MAX_EVIDENCE:
+        return alert
+    return replace(
+        alert,
+        updated_at=now,
+        event_ids=(*alert.event_ids, event_id),
+        evidence={**alert.evidence, event_id: float(offset_s)},
+    )
+
+
+def at_press(alert: Alert) -> str | None:
+    """The evidence picture nearest the press (the page's attachment); None without evidence."""
+    if not alert.evidence:
+        return None
+    return min(alert.evidence.items(), key=lambda item: (abs(item[1]), -item[1]))[0]
 
 
 def alert_kind_for(event: Event) -> AlertKind | None:

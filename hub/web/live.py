@@ -161,6 +161,8 @@ def create_live_router(hub: HubService, feed: LiveFeed | None = None) -> APIRout
     """GET /api/stream for this hub; subscribes the feed to the hub's alert changes."""
     live = feed or LiveFeed()
     hub.alerts.listeners.append(lambda alert: live.publish("alert", alert_view(hub, alert)))
+    # an evidence picture stored after its alert changed (issue 15): open alert pages fetch the strip again
+    hub.alerts.picture_listeners.append(lambda alert: live.publish("alert", alert_view(hub, alert)))
     router = APIRouter(tags=["live"])
 
     def observe() -> None:
