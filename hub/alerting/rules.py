@@ -71,6 +71,8 @@ SEVERITY = {
 
 MAX_EVIDENCE = 24
 """Evidence pictures (issue 15) one alert links at most: a post cannot grow an alert without bound."""
+AT_PRESS_S = 1.0
+"""A picture this close to the press (seconds) is the picture "at the press" that pages carry."""
 
 OPEN_STATES = frozenset({AlertState.NEW, AlertState.NOTIFIED, AlertState.ACKNOWLEDGED, AlertState.EN_ROUTE})
 
@@ -189,10 +191,15 @@ def attach_evidence(alert: Alert, event_id: str, offset_s: float, now: datetime)
 
 
 def at_press(alert: Alert) -> str | None:
-    """The evidence picture nearest the press (the page's attachment); None without evidence."""
-    if not alert.evidence:
+    """The evidence picture nearest the press (the page's attachment), if one is within AT_PRESS_S of it.
+
+    A picture from 2 s before is not "the press": a page waiting for its picture keeps waiting for the
+    one at the press, which usually arrives a frame later.
+    """
+    near = [(event_id, offset) for event_id, offset in alert.evidence.items() if abs(offset) <= AT_PRESS_S]
+    if not near:
         return None
-    return min(alert.evidence.items(), key=lambda item: (abs(item[1]), -item[1]))[0]
+    return min(near, key=lambda item: (abs(item[1]), -item[1]))[0]
 
 
 def alert_kind_for(event: Event) -> AlertKind | None:

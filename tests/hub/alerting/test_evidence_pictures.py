@@ -43,7 +43,8 @@ def test_the_picture_at_the_press_is_the_one_nearest_zero() -> None:
     assert at_press(alert) is None
     alert = replace(alert, evidence={"before": -2.2, "at": 0.1, "after": 3.0, "just-before": -0.1})
     assert at_press(alert) == "at"  # |0.1| ties |-0.1|: the later one, taken after the press
-    assert at_press(replace(alert, evidence={"before": -2.0, "after": 3.0})) == "before"
+    assert at_press(replace(alert, evidence={"before": -2.0, "after": 3.0})) is None  # neither is the press
+    assert at_press(replace(alert, evidence={"before": -2.0, "near": -0.9})) == "near"
 
 
 def test_evidence_survives_the_alert_record_and_bad_stored_values_are_dropped() -> None:
@@ -93,8 +94,13 @@ def test_the_first_page_waits_for_the_picture_at_the_press_and_carries_it(tmp_pa
         alert = service.handle_event(pressed)
         assert alert is not None
         assert service.picture_wait.pending() == 1 and notifier.sent == []  # held for its picture
-        at = picture(pressed, 0.0)
-        service.handle_event(picture(pressed, -2.0, seq=3))
+        at, before = picture(pressed, 0.0), picture(pressed, -2.0, seq=3)
+        service.handle_event(before)
+        earlier = tmp_path / f"{before.id}.jpg"
+        earlier.write_bytes(b"\xff\xd8\xff\xe0 before")
+        stored[f"pos-a/{before.id}"] = earlier
+        service.picture_stored("pos-a", before.id)  # 2 s before the press: not the page's picture, keep waiting
+        wait_for(lambda: service.picture_wait.pending() == 1 and notifier.sent == [], what="still held")
         service.handle_event(at)
         jpeg = tmp_path / f"{at.id}.jpg"
         jpeg.write_bytes(b"\xff\xd8\xff\xe0 test")
