@@ -223,6 +223,7 @@ class EdgeAgent:
                 if isinstance(item, _NewEvent):
                     event = self._store(item)
                     self._send_due()  # a new event leaves first; the LED and the log can wait a moment
+                    self._ask_for_evidence(event)  # its pictures follow it as events of their own
                     log.info("event %s seq=%s kind=%s stored in outbox", event.id, event.seq, event.kind)
                     self._refresh_led()
                 elif isinstance(item, _Incoming):
@@ -243,6 +244,19 @@ class EdgeAgent:
 
     def _store(self, item: _NewEvent) -> Event:
         return self.outbox.add(item.kind, item.data, test=item.test, attachment=item.attachment)
+
+    def _ask_for_evidence(self, event: Event) -> None:
+        """A panic or tamper (not its all-clear): the cameras send frames from before, at and after it."""
+        if self.cameras is None or event.kind not in (EventKind.PANIC, EventKind.TAMPER):
+            return
+        if event.kind is EventKind.TAMPER and event.data.get("state") in ("closed", "restored"):
+            return
+        capture = getattr(self.cameras, "capture_evidence", None)
+        if capture is not None:
+            try:
+                capture(event.id)
+            except Exception:  # pictures are a bonus: never at the cost of the event loop
+                log.exception("edge agent: asking the cameras for evidence of %s failed", event.id)
 
     def _handle_connection(self, up: bool) -> None:
         self.connected = up

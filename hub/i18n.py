@@ -618,6 +618,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "rp_csv_report": "laporan_warga",
         "rp_csv_false_alarms": "palsu",
         "rp_csv_weekday": "hari",
+        # Pictures from around a panic or tamper press (issue 15): the alert page's strip.
+        "evidence_strip": "Foto sekitar saat tombol ditekan",
+        "evidence_offset": "{offset} dtk",
+        "evidence_at_press": "saat ditekan",
     },
     "en": {
         "app_name": "Pos Kamling",
@@ -1207,6 +1211,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "rp_csv_report": "residents_reports",
         "rp_csv_false_alarms": "false_alarms",
         "rp_csv_weekday": "weekday",
+        # Pictures from around a panic or tamper press (issue 15): the alert page's strip.
+        "evidence_strip": "Pictures around the press",
+        "evidence_offset": "{offset} s",
+        "evidence_at_press": "at the press",
     },
 }
 

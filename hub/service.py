@@ -138,6 +138,9 @@ class HubService:
         self.evidence = AlertEvidence(self.alerts, timedelta(days=settings.snapshot_alert_keep_days))
         self.alerts.listeners.append(self.evidence.observe)
         self.snapshots.protection = self.evidence.hold
+        self.alerts.find_snapshot = self.snapshots.find  # the picture at a press goes with its page (issue 15)
+        self.alerts.has_camera = lambda device: bool((self.registry.state(device).health or {}).get("cameras"))
+        self.snapshots.on_saved = self.alerts.picture_stored
         self.dead_letters = self.ingest.dead_letters  # what failed in the hub, kept for admins (issue 18)
         self.poison = PoisonWatch(self.alerts, settings.poison_alert_count, settings.poison_alert_window)
         self.ingest.on_dead_letter = self.poison.observe

@@ -411,6 +411,15 @@ class HubSettings(BaseSettings):
         default=True,
         description="send pages from a child process (hub/paging/worker.py), so they never wait for the hub's own work",
     )
+    page_picture_wait_s: float = Field(
+        default=2.0,
+        ge=0,
+        le=5,
+        description=(
+            "longest wait of a panic/tamper alert's first page for the camera picture at the press, sent as an"
+            " attachment (issue 15); 0: never wait. Posts without a camera never wait"
+        ),
+    )
     health: HealthThresholds = Field(
         default_factory=HealthThresholds,
         description="when posts' health telemetry raises a warning alert (hub/alerting/health_rules.py)",

@@ -245,6 +245,38 @@ class Event(_Strict):
         return self.model_dump_json().encode()
 
 
+EVIDENCE_STATE = "evidence"
+"""`data.state` of a `camera` event that carries a picture from around another event (issue 15)."""
+MAX_EVIDENCE_OFFSET_S = 60
+"""Largest |offset_s| of an evidence picture from the press, in seconds."""
+
+
+class Evidence(_Strict):
+    """`data` of a camera event with state "evidence": a picture taken `offset_s` from event `evidence_for`.
+
+    Its JPEG travels on `snapshot/<this event's id>` like any snapshot. A hub that does not know
+    evidence stores it as a plain camera event (only state "lost" raises an alert); newer posts may
+    add fields, which this hub ignores.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    camera: StrictStr = Field(min_length=1, max_length=64)
+    state: Literal["evidence"]
+    evidence_for: StrictStr = Field(pattern=r"^[0-9A-HJKMNP-TV-Z]{26}$", description="id of the panic or tamper")
+    offset_s: WireNumber = Field(
+        ge=-MAX_EVIDENCE_OFFSET_S, le=MAX_EVIDENCE_OFFSET_S, description="picture time minus the press, seconds"
+    )
+
+
+def evidence_of(event: Event) -> Evidence | None:
+    """The evidence details of `event`; None when it is no evidence; ProtocolError when they are malformed."""
+    if event.kind is not EventKind.CAMERA or event.data.get("state") != EVIDENCE_STATE:
+        return None
+    evidence: Evidence = _validate(Evidence, event.data)
+    return evidence
+
+
 class Ack(_Strict):
     """Hub -> edge: these events are durably stored; the edge may forget them."""
 

@@ -39,6 +39,8 @@ _HHMM_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 _URL_RE = re.compile(r"^(rtsp|rtsps|http|https)://[^\s/]+(/\S*)?$")
 _V4L2_RE = re.compile(r"^v4l2:(/dev/video\d+|\d+)$")
 _SYNTH_RE = re.compile(r"^synthetic:([a-z_]+)(?::(\d{2,4})x(\d{2,4}))?$")
+EVIDENCE_MAX_AFTER_S: Final = 10.0
+"""The latest evidence frame a camera sends after a press, in seconds."""
 
 
 class _Section(BaseModel):
@@ -132,6 +134,39 @@ class SnapshotConfig(_Section):
     jpeg_quality: int = Field(default=80, ge=10, le=100, description="JPEG quality 10..100")
     draw_boxes: bool = Field(default=True, description="draw the motion boxes on the snapshot")
     max_width: int = Field(default=1280, ge=160, le=3840, description="downscale snapshots wider than this (pixels)")
+
+
+class EvidenceConfig(_Section):
+    """Pictures from around a panic or tamper (issue 15): a ring of small JPEGs, sent after the event.
+
+    Memory per camera is bounded by `max_bytes` (default 512 KiB) and by `history_s / interval_s`
+    frames (default 20): at 320 px wide and quality 70 a frame is 5-20 KB, so a camera normally
+    holds 100-400 KB (see edge/camera/evidence.py and docs/performance.md).
+    """
+
+    enabled: bool = Field(default=True, description="keep the ring and send evidence frames")
+    width: int = Field(default=320, ge=80, le=1280, description="frames in the ring are at most this wide (pixels)")
+    jpeg_quality: int = Field(default=70, ge=10, le=100, description="JPEG quality of the ring's frames")
+    interval_s: float = Field(default=0.5, ge=0.1, le=5, description="one frame into the ring every this many seconds")
+    history_s: float = Field(default=10.0, ge=1, le=60, description="how far back the ring reaches")
+    max_bytes: int = Field(
+        default=512 * 1024, ge=64 * 1024, le=8 * 1024 * 1024, description="bytes the ring may hold (per camera)"
+    )
+    offsets_s: list[float] = Field(
+        default_factory=lambda: [-2.0, 0.0, 3.0],
+        min_length=1,
+        max_length=8,
+        description="seconds relative to the press of the frames sent (negative: before it)",
+    )
+
+    @model_validator(mode="after")
+    def _offsets_reachable(self) -> EvidenceConfig:
+        for offset in self.offsets_s:
+            if not -self.history_s <= offset <= EVIDENCE_MAX_AFTER_S:
+                raise ValueError(
+                    f"offsets_s: {offset:g} is outside -history_s ({-self.history_s:g}) .. {EVIDENCE_MAX_AFTER_S:g}"
+                )
+        return self
 
 
 @dataclass(frozen=True)
@@ -234,6 +269,9 @@ class CameraConfig(_Section):
     )
     health: HealthConfig = Field(default_factory=HealthConfig, description="lost / frozen / covered detection")
     snapshot: SnapshotConfig = Field(default_factory=SnapshotConfig, description="snapshot JPEG options")
+    evidence: EvidenceConfig = Field(
+        default_factory=EvidenceConfig, description="pictures from before and after a panic or tamper"
+    )
 
     @field_validator("source")
     @classmethod

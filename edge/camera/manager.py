@@ -9,6 +9,7 @@ thread-safe, as the worker requires.
     manager = CameraManager(config.cameras, agent.raise_event)
     manager.start()      # after the MQTT link (events wait in the outbox meanwhile anyway)
     manager.fps()        # {"gate": 4.98, ...} for health telemetry
+    manager.capture_evidence(event_id)  # pictures from around a panic/tamper, sent after it
     manager.stop()       # before the agent: a last "motion end" still reaches the outbox
 """
 
@@ -101,6 +102,16 @@ class CameraManager:
         workers, self.workers = self.workers, {}
         for worker in workers.values():
             worker.stop()
+
+    def capture_evidence(self, event_id: str) -> None:
+        """Every camera sends frames from around now (before, at and after) for event `event_id`.
+
+        Quick and thread-safe: each worker only notes the request; its frames come later as camera
+        events with state "evidence" (edge/camera/evidence.py), queued after `event_id` itself.
+        """
+        at = self.monotonic()
+        for worker in list(self.workers.values()):
+            worker.request_evidence(event_id, at)
 
     def stats(self) -> dict[str, WorkerStats]:
         return {name: worker.stats() for name, worker in self.workers.items()}

@@ -18,6 +18,9 @@ Events emitted (data always carries "camera" and "state"/"phase"):
   "duration_s", "severity"}.
 * tamper: kind tamper, {"state": "detected"|"restored", "reason": "frozen"|"covered",
   "duration_s", "severity"} (+ snapshot of the current picture on "detected").
+* evidence (issue 15, after `request_evidence`): kind camera, {"state": "evidence",
+  "evidence_for": event id, "offset_s", "severity": "info"} + a small JPEG from the ring
+  (edge/camera/evidence.py), one event per offset, each as soon as its moment has passed.
 """
 
 from __future__ import annotations
@@ -35,10 +38,11 @@ import numpy as np
 
 from edge.camera.config import CameraConfig
 from edge.camera.episodes import EpisodeEvent, EpisodeTracker
+from edge.camera.evidence import EvidencePlanner, Frame, FrameRing
 from edge.camera.health import CameraHealthMonitor, HealthChange
 from edge.camera.motion import MotionDetector, MotionResult, MotionSettings
 from edge.camera.schedule import Sensitivity, is_armed, sensitivity_at
-from edge.camera.snapshot import SnapshotError, snapshot_from_config
+from edge.camera.snapshot import SnapshotError, encode_snapshot, snapshot_from_config
 from edge.camera.sources import (
     Clock,
     FileSource,
@@ -50,7 +54,7 @@ from edge.camera.sources import (
     V4l2Source,
 )
 from edge.camera.synthetic import make_clip
-from kamling.protocol import EventKind, new_event_id
+from kamling.protocol import EVIDENCE_STATE, EventKind, new_event_id
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +106,8 @@ class WorkerStats:
     reconnect_attempts: int
     connect_failures: int
     episodes: int
+    evidence_frames: int = 0  # frames in the evidence ring now
+    evidence_bytes: int = 0  # and their bytes (bounded by evidence.max_bytes)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -136,6 +142,11 @@ class CameraWorker:
         self._analysed_at: deque[float] = deque(maxlen=_TIMING_WINDOW)
         self._reader: ReconnectingSource | None = None
         self._latest: tuple[float, np.ndarray] | None = None  # (clock, frame): the last analysed frame
+        evidence = config.evidence
+        self._ring = FrameRing(max(1, round(evidence.history_s / evidence.interval_s)), evidence.max_bytes)
+        self._planner = EvidencePlanner(self._ring, evidence.interval_s, evidence.offsets_s)
+        self._evidence_asked: list[tuple[str, float]] = []  # (event id, press time) from other threads
+        self._ring_added_at = float("-inf")
 
     # lifecycle -----------------------------------------------------------------------------
 
@@ -155,6 +166,12 @@ class CameraWorker:
             thread.join(timeout)
             if thread.is_alive():
                 log.warning("camera %s: worker thread did not stop within %.0f s", self._config.name, timeout)
+
+    def request_evidence(self, event_id: str, at: float) -> None:
+        """Frames around `at` (this worker's clock) for event `event_id`; any thread, returns at once."""
+        if self._config.evidence.enabled:
+            with self._lock:
+                self._evidence_asked.append((event_id, at))
 
     @property
     def running(self) -> bool:
@@ -178,6 +195,8 @@ class CameraWorker:
             reconnect_attempts=reader.attempts if reader else 0,
             connect_failures=reader.failures if reader else 0,
             episodes=episodes,
+            evidence_frames=len(self._ring),
+            evidence_bytes=self._ring.bytes_held,
         )
 
     def snapshot(self, max_age: float) -> bytes | None:
@@ -225,6 +244,7 @@ class CameraWorker:
                     now = self._clock()
                     self._health(health.update(now, None), None)
                     episode = self._episodes_out(tracker.tick(now), episode, sensitivity)
+                    self._evidence(now, None)
                     continue
                 was_connected = True
                 now = self._clock()  # grab() may have waited for the frame
@@ -243,6 +263,7 @@ class CameraWorker:
                 decoded = time.perf_counter()
                 if frame is None:
                     self._health(health.update(now, None), None)
+                    self._evidence(now, None)
                     continue
                 result = self._detect(detector, frame)
                 finished = time.perf_counter()
@@ -256,6 +277,7 @@ class CameraWorker:
                 self._health(health.update(now, frame), frame)
                 if result is not None:
                     episode = self._episodes_out(tracker.update(result, now, frame), episode, sensitivity)
+                self._evidence(now, frame)
         except Exception:
             log.exception("camera %s: worker crashed", config.name)
             raise
@@ -271,6 +293,38 @@ class CameraWorker:
         except Exception:
             log.exception("camera %s: motion detection failed on a %s frame", self._config.name, frame.shape)
             return None
+
+    def _evidence(self, now: float, frame: np.ndarray | None) -> None:
+        """Keep the ring filled (one small JPEG per interval) and send the frames a press asked for."""
+        config = self._config.evidence
+        if not config.enabled:
+            return
+        if self._evidence_asked:  # a racy read is fine: a request seen late is taken on the next frame
+            with self._lock:
+                asked, self._evidence_asked = self._evidence_asked, []
+            for event_id, at in asked:
+                self._planner.request(event_id, at)
+        if frame is not None and (
+            now - self._ring_added_at >= config.interval_s or (self._planner.pending and self._planner.wants_frame(now))
+        ):
+            try:
+                jpeg = encode_snapshot(frame, quality=config.jpeg_quality, max_width=config.width, draw_boxes=False)
+            except SnapshotError:
+                log.exception("camera %s: evidence frame failed", self._config.name)
+            else:
+                self._ring.add(Frame(now, jpeg))
+                self._ring_added_at = now
+        if not self._planner.pending:
+            return
+        for shot in self._planner.due(now):
+            data: dict[str, Any] = {
+                "camera": self._config.name,
+                "state": EVIDENCE_STATE,
+                "evidence_for": shot.event_id,
+                "offset_s": shot.offset_s,
+                "severity": "info",
+            }
+            self._send(EventKind.CAMERA, data, shot.jpeg)
 
     # emitting ------------------------------------------------------------------------------
 

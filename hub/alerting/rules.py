@@ -72,6 +72,11 @@ SEVERITY = {
     AlertKind.MANUAL: Severity.MAJOR,  # a person called or came to the Polsek: an operator took it down
 }
 
+MAX_EVIDENCE = 24
+"""Evidence pictures (issue 15) one alert links at most: a post cannot grow an alert without bound."""
+AT_PRESS_S = 1.0
+"""A picture this close to the press (seconds) is the picture "at the press" that pages carry."""
+
 OPEN_STATES = frozenset({AlertState.NEW, AlertState.NOTIFIED, AlertState.ACKNOWLEDGED, AlertState.EN_ROUTE})
 
 
@@ -118,6 +123,7 @@ class Alert:
     next_due: datetime | None = None  # when the next escalation step or reminder is due
     assigned_to: str | None = None  # the officer an operator assigned (name), hub/alerting/actions.py
     assigned_id: str | None = None  # that officer's roster id
+    evidence: dict[str, float] = field(default_factory=dict)  # picture event id -> seconds from the press
 
     @property
     def is_open(self) -> bool:
@@ -163,12 +169,44 @@ class Alert:
             next_due=when(record.get("next_due")),
             assigned_to=record.get("assigned_to"),
             assigned_id=record.get("assigned_id"),
+            evidence=_evidence_of(record.get("evidence")),
         )
 
     @property
     def awaiting_ack(self) -> bool:
         """Open and nobody has answered yet: escalation keeps running."""
         return self.state in (AlertState.NEW, AlertState.NOTIFIED)
+
+
+def _evidence_of(value: Any) -> dict[str, float]:
+    if not isinstance(value, dict):
+        return {}
+    return {str(k): float(v) for k, v in value.items() if isinstance(v, int | float) and not isinstance(v, bool)}
+
+
+def attach_evidence(alert: Alert, event_id: str, offset_s: float, now: datetime) -> Alert:
+    """A picture from around the alert's event joins it: listed with its offset (and in event_ids, so
+    its snapshot is alert evidence for retention). A repeat, or one over MAX_EVIDENCE, changes nothing."""
+    if event_id in alert.evidence or len(alert.evidence) >= MAX_EVIDENCE:
+        return alert
+    return replace(
+        alert,
+        updated_at=now,
+        event_ids=(*alert.event_ids, event_id),
+        evidence={**alert.evidence, event_id: float(offset_s)},
+    )
+
+
+def at_press(alert: Alert) -> str | None:
+    """The evidence picture nearest the press (the page's attachment), if one is within AT_PRESS_S of it.
+
+    A picture from 2 s before is not "the press": a page waiting for its picture keeps waiting for the
+    one at the press, which usually arrives a frame later.
+    """
+    near = [(event_id, offset) for event_id, offset in alert.evidence.items() if abs(offset) <= AT_PRESS_S]
+    if not near:
+        return None
+    return min(near, key=lambda item: (abs(item[1]), -item[1]))[0]
 
 
 def alert_kind_for(event: Event) -> AlertKind | None:

@@ -27,10 +27,14 @@ from hub.duty.roster import Officer, Roster, duty_chain
 from hub.i18n import text
 from hub.paging.ack_links import AckLinks, load_or_create_secret
 from hub.paging.pager import Page, Pager
+from hub.paging.picture_wait import PictureWait
 from hub.settings import HubSettings, PostSettings
-from kamling.protocol import AlertUpdate, Event, EventKind, utc_now
+from kamling.protocol import AlertUpdate, Event, EventKind, ProtocolError, evidence_of, utc_now
 
 log = logging.getLogger(__name__)
+
+PICTURE_KINDS = frozenset({AlertKind.PANIC, AlertKind.TAMPER})
+"""Alerts whose pages carry the camera picture at the press (issue 15)."""
 
 
 @dataclass(frozen=True)
@@ -156,6 +160,12 @@ class AlertService:
         self.run_timer = run_timer  # False: tests drive escalate_due() with their own clock
         self.timer = DueTimer(self.escalate_due, clock)
         self.listeners: list[Listener] = []
+        # Issue 15: a panic/tamper page carries the picture at the press; its first page waits for it
+        # at most settings.page_picture_wait_s (hub/paging/picture_wait.py). HubService sets the lookups.
+        self.picture_wait = PictureWait(pager, settings.page_picture_wait_s)
+        self.find_snapshot: Callable[[str, str], Path | None] | None = None  # (event id, device) -> file
+        self.has_camera: Callable[[str], bool] = lambda _device: True  # a post without one never waits
+        self.picture_listeners: list[Listener] = []  # an alert's evidence picture was stored (the live page)
         self._alerts: dict[str, Alert] = {}
         self._open: dict[tuple[str, AlertKind], str] = {}
         self._lock = threading.RLock()
@@ -171,6 +181,7 @@ class AlertService:
             self.links = AckLinks(key, self.settings.ack_link_ttl)
         self.repository.start()
         self.pager.start()
+        self.picture_wait.start()
         self._resume()
         if self.run_timer:
             self.timer.start()
@@ -194,6 +205,7 @@ class AlertService:
 
     def stop(self) -> None:
         self.timer.stop()
+        self.picture_wait.stop()  # its held pages go to the pager before the pager stops
         self.pager.stop()
         self.repository.stop()
 
@@ -215,6 +227,13 @@ class AlertService:
         if event.kind is EventKind.CAMERA and event.data.get("state") == "restored":
             self.clear_condition(event.device, AlertKind.CAMERA, "camera restored")
             return None
+        try:
+            evidence = evidence_of(event)
+        except ProtocolError as exc:  # stored as a plain camera event, linked to nothing
+            log.warning("event %s from %s: evidence not linked (%s)", event.id, event.device, exc)
+            return None
+        if evidence is not None:
+            return self.attach_evidence(event.device, event.id, evidence.evidence_for, float(evidence.offset_s))
         kind = rules.alert_kind_for(event)
         if kind is None:
             return None
@@ -228,6 +247,45 @@ class AlertService:
             alert = rules.open_alert(event.device, kind, now, event=event, test=event.test)
             self._page(alert, opening=True)
         return alert
+
+    def attach_evidence(self, device: str, event_id: str, evidence_for: str, offset_s: float) -> Alert | None:
+        """A picture from around `device`'s event `evidence_for` joins that event's alert (issue 15).
+
+        Only an alert of the same post: a post cannot hang pictures on another post's alert.
+        """
+        with self._lock:
+            target = self._alert_with_event(device, evidence_for)
+            if target is None:
+                log.info("evidence %s from %s: no alert lists event %s", event_id, device, evidence_for)
+                return None
+            linked = rules.attach_evidence(target, event_id, offset_s, self.clock())
+            return self._update(linked) if linked is not target else target
+
+    def picture_stored(self, device: str, event_id: str) -> None:
+        """The snapshot store saved `device`'s `event_id` (any thread): if it is an open alert's evidence
+        picture, a page waiting for it goes now, and the alert's pages in browsers show it."""
+        for (owner, _kind), alert_id in list(self._open.items()):
+            alert = self._alerts.get(alert_id)
+            if owner != device or alert is None or event_id not in alert.evidence:
+                continue
+            self.picture_wait.kick()
+            for listener in list(self.picture_listeners):
+                try:
+                    listener(alert)
+                except Exception:
+                    log.exception("picture listener failed")
+            return
+
+    def _alert_with_event(self, device: str, event_id: str) -> Alert | None:
+        """The alert of `device` listing `event_id`: its open alerts first (the usual case), then the rest."""
+        for (owner, _kind), alert_id in list(self._open.items()):
+            alert = self._alerts.get(alert_id)
+            if owner == device and alert is not None and event_id in alert.event_ids:
+                return alert
+        for alert in self._alerts.values():
+            if alert.device == device and event_id in alert.event_ids:
+                return alert
+        return None
 
     def raise_missed(self, events: Iterable[Event]) -> list[Alert]:
         """After a restart: events the log committed but whose alert never reached the disk (the hub
@@ -501,7 +559,30 @@ class AlertService:
             self._page_result(alert.id, recipient.name, repeat, False, str(exc))
             return
         page = Page(tuple(recipient.urls), message.title, message.body)
-        self.pager.submit(page, lambda ok, error: self._page_result(alert.id, recipient.name, repeat, ok, error))
+
+        def done(ok: bool, error: str | None) -> None:
+            self._page_result(alert.id, recipient.name, repeat, ok, error)
+
+        if self.find_snapshot is None or alert.kind not in PICTURE_KINDS:
+            self.pager.submit(page, done)
+            return
+
+        def picture() -> str | None:
+            return self._picture_path(alert.id)
+
+        if repeat is None and alert.escalation_level == 0 and self.has_camera(alert.device):
+            self.picture_wait.submit(page, done, picture)  # the first page: held briefly for its picture
+        else:
+            self.pager.submit(replace(page, attachment=picture()), done)
+
+    def _picture_path(self, alert_id: str) -> str | None:
+        """The stored picture at the press of this alert (issue 15), as a file path; None while it is not there."""
+        alert = self._alerts.get(alert_id)
+        event_id = rules.at_press(alert) if alert is not None else None
+        if event_id is None or self.find_snapshot is None:
+            return None
+        path = self.find_snapshot(event_id, alert.device) if alert is not None else None
+        return str(path) if path is not None else None
 
     def _page_result(self, alert_id: str, name: str, repeat: str | None, ok: bool, error: str | None) -> None:
         with self._lock:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from kamling.redact import redact_url
@@ -13,9 +14,17 @@ log = logging.getLogger(__name__)
 
 
 class Notifier(Protocol):
-    def send(self, urls: list[str], title: str, body: str) -> bool:
-        """Deliver to every URL; True when all accepted it."""
+    def send(self, urls: list[str], title: str, body: str, attachment: str | None = None) -> bool:
+        """Deliver to every URL; True when all accepted it. `attachment`: a file (the camera picture at a
+        press, issue 15) for the channels that take one; the others get the text alone."""
         ...
+
+
+def send_page(notifier: Notifier, urls: list[str], title: str, body: str, attachment: str | None = None) -> bool:
+    """A page without an attachment calls `send(urls, title, body)` exactly as before issue 15."""
+    if attachment is None:
+        return notifier.send(urls, title, body)
+    return notifier.send(urls, title, body, attachment=attachment)
 
 
 class AppriseNotifier:
@@ -45,13 +54,16 @@ class AppriseNotifier:
                 self._senders[urls] = cached
         return cached if len(cached[0]) else None
 
-    def send(self, urls: list[str], title: str, body: str) -> bool:
+    def send(self, urls: list[str], title: str, body: str, attachment: str | None = None) -> bool:
+        """`attachment`: a file path. Channels that take files (Telegram, e-mail, JSON, ...) get it;
+        apprise sends the others the text alone. A file gone meanwhile (evicted): the text alone."""
         found = self._sender(tuple(urls))
         if found is None:
             return False
         sender, lock = found
+        attach = attachment if attachment is not None and Path(attachment).is_file() else None
         with lock:
-            return bool(sender.notify(title=title, body=body))
+            return bool(sender.notify(title=title, body=body, attach=attach))
 
 
 @dataclass
@@ -59,10 +71,12 @@ class RecordingNotifier:
     """Test fake: remembers what would have been sent."""
 
     sent: list[tuple[list[str], str, str]] = field(default_factory=list)
+    attachments: list[str | None] = field(default_factory=list)  # one per page sent, None: no attachment
     succeed: bool = True
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def send(self, urls: list[str], title: str, body: str) -> bool:
+    def send(self, urls: list[str], title: str, body: str, attachment: str | None = None) -> bool:
         with self._lock:
             self.sent.append((list(urls), title, body))
+            self.attachments.append(attachment)
         return self.succeed

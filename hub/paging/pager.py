@@ -29,7 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
-from hub.paging.notify import Notifier
+from hub.paging.notify import Notifier, send_page
 from kamling.backoff import Backoff
 
 log = logging.getLogger(__name__)
@@ -56,6 +56,7 @@ class Page:
     urls: tuple[str, ...]
     title: str
     body: str
+    attachment: str | None = None  # a file on the hub (the picture at the press), for channels that take one
 
 
 class Pager(Protocol):
@@ -73,7 +74,7 @@ class Pager(Protocol):
 def deliver(notifier: Notifier, page: Page) -> tuple[bool, str | None]:
     """Send one page: (delivered, why not). A notifier that raises must not kill its caller."""
     try:
-        ok = notifier.send(list(page.urls), page.title, page.body)
+        ok = send_page(notifier, list(page.urls), page.title, page.body, page.attachment)
     except Exception as exc:
         log.exception("pager: notifier failed")
         return False, str(exc) or type(exc).__name__
@@ -235,9 +236,10 @@ class ProcessPager:
 
     def _hand_over(self, page_id: int, item: _InFlight) -> None:
         item.attempts += 1
-        line = json.dumps(
-            {"id": page_id, "urls": list(item.page.urls), "title": item.page.title, "body": item.page.body}
-        )
+        fields = {"id": page_id, "urls": list(item.page.urls), "title": item.page.title, "body": item.page.body}
+        if item.page.attachment is not None:
+            fields["attachment"] = item.page.attachment
+        line = json.dumps(fields)
         data = line.encode() + b"\n"
         proc = self._proc
         assert proc is not None and proc.stdin is not None

@@ -1,7 +1,8 @@
 """The pager's child process: sends pages with apprise, outside the hub's interpreter lock.
 
 Protocol (hub/paging/pager.py is the other end), one JSON object per line:
-  stdin   {"id": 7, "urls": ["tgram://..."], "title": "...", "body": "..."}
+  stdin   {"id": 7, "urls": ["tgram://..."], "title": "...", "body": "...", "attachment": "/path.jpg"}
+          ("attachment" is optional: the camera picture at the press, issue 15)
   stdout  {"id": 7, "ok": true, "error": null}
 End of stdin: finish the pages in hand, report them, exit 0. Logs go to stderr (the hub's journal).
 """
@@ -41,7 +42,13 @@ class PageWorker:
                 try:
                     line = json.loads(raw)
                     page_id = int(line["id"])
-                    page = Page(tuple(str(url) for url in line["urls"]), str(line["title"]), str(line["body"]))
+                    attachment = line.get("attachment")
+                    page = Page(
+                        tuple(str(url) for url in line["urls"]),
+                        str(line["title"]),
+                        str(line["body"]),
+                        str(attachment) if attachment else None,
+                    )
                 except (ValueError, KeyError, TypeError):
                     log.error("pager worker: ignoring a line that is not a page: %r", raw[:200])
                     continue

@@ -134,6 +134,7 @@ class SnapshotStore:
         self.post_max_files = post_max_files
         self.post_max_bytes = post_max_bytes
         self.protection = protection  # set by hub/service.py once the alert side exists
+        self.on_saved: Callable[[str, str], object] | None = None  # (device, event id) after a new file (issue 15)
         self._lock = threading.Lock()
         self._posts: dict[str, _Post] | None = None
         self.evicted = 0
@@ -170,11 +171,17 @@ class SnapshotStore:
             return False
         with self._lock:
             try:
-                return self._save(device, event_id, jpeg, path)
+                saved = self._save(device, event_id, jpeg, path)
             except StoreUnavailable as exc:
                 self._posts = None  # read the totals again when the database is back
                 self.refused += 1
                 raise SnapshotRefused("snapshot_store_unavailable", str(exc)) from None
+        if saved and self.on_saved is not None:
+            try:
+                self.on_saved(device, event_id)
+            except Exception:  # a listener must not turn a stored snapshot into a failed one
+                log.exception("snapshot: on_saved listener failed for %s/%s", device, event_id)
+        return saved
 
     def _save(self, device: str, event_id: str, jpeg: bytes, path: Path) -> bool:
         posts = self._loaded()

@@ -183,6 +183,8 @@ def create_live_router(hub: HubService, feed: LiveFeed | None = None) -> APIRout
     commands = getattr(hub, "commands", None)  # hub/posts/commands.py: results of commands to posts (issue 15)
     if commands is not None:
         commands.listeners.append(lambda command: live.publish("command", command.view()))
+    # an evidence picture stored after its alert changed (issue 15): open alert pages fetch the strip again
+    hub.alerts.picture_listeners.append(lambda alert: live.publish("alert", alert_view(hub, alert)))
     router = APIRouter(tags=["live"])
 
     def observe() -> None:

@@ -63,6 +63,7 @@ class AlertOut(BaseModel):
     updated_at: Any = None
     test: bool = False
     event_ids: list[Any] = []
+    evidence: list[Any] = Field(default=[], description="pictures from around the press: event_id, offset_s")
     timeline: list[TimelineEntryOut] = []
     paged: list[Any] = []
     acknowledged_by: Any = None

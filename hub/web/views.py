@@ -146,6 +146,10 @@ def alert_view(hub: HubService, alert: Alert) -> View:
             "updated_at": alert.updated_at,
             "test": bool(alert.test),
             "event_ids": list(alert.event_ids),
+            "evidence": [  # pictures from around the press, in time order (issue 15)
+                {"event_id": event_id, "offset_s": offset}
+                for event_id, offset in sorted(alert.evidence.items(), key=lambda item: item[1])
+            ],
             "timeline": [
                 {"ts": entry.ts, "action": entry.action, "actor": entry.actor, "detail": entry.detail}
                 for entry in alert.timeline
@@ -189,6 +193,7 @@ def _alert_stub(alert: Any) -> View:
         "updated_at": None,
         "test": False,
         "event_ids": [],
+        "evidence": [],
         "timeline": [],
         "paged": [],
         "acknowledged_by": None,

@@ -330,3 +330,77 @@ def test_no_hub_on_the_broker_shows_on_the_led_and_events_wait(post: Post) -> No
     wait_for(lambda: post.led() == "connected", what="a hub is back and acked")
     post.link.down()
     wait_for(lambda: post.led() == "disconnected", what="no broker")
+
+
+class FakeCameras:
+    """CameraManager's interface to the agent; evidence requests answered with one picture each at once."""
+
+    def __init__(self, raise_event: Callable[..., None], link: Callable[[], FakeLink]) -> None:
+        self.raise_event = raise_event
+        self.link = link
+        self.asked: list[tuple[str, list[str]]] = []  # (event id, ids of the events published at that moment)
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def fps(self) -> dict[str, float | None]:
+        return {}
+
+    def capture_evidence(self, event_id: str) -> None:
+        self.asked.append((event_id, [e["id"] for e in self.link().events()]))
+        data = {"camera": "gate", "state": "evidence", "evidence_for": event_id, "offset_s": 0.0, "severity": "info"}
+        self.raise_event(EventKind.CAMERA, data, attachment=b"\xff\xd8\xff picture")
+
+
+def test_a_panic_is_published_before_its_cameras_are_asked_and_its_pictures_follow_it(tmp_path: Path) -> None:
+    post = Post(tmp_path)
+    cameras: list[FakeCameras] = []
+
+    def make_cameras(raise_event: Callable[..., None]) -> FakeCameras:
+        cameras.append(FakeCameras(raise_event, lambda: post.link))
+        return cameras[-1]
+
+    links: list[FakeLink] = []
+
+    def link_factory(*args: Any, **kwargs: Any) -> FakeLink:
+        links.append(FakeLink(*args, **kwargs))
+        post.links.append(links[-1])
+        return links[-1]
+
+    post.agent = EdgeAgent(
+        post.config,
+        post.hardware,
+        Outbox(post.outbox_path, DEVICE),
+        link_factory,
+        clock=post.clock,
+        cameras=make_cameras,
+    )
+    post.agent.start()
+    try:
+        post.link.up()
+        post.press()
+        wait_for(lambda: len(post.link.events()) == 2, what="the panic and its picture published")
+        post.agent.raise_event(EventKind.TAMPER, {"source": "enclosure", "state": "closed"})  # an all-clear
+        post.agent.raise_event(EventKind.CHECKIN, {"source": "button"})
+        post.agent.raise_event(EventKind.TAMPER, {"source": "enclosure", "state": "open"})
+        wait_for(lambda: len(post.link.events()) == 6, what="the other events and the tamper's picture")
+    finally:
+        post.agent.stop()
+    panic, picture, closed, checkin, tamper, tamper_picture = post.link.events()
+    assert (panic["kind"], picture["kind"], tamper["kind"], tamper_picture["kind"]) == (
+        "panic",
+        "camera",
+        "tamper",
+        "camera",
+    )
+    assert closed["data"]["state"] == "closed" and checkin["kind"] == "checkin"
+    (camera,) = cameras
+    assert [event_id for event_id, _ in camera.asked] == [
+        panic["id"],
+        tamper["id"],
+    ]  # not the all-clear, not a check-in
+    assert panic["id"] in camera.asked[0][1]  # the panic had left before the cameras were asked
+    assert picture["data"]["evidence_for"] == panic["id"] and picture["seq"] > panic["seq"]
+    snapshots = [(c, s) for c, s, _ in post.link._published if c is Channel.SNAPSHOT]
+    assert (Channel.SNAPSHOT, picture["id"]) in snapshots

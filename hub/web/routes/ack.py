@@ -22,7 +22,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from hub.alerting.messages import kind_label, local_time, map_url
-from hub.alerting.rules import Alert, TransitionError
+from hub.alerting.rules import Alert, TransitionError, at_press
 from hub.i18n import Translator
 from hub.paging.ack_links import AckClaim, LinkError
 from hub.web.deps import HubDep
@@ -172,7 +172,8 @@ def ack_snapshot(token: str, hub: HubDep) -> Response:
     if isinstance(checked, HTMLResponse):
         return checked
     _, alert = checked
-    for event_id in alert.event_ids:
+    first = at_press(alert)  # the picture at the press (issue 15) before any other of the alert's
+    for event_id in ([first] if first else []) + list(alert.event_ids):
         path = hub.snapshots.find(event_id, alert.device)
         if path is not None:
             return FileResponse(path, media_type="image/jpeg", headers=SECURITY_HEADERS)

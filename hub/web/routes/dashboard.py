@@ -215,11 +215,25 @@ def posts(request: Request, hub: HubDep, fragment: bool = False) -> Response:
 
 
 def snapshots_of(hub: HubService, alert: Alert) -> list[str]:
+    """The alert's event snapshots that are stored, evidence pictures (issue 15) left out."""
     return [
         event_id
         for event_id in alert.event_ids
-        if isinstance(event_id, str) and hub.snapshots.find(event_id, alert.device) is not None
+        if isinstance(event_id, str)
+        and event_id not in alert.evidence
+        and hub.snapshots.find(event_id, alert.device) is not None
     ]
+
+
+def evidence_strip(hub: HubService, alert: Alert) -> list[dict[str, Any]]:
+    """The stored pictures from around the press, oldest first, each with its offset ("-2 s", "0 s", "+3 s")."""
+    strip = []
+    for event_id, offset in sorted(alert.evidence.items(), key=lambda item: item[1]):
+        if hub.snapshots.find(event_id, alert.device) is None:
+            continue  # on its way (the event arrives first), or evicted long after the alert closed
+        label = f"{offset:+.1f}".rstrip("0").rstrip(".").replace("-", "\u2212") if offset else "0"
+        strip.append({"event_id": event_id, "offset": label, "at_press": abs(offset) < 0.5})
+    return strip
 
 
 @router.get("/alerts/{alert_id}", response_class=HTMLResponse)
@@ -240,6 +254,7 @@ def alert_detail(request: Request, alert_id: str, hub: HubDep, fragment: bool = 
         alert=alert_view(hub, alert),
         post=post,
         snapshots=snapshots_of(hub, alert),
+        evidence=evidence_strip(hub, alert),
         outcomes=outcomes,
         **alert_extras(hub, alert, language_of(request, hub)),  # procedure, officers to assign (issue 15)
     )
