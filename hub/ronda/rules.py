@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from hub.ronda.roster import RondaHours
@@ -41,6 +42,7 @@ def _window(hours: RondaHours, night: date, zone: ZoneInfo) -> Window:
     return Window(night, start, datetime.combine(end_day, hours.end, tzinfo=zone))
 
 
+@lru_cache(maxsize=1024)  # pure: a commit's check-ins share the moment, so one computation serves the batch
 def window_at(hours: RondaHours, moment: datetime, zone: str, slack: timedelta = timedelta(0)) -> Window | None:
     """The night whose hours hold `moment` (start <= moment < end + slack), the latest first; else None."""
     tz = ZoneInfo(zone)
@@ -52,6 +54,7 @@ def window_at(hours: RondaHours, moment: datetime, zone: str, slack: timedelta =
     return None
 
 
+@lru_cache(maxsize=1024)
 def last_window(hours: RondaHours, moment: datetime, zone: str) -> Window:
     """The night to show at `moment`: the one under way, else the last one that started."""
     tz = ZoneInfo(zone)

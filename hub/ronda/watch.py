@@ -128,16 +128,28 @@ class RondaWatch:
     # -- inputs ---------------------------------------------------------------------------------
     def observe_records(self, batch: Iterable[dict[str, Any]]) -> None:
         """Ingest's commit hook: the check-ins among committed records (walk tests never count)."""
-        for record in batch:
-            if record.get("kind") == EventKind.CHECKIN.value and not record.get("test"):
-                self._checkin(record, self.clock(), effects=True)
+        checkins = [r for r in batch if r.get("kind") == EventKind.CHECKIN.value and not r.get("test")]
+        if not checkins:
+            return
+        roster = self.store.roster()  # once a batch: a commit can hold hundreds of check-ins
+        posts = {p.device_id: p for p in self.posts()}
+        at = self.clock()  # committed together: one moment for the batch
+        for record in checkins:
+            self._checkin(record, at, effects=True, roster=roster, posts=posts)
 
-    def _checkin(self, record: dict[str, Any], at: datetime, effects: bool) -> Checkin | None:
+    def _checkin(
+        self,
+        record: dict[str, Any],
+        at: datetime,
+        effects: bool,
+        roster: RondaRoster | None = None,
+        posts: dict[str, PostSettings] | None = None,
+    ) -> Checkin | None:
         device = str(record.get("device", ""))
-        post = self._post(device)
+        post = posts.get(device) if posts is not None else self._post(device)
         if post is None:
             return None
-        roster = self.store.roster()
+        roster = roster if roster is not None else self.store.roster()
         checkin = checkin_from(record.get("data"), at, roster, device)
         hours = roster.hours_for(post.village)
         with self._lock:

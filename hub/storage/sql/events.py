@@ -14,7 +14,7 @@ import json
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -175,6 +175,26 @@ class SqlEventStore:
             return bool(self._tracked(lambda: self.database.query("SELECT 1 FROM events WHERE id = ?", (event_id,))))
         except StoreUnavailable:
             return False
+
+    def stored_among(self, event_ids: Collection[str]) -> set[str]:
+        """Which of `event_ids` are stored: one indexed read for many ids (ingest looks up a whole drain
+        of its queue at once). StoreUnavailable while the database is away."""
+        with self._lock:
+            found = {event_id for event_id in event_ids if event_id in self._recent}
+        rest = [event_id for event_id in event_ids if event_id not in found]
+        if rest:
+            found |= self._tracked(lambda: self._present_now(rest))
+        return found
+
+    def _present_now(self, ids: list[str]) -> set[str]:
+        found: set[str] = set()
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            found.update(
+                str(row[0]) for row in self.database.query(f"SELECT id FROM events WHERE id IN ({marks})", chunk)
+            )
+        return found
 
     def get(self, event_id: str) -> Record | None:
         rows = self.database.query("SELECT record FROM events WHERE id = ?", (event_id,))
