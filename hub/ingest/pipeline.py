@@ -16,9 +16,9 @@ Resends of a dead-lettered event are PUBACKed and counted, never stored.
 
 from __future__ import annotations
 
-import json
 import logging
 import queue
+import re
 import threading
 import time
 from collections import Counter, OrderedDict
@@ -59,6 +59,7 @@ RECENT_DEAD_ACKS = 10_000
 DRAIN = 256
 """Messages the ingest worker takes from its queue at once: their event ids are looked up in the store in
 one query (a look-up per event cost more than validating it), then each is handled in order."""
+_ID_HINT = re.compile(rb'"id"\s*:\s*"([0-9A-Za-z_-]{1,64})"')
 HINT_BYTES = 4096  # payloads larger than this get no id look-up ahead (decode_event refuses most of them)
 
 
@@ -177,8 +178,8 @@ class Ingest:
     def _look_up(self, items: list[Inbound]) -> None:
         """Ask the store once which of these messages' event ids it holds; the rest go to `_absent`.
 
-        The ids are read ahead with a plain JSON parse, as hints: a hint that is wrong (hostile or
-        malformed input) only means that event's id was not looked up here, and `_handle_event` asks
+        The ids are read ahead with a pattern, as hints: a hint that is wrong (hostile or malformed
+        input, an "id" inside `data`) only means that event's id was not looked up here, and `_handle_event` asks
         the store for it alone. An id the writer commits after this look-up leaves `_absent` in
         `_on_committed`, under the same lock, so it is never taken for a new event."""
         stored_among = getattr(self.store, "stored_among", None)
@@ -188,13 +189,9 @@ class Ingest:
         for item in items:
             if len(item.payload) > HINT_BYTES or not item.topic.endswith("/event"):
                 continue
-            try:
-                value = json.loads(item.payload)
-            except (ValueError, UnicodeDecodeError):
-                continue
-            event_id = value.get("id") if isinstance(value, dict) else None
-            if isinstance(event_id, str) and 0 < len(event_id) <= 128:
-                ids.add(event_id)
+            found = _ID_HINT.search(item.payload)
+            if found is not None:
+                ids.add(found.group(1).decode("ascii"))
         if len(ids) < 2:
             return
         with self._lock:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Collection, Iterator, Sequence
@@ -34,8 +35,16 @@ RECENT_IDS = 100_000
 _COLUMNS = "id, device, seq, kind, ts, received_at, test, record"
 
 
+_CANONICAL = re.compile(
+    r"\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{6}(Z|\+00:00)"
+)
+"""UTC with microseconds, as pydantic writes an event's `ts` and the hub its `received_at` (the fast path)."""
+
+
 def sortable_time(value: Any) -> str:
     """UTC, fixed-width ISO text (text order = time order); out-of-range or unreadable times are clamped."""
+    if isinstance(value, str) and _CANONICAL.fullmatch(value):  # already UTC: only the suffix differs
+        return value[:26] + "Z"
     try:
         moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
         if moment.tzinfo is None:
