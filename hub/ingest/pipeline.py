@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import re
 import threading
 import time
 from collections import Counter, OrderedDict
@@ -55,6 +56,11 @@ log = logging.getLogger(__name__)
 RECENT_IDS = 100_000
 REACK_INTERVAL = 5.0  # seconds between acks of one dead-lettered event's resends
 RECENT_DEAD_ACKS = 10_000
+DRAIN = 256
+"""Messages the ingest worker takes from its queue at once: their event ids are looked up in the store in
+one query (a look-up per event cost more than validating it), then each is handled in order."""
+_ID_HINT = re.compile(rb'"id"\s*:\s*"([0-9A-Za-z_-]{1,64})"')
+HINT_BYTES = 4096  # payloads larger than this get no id look-up ahead (decode_event refuses most of them)
 
 
 class SnapshotSink(Protocol):
@@ -115,6 +121,8 @@ class Ingest:
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
         self._current: Inbound | None = None  # the message being handled now (oldest_unacked)
+        self._drained: list[Inbound] = []  # taken from the queue, not yet handled (oldest_unacked)
+        self._absent: set[str] = set()  # event ids of this drain the store did not hold at its look-up
         self._dead_acked: OrderedDict[str, float] = OrderedDict()  # dead-lettered id -> last ack (monotonic)
 
     def start(self) -> None:
@@ -133,11 +141,16 @@ class Ingest:
     def _run(self) -> None:
         while not self._stopping.is_set():
             try:
-                item = self.inbox.get(timeout=0.2)
+                first = self.inbox.get(timeout=0.2)
             except queue.Empty:
-                item = None
-            if item is not None:
+                items: list[Inbound] = []
+            else:
+                items = self._drain(first)
+            if items:
+                self._look_up(items)
+            for position, item in enumerate(items):
                 self._current = item
+                self._drained = items[position + 1 :]
                 try:
                     self.handle(item)
                 except Exception:  # handle() dead-letters its failures; this is the last net
@@ -146,10 +159,51 @@ class Ingest:
                     self._settle(item)
                 finally:
                     self._current = None
+            self._drained = []
+            with self._lock:
+                self._absent.clear()
             self.snapshot_gate.run_due()  # snapshots released by a commit, or waiting too long for one
             tick = self.on_tick
             if tick is not None:
                 tick()
+
+    def _drain(self, first: Inbound) -> list[Inbound]:
+        """`first` and what else is queued now, up to DRAIN messages."""
+        items = [first]
+        while len(items) < DRAIN:
+            try:
+                items.append(self.inbox.get_nowait())
+            except queue.Empty:
+                break
+        return items
+
+    def _look_up(self, items: list[Inbound]) -> None:
+        """Ask the store once which of these messages' event ids it holds; the rest go to `_absent`.
+
+        The ids are read ahead with a pattern, as hints: a hint that is wrong (hostile or malformed
+        input, an "id" inside `data`) only means that event's id was not looked up here, and `_handle_event` asks
+        the store for it alone. An id the writer commits after this look-up leaves `_absent` in
+        `_on_committed`, under the same lock, so it is never taken for a new event."""
+        stored_among = getattr(self.store, "stored_among", None)
+        if stored_among is None or len(items) < 2:
+            return
+        ids: set[str] = set()
+        for item in items:
+            if len(item.payload) > HINT_BYTES or not item.topic.endswith("/event"):
+                continue
+            found = _ID_HINT.search(item.payload)
+            if found is not None:
+                ids.add(found.group(1).decode("ascii"))
+        if len(ids) < 2:
+            return
+        with self._lock:
+            ids.difference_update(self._pending)  # pending ids are settled at their commit anyway
+        try:
+            stored = stored_among(ids)
+        except Exception:  # the database away: each event asks for itself (and gets False)
+            return
+        with self._lock:
+            self._absent = ids - set(stored)
 
     def admit(self, topic_name: str, payload: bytes) -> bool:
         """The rate-limit check alone, cheap enough for paho's thread (HubMqtt.admit): topic split and
@@ -184,6 +238,9 @@ class Ingest:
         current = self._current
         if current is not None:
             oldest = current.received
+        drained = self._drained
+        if drained and (oldest is None or drained[0].received < oldest):
+            oldest = drained[0].received
         with self.inbox.mutex:
             head = self.inbox.queue[0] if self.inbox.queue else None
         if head is not None and (oldest is None or head.received < oldest):
@@ -379,7 +436,7 @@ class Ingest:
         with self._lock:
             waiting = self._pending.get(event.id)
             duplicate_pending = waiting is not None
-            stored = self.store.contains(event.id)
+            stored = event.id not in self._absent and self.store.contains(event.id)
             if waiting is not None and item is not None:
                 waiting.append(item)
             if not duplicate_pending and not stored:
@@ -419,6 +476,7 @@ class Ingest:
         with self._lock:
             for record in batch:
                 settled.extend(self._pending.pop(record["id"], ()))
+                self._absent.discard(record["id"])  # stored now: a resend in the current drain is a duplicate
         try:
             for device, ids in by_device.items():
                 self._ack(device, ids)

@@ -116,11 +116,15 @@ class HubMetrics:
         """Ingest's commit hook: never raises (metrics must not disturb the ack path)."""
         try:
             now = self.clock()
+            kinds: dict[str, int] = {}
             for record in batch:
-                self.events_in.labels(str(record.get("kind", "unknown"))).inc()
+                kind = str(record.get("kind", "unknown"))
+                kinds[kind] = kinds.get(kind, 0) + 1
                 seconds = latency_seconds(record, now)
                 if seconds is not None:
                     self.latency.observe(seconds)
+            for kind, count in kinds.items():  # one counter update per kind and commit, not per event
+                self.events_in.labels(kind).inc(count)
         except Exception:
             log.exception("metrics: could not record a commit")
 

@@ -19,8 +19,9 @@ Times are aware datetimes; the hours are local times in the hub's zone.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from enum import StrEnum
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from hub.ronda.roster import RondaHours
@@ -35,32 +36,43 @@ class Window:
     end: datetime
 
 
-def _window(hours: RondaHours, night: date, zone: ZoneInfo) -> Window:
-    start = datetime.combine(night, hours.start, tzinfo=zone)
-    end_day = night if hours.end > hours.start else night + timedelta(days=1)  # start == end: 24 h
-    return Window(night, start, datetime.combine(end_day, hours.end, tzinfo=zone))
+def _window(start: time, end: time, night: date, zone: ZoneInfo) -> Window:
+    end_day = night if end > start else night + timedelta(days=1)  # start == end: 24 h
+    return Window(night, datetime.combine(night, start, tzinfo=zone), datetime.combine(end_day, end, tzinfo=zone))
 
 
 def window_at(hours: RondaHours, moment: datetime, zone: str, slack: timedelta = timedelta(0)) -> Window | None:
     """The night whose hours hold `moment` (start <= moment < end + slack), the latest first; else None."""
+    return _window_at(hours.start, hours.end, moment, zone, slack)
+
+
+def last_window(hours: RondaHours, moment: datetime, zone: str) -> Window:
+    """The night to show at `moment`: the one under way, else the last one that started."""
+    return _last_window(hours.start, hours.end, moment, zone)
+
+
+# Pure, and keyed by plain values (hashing the pydantic hours costs more than the window): a commit's
+# check-ins share one moment, so one computation serves the whole batch.
+@lru_cache(maxsize=1024)
+def _window_at(start: time, end: time, moment: datetime, zone: str, slack: timedelta) -> Window | None:
     tz = ZoneInfo(zone)
     local = moment.astimezone(tz)
     for back in (0, 1):
-        window = _window(hours, local.date() - timedelta(days=back), tz)
+        window = _window(start, end, local.date() - timedelta(days=back), tz)
         if window.start <= moment < window.end + slack:
             return window
     return None
 
 
-def last_window(hours: RondaHours, moment: datetime, zone: str) -> Window:
-    """The night to show at `moment`: the one under way, else the last one that started."""
+@lru_cache(maxsize=1024)
+def _last_window(start: time, end: time, moment: datetime, zone: str) -> Window:
     tz = ZoneInfo(zone)
     local = moment.astimezone(tz)
     for back in (0, 1, 2):
-        window = _window(hours, local.date() - timedelta(days=back), tz)
+        window = _window(start, end, local.date() - timedelta(days=back), tz)
         if window.start <= moment:
             return window
-    return _window(hours, local.date() - timedelta(days=3), tz)  # unreachable: one of the three started
+    return _window(start, end, local.date() - timedelta(days=3), tz)  # unreachable: one of the three started
 
 
 def missed_rounds(hours: RondaHours, window: Window, reference: datetime, now: datetime) -> int:

@@ -19,9 +19,10 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
-from hub.ronda.roster import RondaRoster, guards_on
+from hub.ronda.roster import RondaHours, RondaRoster, guards_on
 from hub.ronda.rules import Action, Checkin, Decision, Presence, evaluate, last_window, record_checkin
 from hub.ronda.store import RondaStore
 from hub.settings import PostSettings
@@ -128,18 +129,32 @@ class RondaWatch:
     # -- inputs ---------------------------------------------------------------------------------
     def observe_records(self, batch: Iterable[dict[str, Any]]) -> None:
         """Ingest's commit hook: the check-ins among committed records (walk tests never count)."""
-        for record in batch:
-            if record.get("kind") == EventKind.CHECKIN.value and not record.get("test"):
-                self._checkin(record, self.clock(), effects=True)
+        checkins = [r for r in batch if r.get("kind") == EventKind.CHECKIN.value and not r.get("test")]
+        if not checkins:
+            return
+        roster = self.store.roster()  # once a batch: a commit can hold hundreds of check-ins
+        posts = {p.device_id: p for p in self.posts()}
+        at = self.clock()  # committed together: one moment for the batch
+        hours_of = lru_cache(maxsize=None)(roster.hours_for)  # each village's hours once a batch
+        for record in checkins:
+            self._checkin(record, at, effects=True, roster=roster, posts=posts, hours_of=hours_of)
 
-    def _checkin(self, record: dict[str, Any], at: datetime, effects: bool) -> Checkin | None:
+    def _checkin(
+        self,
+        record: dict[str, Any],
+        at: datetime,
+        effects: bool,
+        roster: RondaRoster | None = None,
+        posts: dict[str, PostSettings] | None = None,
+        hours_of: Callable[[str], RondaHours] | None = None,
+    ) -> Checkin | None:
         device = str(record.get("device", ""))
-        post = self._post(device)
+        post = posts.get(device) if posts is not None else self._post(device)
         if post is None:
             return None
-        roster = self.store.roster()
+        roster = roster if roster is not None else self.store.roster()
         checkin = checkin_from(record.get("data"), at, roster, device)
-        hours = roster.hours_for(post.village)
+        hours = roster.hours_for(post.village) if hours_of is None else hours_of(post.village)
         with self._lock:
             state, decision = record_checkin(self._state.get(device, Presence(device)), hours, checkin, self.zone)
             self._state[device] = state

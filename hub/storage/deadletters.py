@@ -163,7 +163,7 @@ class DeadLetterStore:
     # -- writes -------------------------------------------------------------------------------
     def known(self, key: str) -> bool:
         with self._lock:
-            return key in self._keys or any(m.key == key for m in self._memory)
+            return key in self._keys or (bool(self._memory) and any(m.key == key for m in self._memory))
 
     def resent(self, key: str) -> None:
         """Another copy of a dead-lettered message arrived: counted, not stored again."""

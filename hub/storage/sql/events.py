@@ -12,9 +12,10 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import re
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -35,8 +36,16 @@ RECENT_IDS = 100_000
 _COLUMNS = "id, device, seq, kind, ts, received_at, test, record"
 
 
+_CANONICAL = re.compile(
+    r"\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{6}(Z|\+00:00)"
+)
+"""UTC with microseconds, as pydantic writes an event's `ts` and the hub its `received_at` (the fast path)."""
+
+
 def sortable_time(value: Any) -> str:
     """UTC, fixed-width ISO text (text order = time order); out-of-range or unreadable times are clamped."""
+    if isinstance(value, str) and _CANONICAL.fullmatch(value):  # already UTC: only the suffix differs
+        return value[:26] + "Z"
     try:
         moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
         if moment.tzinfo is None:
@@ -181,6 +190,26 @@ class SqlEventStore:
             return bool(self._tracked(lambda: self.database.query("SELECT 1 FROM events WHERE id = ?", (event_id,))))
         except StoreUnavailable:
             return False
+
+    def stored_among(self, event_ids: Collection[str]) -> set[str]:
+        """Which of `event_ids` are stored: one indexed read for many ids (ingest looks up a whole drain
+        of its queue at once). StoreUnavailable while the database is away."""
+        with self._lock:
+            found = {event_id for event_id in event_ids if event_id in self._recent}
+        rest = [event_id for event_id in event_ids if event_id not in found]
+        if rest:
+            found |= self._tracked(lambda: self._present_now(rest))
+        return found
+
+    def _present_now(self, ids: list[str]) -> set[str]:
+        found: set[str] = set()
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            found.update(
+                str(row[0]) for row in self.database.query(f"SELECT id FROM events WHERE id IN ({marks})", chunk)
+            )
+        return found
 
     def get(self, event_id: str) -> Record | None:
         rows = self.database.query("SELECT record FROM events WHERE id = ?", (event_id,))

@@ -13,7 +13,7 @@ from ulid import ULID
 
 from hub.storage.events import EventQuery
 from hub.storage.sql.database import Database, StoreDamaged, StoreUnavailable
-from hub.storage.sql.events import SqlEventStore, decode_cursor
+from hub.storage.sql.events import TIME_FORMAT, SqlEventStore, decode_cursor, sortable_time
 from hub.storage.sql.migrate import current_version
 from poskamling.postgres import TempPostgres
 
@@ -109,6 +109,43 @@ def test_a_record_that_cannot_be_a_row_fails_alone(store: SqlEventStore) -> None
     with pytest.raises(TypeError):
         store.append([record(seq="1")])  # type: ignore[arg-type]
     assert store.count() == 0
+
+
+def test_stored_among_answers_for_many_ids_at_once_from_the_database(database_url: str) -> None:
+    """Ingest asks once per drain of its queue; a fresh store (no memory of recent ids) reads the table,
+    in chunks when there are more ids than one statement takes."""
+    writer = SqlEventStore(Database(database_url))
+    writer.open()
+    stored = [record(seq=n) for n in range(1, 601)]
+    writer.append(stored)
+    writer.close()
+    reader = SqlEventStore(Database(database_url))
+    reader.open()
+    try:
+        unknown = {str(ULID()) for _ in range(50)}
+        asked = {r["id"] for r in stored} | unknown
+        assert reader.stored_among(asked) == {r["id"] for r in stored}
+        assert reader.stored_among(unknown) == set() and reader.stored_among([]) == set()
+    finally:
+        reader.close()
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2026-11-01T12:00:00.123456+00:00",  # the hub's received_at (datetime.isoformat)
+        "2026-11-01T12:00:00.123456Z",  # pydantic's ts
+        "2026-11-01T12:00:00+00:00",  # no microseconds: the general path
+        "2026-11-01T19:00:00.5+07:00",
+        "2026-13-01T12:00:00.123456Z",  # not a date: clamped, as before
+    ],
+)
+def test_sortable_time_fast_path_gives_what_the_general_path_gives(value: str) -> None:
+    try:
+        expected = datetime.fromisoformat(value).astimezone(UTC).strftime(TIME_FORMAT)
+    except ValueError:
+        expected = "9999-12-31T23:59:59.999999Z"
+    assert sortable_time(value) == expected
 
 
 @pytest.mark.parametrize("damage", ["empty", "truncated", "garbage"])
