@@ -16,7 +16,7 @@ import re
 import statistics
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -71,6 +71,13 @@ def alert_times(alert: Alert, posts: Mapping[str, PostLabel]) -> AlertTimes:
     )
 
 
+def opened_utc(alert: Alert) -> datetime:
+    """When the alert opened, timezone-aware: an old or damaged record without a zone is read as UTC,
+    so comparing it with a report's range never raises (every stored value must render)."""
+    opened = alert.opened_at
+    return opened.replace(tzinfo=UTC) if opened.tzinfo is None else opened
+
+
 def select(
     alerts: Iterable[Alert], since: datetime | None = None, until: datetime | None = None, include_tests: bool = False
 ) -> list[Alert]:
@@ -79,8 +86,8 @@ def select(
         a
         for a in alerts
         if (include_tests or not a.test)
-        and (since is None or a.opened_at >= since)
-        and (until is None or a.opened_at < until)
+        and (since is None or opened_utc(a) >= since)
+        and (until is None or opened_utc(a) < until)
     ]
 
 

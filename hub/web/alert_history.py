@@ -23,6 +23,7 @@ from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from hub.alerting.reports import opened_utc
 from hub.alerting.rules import Alert, AlertKind
 from hub.alerting.sql_store import AlertQuery, SqlAlertRepository
 from hub.storage.sql.database import StoreUnavailable
@@ -145,9 +146,9 @@ def alerts_opened(
             memory_only = True
     for alert in memory:
         if (
-            since <= alert.opened_at < until
+            since <= opened_utc(alert) < until
             and (include_tests or not alert.test)
             and (kinds is None or alert.kind in kinds)
         ):
             found[alert.id] = alert
-    return AlertsInRange(sorted(found.values(), key=lambda a: (a.opened_at, a.id)), memory_only, capped)
+    return AlertsInRange(sorted(found.values(), key=lambda a: (opened_utc(a), a.id)), memory_only, capped)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException
@@ -10,11 +10,15 @@ from fastapi.responses import Response
 
 from hub.accounts.auth import Principal
 from hub.alerting.reports import PostLabel, build_report, select, to_csv
+from hub.web.alert_history import alerts_opened
 from hub.web.deps import HubDep, Viewer, scope
 from hub.web.render import json_safe
 from hub.web.schemas import AlertReport
 
 router = APIRouter(prefix="/api/reports", tags=["reports"])
+DEFAULT_RANGE = timedelta(days=30)
+"""Without `since`: the last 30 days (the reports page's default too). The alerts of the range are read
+from the SQL history by a range scan, not only the open and recent ones the hub keeps in memory."""
 
 
 class CsvResponse(Response):
@@ -35,7 +39,10 @@ def _report(
             raise HTTPException(422, f"{name} needs a timezone, e.g. 2026-11-22T00:00:00+07:00")
     seen = scope(who)
     posts = {p.device_id: PostLabel(p.name, p.village) for p in seen.posts(hub.registry)}
-    alerts = select(seen.keep(hub.registry, hub.alerts.all()), since, until, include_tests)
+    end = until or datetime.now(UTC)
+    start = since or end - DEFAULT_RANGE
+    history = alerts_opened(hub.alerts.all(), hub.alerts.repository, start, end, include_tests=include_tests)
+    alerts = select(seen.keep(hub.registry, history.items), start, end, include_tests)
     return build_report(alerts, posts, hub.settings.timezone)
 
 

@@ -221,3 +221,19 @@ def test_parse_range_local_days_both_included() -> None:
         parse_range("2025-12-01", "2026-12-02", None, today, "UTC")  # 367 days
     assert error.value.field == "since"
     assert parse_range("2025-12-02", "2026-12-02", None, today, "UTC").first == date(2025, 12, 2)  # 366 days
+
+
+def test_the_json_report_reads_the_history_not_only_memory(hub) -> None:
+    """/api/reports over a past month: its alerts are in the SQL history only (the hub keeps open and
+    recent ones in memory), so a report from memory alone would be empty."""
+    from hub.alerting.reports import select
+
+    since, until = datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC)
+    stored = hub.service.alerts.repository.scan(since, until)  # what the fixture stored for November
+    expected = {a.id for a in select(stored, since, until)}
+    assert expected and not {a.id for a in hub.service.alerts.all()} & expected  # history only
+    client = hub.client("viewer")
+    body = client.get("/api/reports", params={"since": since.isoformat(), "until": until.isoformat()}).json()
+    assert {row["alert_id"] for row in body["alerts"]} == expected
+    rows = csv_rows(client.get("/api/reports/alerts.csv", params={"since": since.isoformat()}))
+    assert {row["alert_id"] for row in rows} >= expected  # since alone: until now
