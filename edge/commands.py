@@ -31,6 +31,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Protocol
 
+from edge.core import RaiseEvent
 from kamling.protocol import (
     MAX_EVENT_BYTES,
     Command,
@@ -59,17 +60,6 @@ class Siren(Protocol):
 
 class Cameras(Protocol):
     def snapshot(self) -> tuple[str, bytes] | None: ...
-
-
-class RaiseEvent(Protocol):
-    def __call__(
-        self,
-        kind: EventKind,
-        data: dict[str, Any] | None = None,
-        *,
-        test: bool = False,
-        attachment: bytes | None = None,
-    ) -> None: ...
 
 
 class CommandRunner:

@@ -9,8 +9,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any, Protocol
 
-from kamling.protocol import AlertState
+from kamling.protocol import AlertState, EventKind
+
+
+class RaiseEvent(Protocol):
+    """How cameras and commands hand an event to the agent (EdgeAgent.raise_event): queued, never blocking."""
+
+    def __call__(
+        self,
+        kind: EventKind,
+        data: dict[str, Any] | None = None,
+        *,
+        test: bool = False,
+        attachment: bytes | None = None,
+    ) -> None: ...
 
 
 class LedMode(StrEnum):

@@ -19,12 +19,13 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from edge.camera.config import CameraConfig
 from edge.camera.sources import FrameSource
 from edge.camera.worker import CameraWorker, WorkerStats, open_source
+from edge.core import RaiseEvent
 from kamling.protocol import MAX_SNAPSHOT_BYTES, EventKind
 
 log = logging.getLogger(__name__)
@@ -44,17 +45,6 @@ def post_clock(zone: str) -> Callable[[], datetime]:
     """The post's local wall clock, whatever zone the Pi itself is set to."""
     tz = ZoneInfo(zone)
     return lambda: datetime.now(tz)
-
-
-class RaiseEvent(Protocol):
-    def __call__(
-        self,
-        kind: EventKind,
-        data: dict[str, Any] | None = None,
-        *,
-        test: bool = False,
-        attachment: bytes | None = None,
-    ) -> None: ...
 
 
 class CameraManager:

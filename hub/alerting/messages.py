@@ -42,6 +42,25 @@ def map_url(lat: float | None, lon: float | None) -> str | None:
     return f"https://www.openstreetmap.org/?mlat={lat:.6f}&mlon={lon:.6f}#map=18/{lat:.6f}/{lon:.6f}"
 
 
+def _page_fields(
+    alert: Alert, post: PostInfo, link: str, zone: str, language: str, ack_link: str | None
+) -> dict[str, str]:
+    """What every page to an officer says: what, where, when, the map, the ack link and the alert page."""
+    when, tz = local_time(alert.opened_at, zone)
+    url = map_url(post.lat, post.lon)
+    return {
+        "test": text("page_test_prefix", language) if alert.test else "",
+        "label": kind_label(alert.kind, language),
+        "post": post.name,
+        "village": post.village or "-",
+        "time": when,
+        "tz": tz,
+        "map": text("page_map", language, url=url) if url else "",
+        "ack": text("page_ack", language, url=ack_link) if ack_link else "",
+        "link": link,
+    }
+
+
 def alert_message(
     alert: Alert,
     post: PostInfo,
@@ -53,19 +72,8 @@ def alert_message(
     repeat: str | None = None,
 ) -> Message:
     """The page for one officer. `ack_link`: their signed one-tap link; `repeat`: reminder/escalated."""
-    when, tz = local_time(alert.opened_at, zone)
-    url = map_url(post.lat, post.lon)
-    fields = {
-        "test": text("page_test_prefix", language) if alert.test else "",
-        "label": kind_label(alert.kind, language),
-        "post": post.name,
-        "village": post.village or "-",
-        "time": when,
-        "tz": tz,
-        "map": text("page_map", language, url=url) if url else "",
-        "ack": text("page_ack", language, url=ack_link) if ack_link else "",
+    fields = _page_fields(alert, post, link, zone, language, ack_link) | {
         "repeat": text(f"page_{repeat}", language) if repeat in ("reminder", "escalated") else "",
-        "link": link,
     }
     body = text("page_body", language, **fields)
     return Message(text("page_title", language, **fields), _with_detail(body, manual_line(alert, language)))
@@ -99,19 +107,6 @@ def assignment_message(
     alert: Alert, post: PostInfo, link: str, zone: str, language: str, *, ack_link: str | None, by: str
 ) -> Message:
     """The page an officer receives when an operator assigns them to an alert ("you are assigned")."""
-    when, tz = local_time(alert.opened_at, zone)
-    url = map_url(post.lat, post.lon)
-    fields = {
-        "test": text("page_test_prefix", language) if alert.test else "",
-        "label": kind_label(alert.kind, language),
-        "post": post.name,
-        "village": post.village or "-",
-        "time": when,
-        "tz": tz,
-        "map": text("page_map", language, url=url) if url else "",
-        "ack": text("page_ack", language, url=ack_link) if ack_link else "",
-        "by": by,
-        "link": link,
-    }
+    fields = _page_fields(alert, post, link, zone, language, ack_link) | {"by": by}
     body = text("page_assigned_body", language, **fields)
     return Message(text("page_assigned_title", language, **fields), _with_detail(body, manual_line(alert, language)))
