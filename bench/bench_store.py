@@ -40,6 +40,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 SPAWNED = time.monotonic()  # a child's own clock starts as early as possible
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -137,12 +138,104 @@ class History:
         return {"button": "main", "hold_ms": rand.randrange(80, 600)}
 
 
+ALERT_RATIO = {"panic": 1.0, "tamper": 1.0, "camera": 2 / 3, "motion": 0.01}
+"""Alerts per event of each kind: every panic and tamper, camera faults that are not a recovery,
+one motion event in 100 (a night-time episode); ~4 alerts per 100 events, 4 timeline entries each."""
+
+
+def alerts_for(records: list[dict[str, Any]], rand: random.Random, now: datetime) -> list[Any]:
+    """The alerts the hub would have raised for these events: resolved ones, or open when recent (< 2 h)."""
+    from hub.alerting.rules import Alert, AlertKind, Outcome, Severity, TimelineEntry
+    from kamling.protocol import AlertState
+
+    severity = {
+        "panic": Severity.CRITICAL,
+        "tamper": Severity.MAJOR,
+        "camera": Severity.MINOR,
+        "motion": Severity.WARNING,
+    }
+    out = []
+    for record in records:
+        kind = record["kind"]
+        if kind == "camera" and record["data"].get("state") == "recovered":
+            continue
+        if rand.random() >= ALERT_RATIO.get(kind, 0.0):
+            continue
+        opened = datetime.fromisoformat(record["received_at"])
+        notified = opened + timedelta(seconds=rand.uniform(0.2, 2))
+        acked = notified + timedelta(seconds=rand.uniform(20, 300))
+        resolved = acked + timedelta(minutes=rand.uniform(5, 60))
+        timeline = [TimelineEntry(opened, "opened"), TimelineEntry(notified, "notified", "pager", "officer-1")]
+        base = {
+            "id": ulid_at(int(opened.timestamp() * 1000), rand),
+            "device": record["device"],
+            "kind": AlertKind(kind),
+            "severity": severity[kind],
+            "opened_at": opened,
+            "event_ids": (record["id"],),
+            "paged": ("officer-1",),
+            "details": {"camera": record["data"]["camera"]} if "camera" in record["data"] else {},
+        }
+        if now - opened < timedelta(hours=2):
+            out.append(Alert(**base, state=AlertState.NOTIFIED, updated_at=notified, timeline=tuple(timeline)))
+            continue
+        timeline += [
+            TimelineEntry(acked, "acknowledged", "officer-1", "link"),
+            TimelineEntry(resolved, "resolved", "operator-1", "false_alarm" if kind == "motion" else "real"),
+        ]
+        out.append(
+            Alert(
+                **base,
+                state=AlertState.RESOLVED,
+                updated_at=resolved,
+                timeline=tuple(timeline),
+                acknowledged_by="officer-1",
+                acknowledged_at=acked,
+                ack_channel="link",
+                resolved_at=resolved,
+                outcome=Outcome.FALSE_ALARM if kind == "motion" else Outcome.REAL,
+            )
+        )
+    return out
+
+
+class CopyFiller:
+    """PostgreSQL only, the bench's fast fill: COPY into `events` and the `post_seqs` upsert, one
+    transaction a batch (the rows are the store's own, `SqlEventStore._row`; no duplicate check:
+    the history's ids are unique). The hub's import path is `SqlEventStore.append` (--fill-path import)."""
+
+    def __init__(self, url: str) -> None:
+        import psycopg
+
+        self.connection = psycopg.connect(url)
+
+    def append(self, records: list[dict[str, Any]]) -> None:
+        from hub.storage.sql.events import SqlEventStore
+
+        rows = [SqlEventStore._row(r) for r in records]
+        seqs: dict[str, int] = {}
+        for row in rows:
+            seqs[row[1]] = max(seqs.get(row[1], row[2]), row[2])
+        with self.connection.transaction(), self.connection.cursor() as cursor:
+            with cursor.copy("COPY events (id, device, seq, kind, ts, received_at, test, record) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            cursor.executemany(
+                "INSERT INTO post_seqs (device, last_seq) VALUES (%s, %s) ON CONFLICT (device) DO UPDATE "
+                "SET last_seq = GREATEST(post_seqs.last_seq, excluded.last_seq)",
+                sorted(seqs.items()),
+            )
+
+    def close(self) -> None:
+        self.connection.close()
+
+
 # ---------------------------------------------------------------------------------------------
 # helpers
 # ---------------------------------------------------------------------------------------------
-def rss_mb() -> dict[str, float]:
+def rss_mb(pid: int | str = "self") -> dict[str, float]:
     fields = {}
-    for line in Path("/proc/self/status").read_text().splitlines():
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         name, _, value = line.partition(":")
         if name in ("VmRSS", "VmHWM"):
             fields[name] = round(int(value.split()[0]) / 1024, 1)
@@ -235,8 +328,20 @@ def child_store(spec: dict[str, Any]) -> dict[str, Any]:
         "panics_of_one_day": panics_of_a_day,
         "get_by_id": lambda: store.get(rand.choice(ids)),
     }
+    repository: Any = None
     if spec["backend"] == "tinydb":
         walk_pages = 0  # no cursor in the TinyDB store (offset pages only)
+    else:  # the alert history (/api/alerts reads it): the console's two calls and one post's page
+        from hub.alerting.sql_store import AlertQuery, SqlAlertRepository
+        from hub.storage.sql.database import Database
+
+        repository = SqlAlertRepository(Database(spec["url"]))
+        repository.open()
+        queries["alerts_newest_page"] = lambda: repository.query(AlertQuery(limit=100))
+        queries["alerts_open"] = lambda: repository.query(AlertQuery(state="open", limit=500))
+        queries["alerts_post_page"] = lambda: repository.query(AlertQuery(device=rand.choice(POSTS), limit=50))
+        for name in ("alerts_newest_page", "alerts_open", "alerts_post_page"):
+            samples[name] = []
     for _ in range(spec["samples"]):  # interleaved: load hits every query alike
         for name, query in queries.items():
             samples[name].append(timed(query))
@@ -247,6 +352,8 @@ def child_store(spec: dict[str, Any]) -> dict[str, Any]:
     if spec["backend"] != "tinydb" and spec.get("appends"):
         result["append"] = appends(store, spec)
     store.close()
+    if repository is not None:
+        repository.close()
     return result
 
 
@@ -348,6 +455,7 @@ def child_hub(spec: dict[str, Any]) -> None:
         http_port=spec["http_port"],
         database_url=spec["url"],
         retention={"enabled": False},  # the filled history is what is measured: nothing retired mid-run
+        api_tokens=[{"name": "bench", "role": "viewer", "sha256": spec["token_sha256"]}],
     )
     service = HubService(settings)
     phases["construct_s"] = round(time.monotonic() - began, 4)
@@ -419,9 +527,10 @@ def run_child(spec: dict[str, Any], timeout: float = 1800) -> dict[str, Any]:
 BROKER: Any = None  # a MosquittoBroker for the hub children (main starts it); None: no broker
 
 
-def hub_start(url: str, work: Path, repeats: int = 1) -> dict[str, Any]:
-    """Spawn-to-/api/health of `repeats` fresh hub processes on the same store, one after another."""
-    runs = [hub_start_once(url, work) for _ in range(repeats)]
+def hub_start(url: str, work: Path, repeats: int = 1, api: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Spawn-to-/api/health of `repeats` fresh hub processes on the same store, one after another
+    (the first one's API is then measured over HTTP when `api` says how)."""
+    runs = [hub_start_once(url, work, api if n == 0 else None) for n in range(repeats)]
     times = sorted(r["spawn_to_health_s"] for r in runs if "spawn_to_health_s" in r)
     result: dict[str, Any] = {
         "broker": BROKER is not None,
@@ -432,12 +541,59 @@ def hub_start(url: str, work: Path, repeats: int = 1) -> dict[str, Any]:
     return result
 
 
-def hub_start_once(url: str, work: Path) -> dict[str, Any]:
+def http_api(port: int, token: str, api: dict[str, Any]) -> dict[str, Any]:
+    """p50/p99 of the API calls over HTTP (one keep-alive connection, interleaved, `samples` rounds)."""
+    rand = random.Random(11)
+    first, last = datetime.fromisoformat(api["first"]), datetime.fromisoformat(api["last"])
+    days = max(1, (last - first).days)
+
+    def panics_of_a_day() -> str:
+        day = (first + timedelta(days=rand.randrange(days))).replace(hour=0, minute=0, second=0, microsecond=0)
+        since, until = day.isoformat(), (day + timedelta(days=1)).isoformat()
+        return "/api/events?" + urlencode({"kind": "panic", "since": since, "until": until, "limit": PAGE})
+
+    calls: dict[str, Callable[[], str]] = {
+        "events_newest_page": lambda: f"/api/events?limit={PAGE}",
+        "events_post_page": lambda: f"/api/events?device={rand.choice(POSTS)}&limit={PAGE}",
+        "events_panics_of_one_day": panics_of_a_day,
+        "alerts_console_all": lambda: "/api/alerts?limit=100",  # the console's two calls (hub/web/static/console.js)
+        "alerts_console_open": lambda: "/api/alerts?state=open&limit=500",
+    }
+    samples: dict[str, list[float]] = {name: [] for name in calls}
+    statuses: dict[str, int] = {}
+    connection = http_client_connection(port)
+    headers = {"Authorization": f"Bearer {token}"}
+    for _ in range(api["samples"]):
+        for name, path in calls.items():
+            target = path()
+            began = time.perf_counter()
+            connection.request("GET", target, headers=headers)
+            response = connection.getresponse()
+            response.read()
+            samples[name].append((time.perf_counter() - began) * 1000)
+            statuses[str(response.status)] = statuses.get(str(response.status), 0) + 1
+    connection.close()
+    return {"statuses": statuses, "calls": {name: percentiles(values) for name, values in samples.items()}}
+
+
+def http_client_connection(port: int) -> http.client.HTTPConnection:
+    return http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+
+
+def hub_start_once(url: str, work: Path, api: dict[str, Any] | None = None) -> dict[str, Any]:
+    from hub.accounts.auth import new_token
     from poskamling.net import free_port
 
     port = free_port()
     data_dir = work / f"hub-{uuid.uuid4().hex[:6]}"
-    spec: dict[str, Any] = {"hub": True, "url": url, "http_port": port, "data_dir": str(data_dir)}
+    token, digest = new_token()
+    spec: dict[str, Any] = {
+        "hub": True,
+        "url": url,
+        "http_port": port,
+        "data_dir": str(data_dir),
+        "token_sha256": digest,
+    }
     if BROKER is not None:
         spec.update(mqtt_host=BROKER.host, mqtt_port=BROKER.port, mqtt_password=BROKER.accounts["poskamling-hub"])
     else:
@@ -475,6 +631,10 @@ def hub_start_once(url: str, work: Path) -> dict[str, Any]:
         result: dict[str, Any] = {"spawn_to_health_s": round(answered, 3), "load_before": load}
         if line.strip():
             result.update(json.loads(line))
+        if api:
+            result["http"] = http_api(port, token, api)
+            result["http"]["load"] = loadavg()
+            result["http"]["hub_rss_after_mb"] = rss_mb(proc.pid)
         return result
     finally:
         if proc.poll() is None:
@@ -494,12 +654,21 @@ def hub_start_once(url: str, work: Path) -> dict[str, Any]:
 def fill_sql(
     url: str, sizes: list[int], budget: float, args: argparse.Namespace, work: Path, raw_url: str
 ) -> dict[str, Any]:
+    from hub.alerting.sql_store import SqlAlertRepository
     from hub.storage.sql.database import Database
     from hub.storage.sql.events import SqlEventStore
+    from hub.storage.sql.migrate import migrate
 
     store = SqlEventStore(Database(url), recent_ids=10_000)
     store.open()
+    alert_repository = SqlAlertRepository(Database(url))
+    alert_repository.open()
+    copy = CopyFiller(url) if args.fill_path == "copy" and not url.startswith("sqlite") else None
+    batch = FILL_BATCH * (10 if copy else 1)
     history = History(max(sizes), args.per_day)
+    alert_rand = random.Random(99)
+    now = datetime.now(UTC)
+    alerts_made = 0
     points: list[dict[str, Any]] = []
     fill_s = 0.0
     out_of_budget = False
@@ -510,7 +679,12 @@ def fill_sql(
             if fill_s + (time.monotonic() - phase) > budget:  # filling time only: measurements do not count
                 out_of_budget = True
                 break
-            store.append(history.records(min(FILL_BATCH, target - history.made)))
+            records = history.records(min(batch, target - history.made))
+            (copy or store).append(records)
+            if args.alerts:
+                made = alerts_for(records, alert_rand, now)
+                alert_repository.merge(made)
+                alerts_made += len(made)
         took = time.monotonic() - phase
         fill_s += took
         reached = history.made
@@ -523,7 +697,12 @@ def fill_sql(
             "fill_events_per_s": round((reached - (points[-1]["events"] if points else 0)) / max(took, 1e-9)),
             "fill_cpu_steal_pct": steal.percent(),
             "database_mb": round(database_bytes(url) / 2**20, 1),
+            "alerts": alerts_made,
+            "fill_path": "COPY (CopyFiller)" if copy else "import (SqlEventStore.append)",
         }
+        began = time.monotonic()  # a migration added since the fill began (an index) is built before timing
+        point["migrations_applied_before_measuring"] = migrate(store.database)
+        point["migrate_s"] = round(time.monotonic() - began, 1)
         spec = {
             "backend": "sql",
             "url": url,
@@ -539,7 +718,8 @@ def fill_sql(
         measure = CpuSteal()
         point["load_before"] = loadavg()
         point["store"] = run_child(spec)
-        point["hub"] = hub_start(url, work, args.hub_starts) if args.hub else {"skipped": "--no-hub"}
+        api = {"first": spec["first"], "last": spec["last"], "samples": args.http_samples}
+        point["hub"] = hub_start(url, work, args.hub_starts, api) if args.hub else {"skipped": "--no-hub"}
         point["measure_cpu_steal_pct"] = measure.percent()
         progress = {"progress": url.split(":")[0], "events": reached, "fill_s": point["fill_s"]}
         print(json.dumps(progress), file=sys.stderr, flush=True)
@@ -547,6 +727,9 @@ def fill_sql(
         if out_of_budget:
             break
     store.close()
+    alert_repository.close()
+    if copy:
+        copy.close()
     return {"points": points, "fill_budget_s": budget, "budget_ran_out": out_of_budget}
 
 
@@ -600,6 +783,11 @@ def main() -> None:
     parser.add_argument("--tiny-samples", type=int, default=10, help="samples of each query on TinyDB (seconds each)")
     parser.add_argument("--appends", type=int, default=200, help="single-event appends (and a tenth as many of 100)")
     parser.add_argument("--backends", default="sqlite,postgresql,tinydb")
+    parser.add_argument(
+        "--fill-path", choices=("import", "copy"), default="import", help="PostgreSQL: fill by COPY (SQLite: import)"
+    )
+    parser.add_argument("--no-alerts", dest="alerts", action="store_false", help="fill events only, no alerts")
+    parser.add_argument("--http-samples", type=int, default=100, help="rounds of the API calls over HTTP (first hub)")
     parser.add_argument("--hub-starts", type=int, default=3, help="hub starts timed at each size (median kept)")
     parser.add_argument("--no-broker", dest="broker", action="store_false", help="time the hub start without a broker")
     parser.add_argument("--no-hub", dest="hub", action="store_false", help="skip the real hub start to /api/health")
