@@ -679,6 +679,9 @@ def fill_sql(
             if fill_s + (time.monotonic() - phase) > budget:  # filling time only: measurements do not count
                 out_of_budget = True
                 break
+            if args.fill_until and datetime.now(UTC) >= args.fill_until:  # a wall-clock end: measure what is there
+                out_of_budget = True
+                break
             records = history.records(min(batch, target - history.made))
             (copy or store).append(records)
             if args.alerts:
@@ -730,7 +733,12 @@ def fill_sql(
     alert_repository.close()
     if copy:
         copy.close()
-    return {"points": points, "fill_budget_s": budget, "budget_ran_out": out_of_budget}
+    return {
+        "points": points,
+        "fill_budget_s": budget,
+        "fill_until": args.fill_until.isoformat() if args.fill_until else None,
+        "budget_ran_out": out_of_budget,
+    }
 
 
 def fill_tiny(count: int, budget: float, args: argparse.Namespace, work: Path) -> dict[str, Any]:
@@ -785,6 +793,12 @@ def main() -> None:
     parser.add_argument("--backends", default="sqlite,postgresql,tinydb")
     parser.add_argument(
         "--fill-path", choices=("import", "copy"), default="import", help="PostgreSQL: fill by COPY (SQLite: import)"
+    )
+    parser.add_argument(
+        "--fill-until",
+        type=lambda text: datetime.fromisoformat(text).astimezone(UTC),
+        default=None,
+        help="stop filling at this time (ISO, with zone) and measure the size reached",
     )
     parser.add_argument("--no-alerts", dest="alerts", action="store_false", help="fill events only, no alerts")
     parser.add_argument("--http-samples", type=int, default=100, help="rounds of the API calls over HTTP (first hub)")
