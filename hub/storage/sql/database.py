@@ -13,6 +13,7 @@ before it returns, which is what lets the hub ack a post's event after the commi
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -95,6 +96,20 @@ def check_sqlite_file(path: Path) -> None:
         )
 
 
+# SQLite files this process has connections to, with how many. A POSIX lock belongs to the process
+# and the file, not to the descriptor: closing *any* descriptor of the file drops every lock the
+# process holds on it, so `check_sqlite_file` (a plain open/read/close) run while a connection is open
+# would silently release that connection's locks. Another process then believes it is the last one
+# and checkpoints and deletes the WAL under our feet ("database disk image is malformed"). So the raw
+# check runs only while the process has no connection to the file: at start, which is its purpose.
+_open_files: dict[str, int] = {}
+_open_files_lock = threading.Lock()
+
+
+def _file_key(path: Path) -> str:
+    return os.path.realpath(path)
+
+
 class Database:
     """Connections to one database, one per thread; `transaction()` commits or rolls back."""
 
@@ -110,11 +125,19 @@ class Database:
         if self.dialect == "sqlite":
             path = Path(self.url.target)
             path.parent.mkdir(parents=True, exist_ok=True)
-            check_sqlite_file(path)
-            connection = sqlite3.connect(path, timeout=10.0, check_same_thread=False, isolation_level=None)
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute("PRAGMA synchronous=FULL")  # the WAL is fsynced at every commit
-            connection.execute("PRAGMA foreign_keys=ON")
+            key = _file_key(path)
+            with _open_files_lock:
+                if not _open_files.get(key):  # a raw open/close now would drop our own connections' locks
+                    check_sqlite_file(path)
+                connection = sqlite3.connect(path, timeout=10.0, check_same_thread=False, isolation_level=None)
+                _open_files[key] = _open_files.get(key, 0) + 1
+            try:
+                connection.execute("PRAGMA journal_mode=WAL")
+                connection.execute("PRAGMA synchronous=FULL")  # the WAL is fsynced at every commit
+                connection.execute("PRAGMA foreign_keys=ON")
+            except BaseException:
+                self._release(connection)
+                raise
             return connection
         return psycopg.connect(self.url.target, autocommit=True, connect_timeout=5)
 
@@ -139,11 +162,23 @@ class Database:
         with self._lock:
             connections, self._all = self._all, []
         for connection in connections:
-            try:
-                connection.close()
-            except Exception:
-                pass
+            self._release(connection)
         self._local = threading.local()
+
+    def _release(self, connection: Any) -> None:
+        """Close one connection (and, for SQLite, count it out of the process's open files)."""
+        try:
+            connection.close()
+        except Exception:
+            pass
+        if self.dialect == "sqlite":
+            key = _file_key(Path(self.url.target))
+            with _open_files_lock:
+                left = _open_files.get(key, 0) - 1
+                if left > 0:
+                    _open_files[key] = left
+                else:
+                    _open_files.pop(key, None)
 
     # statements ------------------------------------------------------------------------------
     def sql(self, statement: str) -> str:
