@@ -218,13 +218,17 @@ class EdgeAgent:
                 log.exception("edge agent: error while handling %r", item)
 
     def _store(self, item: _NewEvent) -> Event:
-        early = self._send_alarm_copy if item.kind in ALARM_KINDS else None
+        # Early only when it overtakes nothing: everything older is acked (none in flight or unsent).
+        quiet = item.kind in ALARM_KINDS and not self._sent_at and self._sent_upto >= self.outbox.last_seq()
+        early = self._send_alarm_copy if quiet else None
         return self.outbox.add(item.kind, item.data, test=item.test, attachment=item.attachment, before_commit=early)
 
     def _send_alarm_copy(self, event: Event, payload: bytes) -> None:
         """A panic's (tamper's) alarm copy leaves while its outbox commit is being fsync'd (issue 17).
 
-        Its `event` copy follows in seq order from _send_due, once committed; replays send both."""
+        Only on a quiet post (see _store): with older events unacked, the copies go from _send_due in
+        seq order (overtaking a backlog broke the hub's per-post order past the in-flight window in
+        the hub-SIGKILL fault test). The `event` copy follows once committed; replays send both."""
         link = self.link
         if link is not None and self.connected and link.publish(Channel.ALARM, payload):
             self._alarm_sent.add(event.id)
