@@ -22,7 +22,9 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -70,17 +72,29 @@ def start_flood(broker: MosquittoBroker, password: str, workdir: Path, lines: in
 
 
 PAGE_TIMEOUT = 60.0
+PRESS_GAP = 0.3
+"""Seconds between presses: a guard does not press five times a second, and the honest post must stay
+inside its own panic budget (panic_rate 5/s) or the hub's rate limit, not the flood, delays it."""
 
 
-def presses(hub: HubService, sink: NotificationSink, post: SimulatedPost, n: int) -> list[float]:
+PRESSES_BEFORE_BLOCK: list[int] = []
+
+
+def presses(
+    hub: HubService, sink: NotificationSink, post: SimulatedPost, n: int, blocked: Callable[[], bool] = lambda: False
+) -> list[float]:
     """Latencies in ms; a press not paged within PAGE_TIMEOUT ends the series (recorded as missing)."""
     out = []
+    PRESSES_BEFORE_BLOCK.append(0)
 
     def panic_pages() -> list:  # type: ignore[type-arg]
         return [r for r in sink.received if "PANIK" in r.body.get("title", "") and HONEST in r.body["title"]]
 
     for _ in range(n):
+        time.sleep(PRESS_GAP)
         before = len(panic_pages())
+        if not blocked():
+            PRESSES_BEFORE_BLOCK[-1] += 1
         start = time.monotonic()
         post.press()
         try:
@@ -121,15 +135,26 @@ def flood_phase(
     flood = start_flood(broker, password, workdir)
     started = time.monotonic()
     blocked_after = None
+    blocked_at: list[float] = []
+
+    def watch_block() -> None:
+        while time.monotonic() - started < 60 and hub.quarantine.quarantined.get(FLOODER) != "blocked":
+            time.sleep(0.002)
+        blocked_at.append(time.monotonic())
+
+    if quarantine:
+        threading.Thread(target=watch_block, daemon=True).start()
     try:
-        if quarantine:
-            wait(lambda: hub.quarantine.quarantined.get(FLOODER) == "blocked", timeout=60)
-            blocked_after = time.monotonic() - started
-            print(f"flooder blocked {blocked_after:.2f} s after the flood started", file=sys.stderr)
-        else:
-            wait(lambda: hub.ingest.rejected["rate_limited"] - rejected0 >= 2000, timeout=60)
+        # Presses start once the flood is under way (2,000 messages throttled), in both modes: with
+        # the quarantine on, the first ones fall before the block, when the flood is at its worst.
+        wait(lambda: hub.ingest.rejected["rate_limited"] - rejected0 >= 2000, timeout=60)
         t0, r0 = time.monotonic(), hub.ingest.rejected["rate_limited"]
-        latencies = presses(hub, sink, post, n)
+        alarm0 = hub.mqtt.alarm.taken
+        latencies = presses(hub, sink, post, n, blocked=lambda: hub.quarantine.quarantined.get(FLOODER) == "blocked")
+        if quarantine:
+            wait(lambda: bool(blocked_at), timeout=61)
+            blocked_after = blocked_at[0] - started
+            print(f"flooder blocked {blocked_after:.2f} s after the flood started", file=sys.stderr)
         rate = (hub.ingest.rejected["rate_limited"] - r0) / (time.monotonic() - t0)
         inbox = hub.inbox.qsize()
     finally:
@@ -150,6 +175,10 @@ def flood_phase(
         "press_to_page": percentiles(latencies) if latencies else None,
         "flood_dropped_per_s_at_hub": round(rate),
         "hub_inbox_backlog_at_end": inbox,
+        "presses_before_the_block": PRESSES_BEFORE_BLOCK[-1],
+        "panic_copies_in_on_the_alarm_session": hub.mqtt.alarm.taken - alarm0,
+        "broker_dropped_for_the_hub": "Outgoing messages are being dropped for client poskamling-hub"
+        in broker.log_path.read_text(),
     }
 
 
@@ -157,7 +186,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--presses", type=int, default=10)
     parser.add_argument("--max-queued", type=int, default=MAX_QUEUED_MESSAGES, help="the broker's max_queued_messages")
+    parser.add_argument(
+        "--no-alarm-session",
+        action="store_true",
+        help="leave the hub's alarm account out of the broker (the main session alone, as before issue 17)",
+    )
     args = parser.parse_args()
+    load_start = [round(x, 2) for x in os.getloadavg()]
     logging.basicConfig(level=logging.CRITICAL)
     logging.disable(logging.WARNING)  # the hub logs every throttled message at WARNING: not what we measure
     with tempfile.TemporaryDirectory() as tmp:
@@ -168,6 +203,7 @@ def main() -> None:
             workdir / "broker",
             accounts={"poskamling-hub": hub_password, **passwords},
             max_queued_messages=args.max_queued,
+            alarm_sessions=not args.no_alarm_session,
         )
         broker.start()
         pid_file = workdir / "mosquitto.pid"
@@ -207,6 +243,8 @@ def main() -> None:
             "benchmark": "panic_press_to_page_under_flood",
             "cpus": os.cpu_count(),
             "broker_max_queued_messages": args.max_queued,
+            "load_average_start_end": [load_start, [round(x, 2) for x in os.getloadavg()]],
+            "alarm_session": not args.no_alarm_session,
             "baseline_no_flood": baseline,
             "flood": phases,
             "note": (

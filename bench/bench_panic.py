@@ -11,7 +11,10 @@ Run: .venv/bin/python bench/bench_panic.py [--presses 150] [--posts 200]
 from __future__ import annotations
 
 import argparse
+import http.client
+import json
 import logging
+import os
 import random
 import signal
 import subprocess
@@ -58,6 +61,45 @@ def outbox_commit_ms(path: Path, samples: int) -> list[float]:
         out.append((time.perf_counter() - start) * 1000)
     box.close()
     return out
+
+
+class KeepAlivePost:
+    """The floor's bare JSON POST, on one connection kept open between samples."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.conn = http.client.HTTPConnection(host, port, timeout=5)
+        self.body = json.dumps({"title": "floor", "message": "floor", "type": "info"}).encode()
+
+    def sample(self, path: str) -> float:
+        start = time.perf_counter()
+        self.conn.request("POST", path, self.body, {"Content-Type": "application/json"})
+        self.conn.getresponse().read()
+        return (time.perf_counter() - start) * 1000
+
+
+class Stamps:
+    """Where a press's time goes: stamps taken inside the hub by wrapping two of its seams (bench only).
+
+    `received`: paho's thread puts the panic (either copy) into the hub's inbox; `paged`: the
+    alert path hands the page to the pager (after ingest, commit-free first page, roster, message)."""
+
+    def __init__(self, hub: HubService) -> None:
+        self.received: list[float] = []
+        self.paged: list[float] = []
+        inbox_put, submit = hub.inbox.put, hub.alerts.pager.submit
+
+        def put(item, *args, **kwargs):  # type: ignore[no-untyped-def]
+            if item.topic.endswith(("/event", "/alarm")) and b'"panic"' in item.payload:  # either copy
+                self.received.append(time.monotonic())
+            return inbox_put(item, *args, **kwargs)
+
+        def hand_over(page, done):  # type: ignore[no-untyped-def]
+            if "PANIK" in page.title:
+                self.paged.append(time.monotonic())
+            return submit(page, done)
+
+        hub.inbox.put = put  # type: ignore[method-assign]
+        hub.alerts.pager.submit = hand_over  # type: ignore[method-assign]
 
 
 def start_post_processes(workdir: Path, broker: MosquittoBroker, passwords: dict[str, str], devices: list[str]):  # type: ignore[no-untyped-def]
@@ -131,10 +173,14 @@ def run_scenario(workdir: Path, n_posts: int, presses: int) -> dict[str, object]
         warm_http = [http_post_once_ms(sink.host, sink.port, "/floor") for _ in range(presses)]
 
         steal = CpuSteal()
+        stamps = Stamps(hub)
+        segments: dict[str, list[float]] = {"pin_to_hub_inbox": [], "hub_inbox_to_pager": [], "pager_to_gateway": []}
         # Floor and press samples alternate, so both see the same moments of a shared machine.
         latencies: list[float] = []
         mqtt_samples: list[float] = []
         http_samples: list[float] = []
+        keepalive_samples: list[float] = []
+        keepalive = KeepAlivePost(sink.host, sink.port)
         rng = random.Random(7)
         for i in range(presses + 3):  # the first 3 warm up apprise and the code paths
             device = rng.choice(devices)
@@ -147,6 +193,11 @@ def run_scenario(workdir: Path, n_posts: int, presses: int) -> dict[str, object]
                 raise RuntimeError(f"a page before its press ({latency:.3f} ms): the benchmark mixed up its deliveries")
             if i >= 3:
                 latencies.append(latency)
+                received = min(t for t in stamps.received if t > start)  # the first copy in
+                paged, arrived = stamps.paged[-1], pages(sink)[before].at
+                segments["pin_to_hub_inbox"].append((received - start) * 1000)
+                segments["hub_inbox_to_pager"].append((paged - received) * 1000)
+                segments["pager_to_gateway"].append((arrived - paged) * 1000)
             for alert in hub.alerts.all():
                 if alert.is_open:
                     hub.alerts.resolve(alert.id, "bench", Outcome.TEST, None)
@@ -155,6 +206,7 @@ def run_scenario(workdir: Path, n_posts: int, presses: int) -> dict[str, object]
             if i >= 3:
                 mqtt_samples.append(floor_mqtt.sample())
                 http_samples.append(http_post_once_ms(sink.host, sink.port, "/floor"))
+                keepalive_samples.append(keepalive.sample("/floor"))
         floor_mqtt.stop()
         press = percentiles(latencies)
         mqtt_p = percentiles(mqtt_samples)
@@ -171,6 +223,10 @@ def run_scenario(workdir: Path, n_posts: int, presses: int) -> dict[str, object]
             "ratio_p50": round(press["p50_ms"] / floor_p50, 2),
             "ratio_p99": round(press["p99_ms"] / floor_p99, 2),
             "target_ratio_p99": 3.0,
+            "targets_issue_17": {"ratio_p50": 1.5, "ratio_p99": 2.0},
+            "floor_http_post_keepalive": percentiles(keepalive_samples),
+            "note_keepalive": "not part of the floor: the same POST on one kept-alive connection, as the pager now sends",
+            "segments": {name: percentiles(values) for name, values in segments.items()},
             "edge_outbox_commit": percentiles(commit),
             "cpu_steal_percent": steal.percent(),
             "warm_floor_back_to_back": {
@@ -202,10 +258,12 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
     results = []
+    load_start = [round(x, 2) for x in os.getloadavg()]
     with tempfile.TemporaryDirectory() as tmp:
         for n in (1, args.posts):
             results.append(run_scenario(Path(tmp) / f"n{n}", n, args.presses))
-    emit("panic", {"benchmark": "panic_press_to_notification", "scenarios": results})
+    load = [load_start, [round(x, 2) for x in os.getloadavg()]]
+    emit("panic", {"benchmark": "panic_press_to_notification", "load_average_start_end": load, "scenarios": results})
 
 
 if __name__ == "__main__":

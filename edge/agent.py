@@ -23,6 +23,7 @@ from edge.rfid import CardReader
 from edge.telemetry import HostProbe, build_health
 from kamling.backoff import Backoff
 from kamling.protocol import (
+    ALARM_KINDS,
     AlertState,
     Channel,
     Event,
@@ -132,6 +133,7 @@ class EdgeAgent:
         self._ready = threading.Event()
         self.stats = {"published": 0, "acked": 0, "resent": 0, "bad_messages": 0, "replays": 0}
         self._ever_sent: set[str] = set()  # ids published at least once (for the `resent` count)
+        self._alarm_sent: set[str] = set()  # alarm copies sent before their commit, event copy not yet
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
@@ -166,9 +168,9 @@ class EdgeAgent:
 
     # -- inputs (any thread) ---------------------------------------------------------------
     def press_panic(self) -> None:
-        """The guard pressed the panic button: siren at once, then a durable event."""
+        """The guard pressed the panic button: a durable event, and the siren at once."""
+        self.raise_event(EventKind.PANIC, {"source": "button"})  # first: starting the siren's thread takes ~0.5 ms
         self.hardware.sound_alarm()
-        self.raise_event(EventKind.PANIC, {"source": "button"})
 
     def press_checkin(self) -> None:
         """The guard pressed "Lapor ronda": a receipt at once, then a durable `checkin` event (one per press)."""
@@ -243,7 +245,20 @@ class EdgeAgent:
                 log.exception("edge agent: error while handling %r", item)
 
     def _store(self, item: _NewEvent) -> Event:
-        return self.outbox.add(item.kind, item.data, test=item.test, attachment=item.attachment)
+        # Early only when it overtakes nothing: everything older is acked (none in flight or unsent).
+        quiet = item.kind in ALARM_KINDS and not self._sent_at and self._sent_upto >= self.outbox.last_seq()
+        early = self._send_alarm_copy if quiet else None
+        return self.outbox.add(item.kind, item.data, test=item.test, attachment=item.attachment, before_commit=early)
+
+    def _send_alarm_copy(self, event: Event, payload: bytes) -> None:
+        """A panic's (tamper's) alarm copy leaves while its outbox commit is being fsync'd (issue 17).
+
+        Only on a quiet post (see _store): with older events unacked, the copies go from _send_due in
+        seq order (overtaking a backlog broke the hub's per-post order past the in-flight window in
+        the hub-SIGKILL fault test). The `event` copy follows once committed; replays send both."""
+        link = self.link
+        if link is not None and self.connected and link.publish(Channel.ALARM, payload):
+            self._alarm_sent.add(event.id)
 
     def _ask_for_evidence(self, event: Event) -> None:
         """A panic or tamper (not its all-clear): the cameras send frames from before, at and after it."""
@@ -280,6 +295,7 @@ class EdgeAgent:
                 for event_id in ack.ids:
                     self._sent_at.pop(event_id, None)
                     self._ever_sent.discard(event_id)
+                    self._alarm_sent.discard(event_id)
                 self.stats["acked"] += removed
                 self._refresh_led()
             elif item.channel is Channel.ALERT:
@@ -319,11 +335,14 @@ class EdgeAgent:
         if room <= 0:
             return
         for pending in self.outbox.pending(limit=room, after_seq=self._sent_upto):
+            event_id = pending.event.id
+            if pending.event.kind in ALARM_KINDS and event_id not in self._alarm_sent:
+                link.publish(Channel.ALARM, pending.payload)  # for the hub's alarm session, which no flood shares
             if not link.publish(Channel.EVENT, pending.payload):
                 return
+            self._alarm_sent.discard(event_id)  # a replay sends the alarm copy again
             if pending.attachment is not None:
                 link.publish(Channel.SNAPSHOT, pending.attachment, suffix=pending.event.id)
-            event_id = pending.event.id
             self.stats["resent" if event_id in self._ever_sent else "published"] += 1
             self._ever_sent.add(event_id)
             self._sent_at[event_id] = now

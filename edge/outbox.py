@@ -8,6 +8,7 @@ Use from one thread only (the agent's worker).
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -87,8 +88,14 @@ class Outbox:
         test: bool = False,
         ts: datetime | None = None,
         attachment: bytes | None = None,
+        before_commit: Callable[[Event, bytes], None] | None = None,
     ) -> Event:
-        """Create the next event (new id, next seq) and store it durably in one transaction."""
+        """Create the next event (new id, next seq) and store it durably in one transaction.
+
+        `before_commit(event, payload)` runs once the event is written, before the COMMIT's fsync:
+        the agent sends a panic's alarm copy there, so the network and the disk work at the same
+        time. The event is still only forgotten after the hub's ack, which the agent handles after
+        this returns; a COMMIT that fails raises as before (a copy may have left: the hub keeps it)."""
         db = self.db
         db.execute("BEGIN IMMEDIATE")
         try:
@@ -110,6 +117,8 @@ class Outbox:
             )
             db.execute("UPDATE meta SET value=? WHERE key='last_seq'", (event.seq,))
             self._enforce_budget(db)
+            if before_commit is not None:
+                before_commit(event, payload)
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")

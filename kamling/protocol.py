@@ -55,6 +55,7 @@ class Channel(StrEnum):
     """The last topic level(s) under kamling/v1/<device>/."""
 
     EVENT = "event"  # edge -> hub, QoS 1
+    ALARM = "alarm"  # edge -> hub, QoS 1: a second copy of each panic/tamper event, for the hub's alarm session
     STATUS = "status"  # edge -> hub, retained, Last Will "offline"
     HEALTH = "health"  # edge -> hub, periodic telemetry
     SNAPSHOT = "snapshot"  # edge -> hub, kamling/v1/<device>/snapshot/<event_id>, JPEG
@@ -64,8 +65,17 @@ class Channel(StrEnum):
     REPLY = "reply"  # edge -> hub: the outcome of a command (issue 15)
 
 
-EDGE_PUBLISHES = (Channel.EVENT, Channel.STATUS, Channel.HEALTH, Channel.SNAPSHOT, Channel.REPLY)
+EDGE_PUBLISHES = (Channel.EVENT, Channel.STATUS, Channel.HEALTH, Channel.SNAPSHOT, Channel.REPLY, Channel.ALARM)
 EDGE_SUBSCRIBES = (Channel.ACK, Channel.ALERT, Channel.CMD)
+ALARM_SESSION_SUFFIX = "-alarm"
+"""The hub's alarm session logs in as `<hub user>-alarm` (same password): the broker keys a session by
+its user name, and this one must not share the hub's main connection, which a flooding post can fill
+(issue 17). It reads only the `alarm` channel."""
+
+
+def alarm_user(hub_user: str) -> str:
+    """The broker account of the hub's alarm session."""
+    return hub_user + ALARM_SESSION_SUFFIX
 
 
 class EventKind(StrEnum):
@@ -74,6 +84,10 @@ class EventKind(StrEnum):
     TAMPER = "tamper"
     CAMERA = "camera"
     CHECKIN = "checkin"
+
+
+ALARM_KINDS = frozenset({EventKind.PANIC, EventKind.TAMPER})
+"""Events that also travel on the `alarm` channel (and the only ones the hub accepts there)."""
 
 
 class AlertState(StrEnum):

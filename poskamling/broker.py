@@ -13,6 +13,7 @@ from pathlib import Path
 from string import Template
 
 from hub.provisioning.broker_files import hash_password, render_acl, render_password_file, write_private
+from kamling.protocol import alarm_user
 from poskamling.net import free_port, wait_for_port
 
 log = logging.getLogger(__name__)
@@ -115,6 +116,7 @@ class MosquittoBroker:
     # resent (bench/bench_flood.py, docs/security.md).
     max_queued_messages: int = MAX_QUEUED_MESSAGES
     max_queued_bytes: int = 0  # 0: no byte limit (the message count bounds the queue)
+    alarm_sessions: bool = True  # each hub account gets its `<user>-alarm` account (False: as before issue 17)
     _process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -136,8 +138,13 @@ class MosquittoBroker:
         if not self.port:
             self.port = free_port(self.bind)
         hashed = {user: hash_password(password) for user, password in self.accounts.items()}
+        # Each hub account's alarm session logs in as `<user>-alarm` with the same password, as
+        # provisioning sets it up (kamling.protocol.alarm_user).
+        alarms = {alarm_user(u): hashed[u] for u in self.hub_users if u in hashed} if self.alarm_sessions else {}
+        hashed = {**alarms, **hashed}
         write_private(self.workdir / "passwd", render_password_file(hashed))
-        write_private(self.workdir / "acl", render_acl(self.hub_users, self.monitor_users, self.home_assistant_prefix))
+        hub_users = [*self.hub_users, *(user for user in alarms if user not in self.hub_users)]
+        write_private(self.workdir / "acl", render_acl(hub_users, self.monitor_users, self.home_assistant_prefix))
         conf = render_config(
             port=self.port,
             bind=self.bind,

@@ -33,9 +33,7 @@ class BrokerSet:
         registry: PostRegistry,
         version: str | None = None,
     ) -> None:
-        endpoints = [(settings.mqtt_host, settings.mqtt_port)] + [
-            (b.host, b.port) for b in settings.mqtt_other_brokers
-        ]
+        endpoints = [(settings.mqtt_host, settings.mqtt_port)] + [(b.host, b.port) for b in settings.mqtt_other_brokers]
         self.sessions = [HubMqtt(settings, inbox, version=version, endpoint=e) for e in endpoints]
         self.registry = registry
         self.on_lost: Callable[[str], None] | None = None  # a broker's session dropped (Ingest.broker_lost)

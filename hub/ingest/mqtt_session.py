@@ -5,6 +5,12 @@ them: an event after its durable commit or its dead letter, anything else once h
 killed between receipt and commit therefore gets the message again from its persistent session,
 in order. Every message is settled: an unsettled one holds a slot of the broker's in-flight
 window to the hub, and a full window stops every post's messages (issue 18).
+
+A second, small session (`AlarmSession`, broker user `<hub user>-alarm`) reads only the `alarm`
+channel, where every post sends a copy of each panic and tamper event. The main connection carries
+every post's traffic, so a post that floods it fills the broker's queue for the hub (Mosquitto then
+drops other posts' messages, panics included) and seconds of socket buffers; the alarm session's
+connection stays empty, and ingest keeps whichever copy arrives first (issue 17).
 """
 
 from __future__ import annotations
@@ -25,8 +31,10 @@ from kamling.protocol import (
     EDGE_PUBLISHES,
     HUB_STATUS_SUBSCRIPTION,
     OFFLINE_WILL,
+    Channel,
     ProtocolError,
     Status,
+    alarm_user,
     decode_status,
     hub_status_topic,
     parse_hub_status_topic,
@@ -90,9 +98,18 @@ class HubMqtt:
         self.connected = False
         self.connects = 0
         self.failed = 0  # messages that could not even be queued (PUBACKed, logged)
+        self.alarm = AlarmSession(settings, inbox, endpoint)  # the alarm channel, on a connection of its own
         # Cheap per-device rate-limit check run on paho's thread before queueing (Ingest.admit, set by
         # HubService): a flood is dropped here, so it costs no queue slot, no validation, no ingest time.
-        self.admit: Callable[[str, bytes], bool] | None = None
+        self.admit = None
+
+    @property
+    def admit(self) -> Callable[[str, bytes], bool] | None:
+        return self._admit
+
+    @admit.setter
+    def admit(self, check: Callable[[str, bytes], bool] | None) -> None:
+        self._admit = self.alarm.admit = check
 
     def start(self) -> None:
         s = self.settings
@@ -116,8 +133,10 @@ class HubMqtt:
             properties=session_properties(s.mqtt_session_expiry),
         )
         client.loop_start()
+        self.alarm.start()
 
     def stop(self) -> None:
+        self.alarm.stop()
         if self.client is not None:
             if self.connected:  # a clean stop says so at once; the Last Will covers a crash
                 info = self.client.publish(hub_status_topic(self.settings.hub_id), OFFLINE_WILL, qos=1, retain=True)
@@ -149,8 +168,13 @@ class HubMqtt:
         client.publish(
             hub_status_topic(self.settings.hub_id), online.model_dump_json(exclude_none=True), qos=1, retain=True
         )
-        client.subscribe([(subscription(channel), 1) for channel in EDGE_PUBLISHES] + [(HUB_STATUS_SUBSCRIPTION, 1)])
-        log.info("hub connected to broker %s (session present: %s)", self.broker, getattr(flags, "session_present", "?"))
+        client.subscribe(
+            [(subscription(channel), 1) for channel in EDGE_PUBLISHES if channel is not Channel.ALARM]
+            + [(HUB_STATUS_SUBSCRIPTION, 1)]
+        )
+        log.info(
+            "hub connected to broker %s (session present: %s)", self.broker, getattr(flags, "session_present", "?")
+        )
 
     def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason_code: Any, _p: Any) -> None:
         was_connected, self.connected = self.connected, False
@@ -220,6 +244,118 @@ class HubMqtt:
 
     def _ack(self, mid: int, qos: int, generation: int) -> None:
         """PUBACK a message of the current connection; after a reconnect the broker resends it."""
+        client = self.client
+        if client is None or generation != self.connects or not self.connected:
+            return
+        client.ack(mid, qos)
+
+
+class AlarmSession:
+    """The hub's second MQTT session: the `alarm` channel only, onto the same inbox.
+
+    Same rules as HubMqtt's: rate-limited on paho's thread (`admit`), PUBACKed only when ingest
+    settles the message, persistent (a panic sent while the hub restarts waits at the broker). A
+    broker without the `<hub user>-alarm` account refuses it: the hub then runs on the main session
+    alone (each panic still arrives there as an `event`), and says so in its log.
+    """
+
+    def __init__(
+        self, settings: HubSettings, inbox: queue.Queue[Inbound], endpoint: tuple[str, int] | None = None
+    ) -> None:
+        self.settings = settings
+        self.inbox = inbox
+        self.host, self.port = endpoint or (settings.mqtt_host, settings.mqtt_port)
+        self.broker = f"{self.host}:{self.port}"
+        self.username = alarm_user(settings.mqtt_username)
+        self.client: mqtt.Client | None = None
+        self.connected = False
+        self.connects = 0
+        self.refused = 0
+        self.taken = 0  # messages handed to ingest through this session
+        self.admit: Callable[[str, bytes], bool] | None = None  # Ingest.admit, set by HubService
+
+    def start(self) -> None:
+        s = self.settings
+        endpoint = BrokerEndpoint(
+            self.host, self.port, self.username, s.mqtt_password.get_secret_value(), s.mqtt_tls_ca
+        )
+        client = make_client(endpoint, self.username, reconnect_min=0.5, reconnect_max=30)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        client.manual_ack_set(True)
+        client.max_inflight_messages_set(100)
+        client.max_queued_messages_set(0)
+        self.client = client
+        client.connect_async(
+            self.host,
+            self.port,
+            keepalive=10,
+            clean_start=False,
+            properties=session_properties(s.mqtt_session_expiry),
+        )
+        client.loop_start()
+
+    def stop(self) -> None:
+        if self.client is not None:
+            self.client.disconnect()
+            self.client.loop_stop()
+            self.client = None
+        self.connected = False
+
+    def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, reason_code: Any, _p: Any) -> None:
+        if not reason_ok(reason_code):
+            self.refused += 1
+            if self.refused == 1:
+                log.error(
+                    "hub: the broker refused the alarm session (%s): add the broker user %s with the hub's password"
+                    " (provisioning does); panics still arrive on the main session, but a flooding post can delay them",
+                    reason_code,
+                    self.username,
+                )
+            return
+        self.connected = True
+        self.connects += 1
+        client.subscribe([(subscription(Channel.ALARM), 1)])
+        log.info("hub alarm session connected to broker")
+
+    def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason_code: Any, _p: Any) -> None:
+        if self.connected:
+            log.warning("hub alarm session disconnected from broker: %s", reason_code)
+        self.connected = False
+
+    def _on_message(self, _c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
+        try:
+            admit = self.admit
+            if admit is not None and not admit(message.topic, bytes(message.payload)):
+                if message.qos > 0:
+                    self._ack(message.mid, message.qos, self.connects)
+                return
+            settle = None
+            if message.qos > 0:
+                mid, qos, generation = message.mid, message.qos, self.connects
+
+                def settle() -> None:
+                    self._ack(mid, qos, generation)
+
+            self.inbox.put(
+                Inbound(
+                    message.topic,
+                    bytes(message.payload),
+                    time.monotonic(),
+                    False,
+                    settle,
+                    admit is not None,
+                    self.broker,
+                )
+            )
+            self.taken += 1
+        except Exception:  # never into paho's loop
+            log.exception("hub: could not take an alarm message; PUBACKed and dropped")
+            if message.qos > 0:
+                self._ack(message.mid, message.qos, self.connects)
+
+    def _ack(self, mid: int, qos: int, generation: int) -> None:
         client = self.client
         if client is None or generation != self.connects or not self.connected:
             return

@@ -37,6 +37,7 @@ from hub.storage.eventlog import EventLogWriter
 from hub.storage.events import EventStore, Record
 from hub.storage.snapshots import SnapshotRefused, is_safe_key
 from kamling.protocol import (
+    ALARM_KINDS,
     Ack,
     Channel,
     Event,
@@ -212,7 +213,7 @@ class Ingest:
         parts = topic_name.split("/", 4)
         if len(parts) < 4:
             return True  # handle() rejects it with the right reason
-        kind = "panic" if parts[3] == "event" and b'"panic"' in payload else None
+        kind = parts[3] if parts[3] == "alarm" else "panic" if parts[3] == "event" and b'"panic"' in payload else None
         if self.limiter.allow(parts[2], kind):
             return True
         self.rejected["rate_limited"] += 1
@@ -268,8 +269,10 @@ class Ingest:
                 if self.on_rate_limited is not None:
                     self.on_rate_limited(parts.device)
                 raise ProtocolError("rate_limited", parts.device)
-            if parts.channel is Channel.EVENT:
+            if parts.channel is Channel.EVENT or parts.channel is Channel.ALARM:  # alarm: the same event's fast copy
                 event = decode_event(parts.device, item.payload)
+                if parts.channel is Channel.ALARM and event.kind not in ALARM_KINDS:
+                    raise ProtocolError("not_an_alarm", event.kind.value)
                 deferred = self._handle_event(event, item)
             elif parts.channel is Channel.STATUS:
                 self._handle_status(parts.device, item.payload)

@@ -5,6 +5,8 @@ A broken or hostile device must not flood the hub. Each device has two buckets:
 * `panic`: panic events only. Generous, so a post whose camera floods motion events can
   still raise a panic, and a guard who presses repeatedly is never throttled in practice.
 * `other`: every other message (motion, tamper, status, health, snapshots).
+* `alarm`: the copies of panic and tamper events on the `alarm` channel (the hub's alarm session),
+  sized like `panic`: a post flooding one channel does not spend the other's budget.
 
 Buckets are per device, so one post's flood never costs another post anything but the
 CPU to drop its messages. Dropped messages are not acked: the edge keeps events in its
@@ -24,6 +26,7 @@ from kamling.protocol import MAX_EVENT_BYTES
 
 PANIC = "panic"
 OTHER = "other"
+ALARM = "alarm"  # the `alarm` channel's copies of panic/tamper events: a bucket of their own, sized like `panic`
 
 
 @dataclass
@@ -57,7 +60,7 @@ class DeviceRateLimiter:
 
     @staticmethod
     def bucket_for(kind: str | None) -> str:
-        return PANIC if kind == PANIC else OTHER
+        return PANIC if kind == PANIC else ALARM if kind == ALARM else OTHER
 
     def allow(self, device: str, kind: str | None = None) -> bool:
         """One message of `kind` (an event kind, or None for status/health/snapshot) from `device`."""
@@ -69,7 +72,7 @@ class DeviceRateLimiter:
             if bucket is None:
                 if len(self._buckets) >= 2 * s.max_devices:
                     self._evict_full(now)
-                rate, burst = (s.panic_rate, s.panic_burst) if name == PANIC else (s.rate, s.burst)
+                rate, burst = (s.panic_rate, s.panic_burst) if name in (PANIC, ALARM) else (s.rate, s.burst)
                 bucket = self._buckets[(device, name)] = TokenBucket(rate, burst, burst, now)
             ok = bucket.take(now)
             if not ok:
@@ -87,7 +90,10 @@ class DeviceRateLimiter:
 
 
 def message_kind(channel: str, payload: bytes) -> str | None:
-    """The event kind of an `event` message (for picking its bucket), else None. Never raises."""
+    """The event kind of an `event` message (for picking its bucket), `alarm` for the alarm channel,
+    else None. Never raises."""
+    if channel == ALARM:
+        return ALARM
     if channel != "event" or len(payload) > MAX_EVENT_BYTES:
         return None
     try:

@@ -1,4 +1,7 @@
-"""The pager's child process: sends pages with apprise, outside the hub's interpreter lock.
+"""The pager's child process: sends pages outside the hub's interpreter lock.
+
+Webhook-style channels (JSON webhooks, ntfy, Telegram) go through one pooled keep-alive HTTP
+client (hub/paging/webhook.py), every other channel through apprise.
 
 Protocol (hub/paging/pager.py is the other end), one JSON object per line:
   stdin   {"id": 7, "urls": ["tgram://..."], "title": "...", "body": "...", "attachment": "/path.jpg"}
@@ -20,6 +23,7 @@ from typing import IO, Any
 
 from hub.paging.notify import AppriseNotifier, Notifier
 from hub.paging.pager import Page, deliver
+from hub.paging.webhook import WebhookNotifier
 
 log = logging.getLogger("hub.paging.worker")
 
@@ -85,7 +89,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.getLogger("apprise").setLevel(max(logging.WARNING, logging.getLogger().level))  # the hub logs each page
     threading.Thread(target=_load_apprise, name="warm-up", daemon=True).start()  # while we already read pages
 
-    PageWorker(AppriseNotifier(), sys.stdin.buffer, sys.stdout.buffer, args.workers).run()
+    PageWorker(WebhookNotifier(AppriseNotifier()), sys.stdin.buffer, sys.stdout.buffer, args.workers).run()
 
 
 if __name__ == "__main__":

@@ -42,7 +42,7 @@ from hub.provisioning.pki import CertificateAuthority, PkiError
 from hub.settings import HubSettings
 from hub.storage.sql.audit import open_audit_log
 from kamling.mqtt import BrokerEndpoint, make_client, reason_ok
-from kamling.protocol import is_valid_device_id, utc_now
+from kamling.protocol import alarm_user, is_valid_device_id, utc_now
 
 
 class ProvisionError(RuntimeError):
@@ -105,16 +105,25 @@ class Provisioner:
 
     @property
     def reserved_users(self) -> set[str]:
-        return {self.settings.mqtt_username, *self.p.monitor_users}
+        return {self.settings.mqtt_username, alarm_user(self.settings.mqtt_username), *self.p.monitor_users}
 
     # -- broker files ------------------------------------------------------------------------
     def _write_broker_files(self, entries: dict[str, str]) -> None:
+        hub, alarm = self.settings.mqtt_username, alarm_user(self.settings.mqtt_username)
+        if hub in entries:  # the hub's alarm session logs in with the hub's password (kamling.protocol.alarm_user)
+            entries[alarm] = entries[hub]
+        else:
+            entries.pop(alarm, None)
         self.p.broker_dir.mkdir(parents=True, exist_ok=True)
         write_private(self.passwd_path, render_password_file(entries))
         ha_prefix = self.settings.home_assistant_prefix if self.settings.home_assistant_discovery else None
         write_private(
             self.acl_path,
-            render_acl([self.settings.mqtt_username], self.p.monitor_users, home_assistant_prefix=ha_prefix),
+            render_acl(
+                [self.settings.mqtt_username, alarm_user(self.settings.mqtt_username)],
+                self.p.monitor_users,
+                home_assistant_prefix=ha_prefix,
+            ),
         )
 
     def _set_credential(self, user: str, password: str | None) -> None:

@@ -6,6 +6,7 @@ The agent's clock is injected, so ack timeouts are reached by moving the clock, 
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -404,3 +405,48 @@ def test_a_panic_is_published_before_its_cameras_are_asked_and_its_pictures_foll
     assert picture["data"]["evidence_for"] == panic["id"] and picture["seq"] > panic["seq"]
     snapshots = [(c, s) for c, s, _ in post.link._published if c is Channel.SNAPSHOT]
     assert (Channel.SNAPSHOT, picture["id"]) in snapshots
+
+
+def test_a_panic_sends_its_alarm_copy_before_its_commit_then_its_event_copy_and_replays_both(post: Post) -> None:
+    committed_when_sent: list[bool] = []
+    reader = sqlite3.connect(post.outbox_path, check_same_thread=False)  # another connection sees commits only
+    publish = post.link.publish if post.links else None
+    assert publish is not None
+
+    def watching(channel: Channel, payload: bytes, suffix: str | None = None, qos: int = 1) -> bool:
+        if channel is Channel.ALARM:
+            event_id = json.loads(payload)["id"]
+            committed_when_sent.append(
+                reader.execute("SELECT 1 FROM outbox WHERE id=?", (event_id,)).fetchone() is not None
+            )
+        return publish(channel, payload, suffix, qos)
+
+    post.link.publish = watching  # type: ignore[method-assign]
+    post.link.up()
+    raise_events(post, 1)  # motion: never on the alarm channel
+    wait_for(lambda: len(post.link.seqs()) == 1, what="motion published")
+    post.ack([post.link.events()[0]["id"]])  # a quiet post: nothing older unacked
+    wait_for(lambda: post.agent.stats["acked"] == 1, what="ack handled")
+    post.press()
+    wait_for(lambda: len(post.link.seqs()) == 2, what="panic published")
+    alarm = [json.loads(p) for c, _, p in post.link._published if c is Channel.ALARM]
+    assert [e["kind"] for e in alarm] == ["panic"] and alarm[0]["seq"] == 2
+    assert committed_when_sent == [False]  # left while its commit was still under way
+    assert post.agent.outbox.depth() == 1  # and the commit happened all the same
+
+    post.clock.advance(ACK_TIMEOUT)  # nothing acked: the replay sends both copies of the panic
+    wait_for(lambda: len(post.link.seqs()) == 3, what="replay")
+    copies = [(c, json.loads(p)) for c, _, p in post.link._published if c in (Channel.ALARM, Channel.EVENT)]
+    channels = [c for c, event in copies if event["seq"] == 2]
+    assert channels == [Channel.ALARM, Channel.EVENT, Channel.ALARM, Channel.EVENT]
+    reader.close()
+
+
+def test_with_older_events_unacked_the_alarm_copy_waits_its_turn(post: Post) -> None:
+    post.link.up()
+    raise_events(post, 2)  # in flight, not acked
+    wait_for(lambda: len(post.link.seqs()) == 2, what="motion published")
+    post.press()
+    wait_for(lambda: len(post.link.seqs()) == 3, what="panic published")
+    copies = [(c, json.loads(p)["seq"]) for c, _, p in post.link._published if c in (Channel.ALARM, Channel.EVENT)]
+    assert copies == [(Channel.EVENT, 1), (Channel.EVENT, 2), (Channel.ALARM, 3), (Channel.EVENT, 3)]

@@ -13,6 +13,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from hub.provisioning.broker_files import new_secret
 from kamling.mqtt import session_properties
+from kamling.protocol import alarm_user
 from poskamling.broker import BrokerError, MosquittoBroker, find_mosquitto
 from poskamling.net import wait_for_port
 from tests.support import HUB_USER, wait_for
@@ -51,7 +52,8 @@ def test_write_files_renders_a_safe_complete_config(tmp_path: Path) -> None:
     assert (tmp_path / "broker" / "data").is_dir()
     passwd = (tmp_path / "broker" / "passwd").read_text()
     assert "hub-secret" not in passwd and "dev-secret" not in passwd  # only hashes
-    assert {line.split(":")[0] for line in passwd.splitlines() if line} == {HUB_USER, DEVICE}
+    # the hub's alarm session (issue 17) gets its own account with the hub's password
+    assert {line.split(":")[0] for line in passwd.splitlines() if line} == {HUB_USER, alarm_user(HUB_USER), DEVICE}
     for name in ("mosquitto.conf", "passwd", "acl"):
         assert (tmp_path / "broker" / name).stat().st_mode & 0o077 == 0, f"{name} readable by others"
 

@@ -21,6 +21,7 @@ from hub.provisioning.broker_files import verify_password
 from hub.provisioning.provisioner import read_password_file
 from hub.settings import load_hub_settings
 from hub.storage.sql.audit import SqlAuditLog, open_audit_log
+from kamling.protocol import alarm_user
 from poskamling.cli import app
 from poskamling.net import free_port
 from tests.support import HUB_USER, wait_for
@@ -176,6 +177,10 @@ def test_hub_credential_is_printed_once_and_stored_hashed(setup: dict[str, Path]
     password = result.stdout.strip().rsplit(" ", 1)[1]
     stored = read_password_file(setup["broker"] / "passwd")[HUB_USER]
     assert verify_password(password, stored) and password not in (setup["broker"] / "passwd").read_text()
+    # The hub's alarm session (issue 17) logs in as <hub user>-alarm with the same password, and may read it.
+    alarm = read_password_file(setup["broker"] / "passwd")[alarm_user(HUB_USER)]
+    assert verify_password(password, alarm)
+    assert f"user {alarm_user(HUB_USER)}" in (setup["broker"] / "acl").read_text()
 
 
 def test_a_failed_broker_reload_is_an_error_that_says_what_was_saved(setup: dict[str, Path], tmp_path: Path) -> None:

@@ -107,3 +107,43 @@ def test_flooding_post_is_throttled_while_another_posts_panic_pages_the_officer(
     accepted = len(api.get("/api/events", params={"device": "pos-flood", "limit": 1000}).json()["items"])
     assert 0 < accepted < ingest.rejected["rate_limited"] / 10
     wait_for(lambda: guard.agent.outbox.depth() == 0, timeout=20, what="the panic acked to the honest post")
+
+
+def test_an_honest_posts_panic_reaches_the_officer_while_another_post_floods_the_default_broker(
+    make_hub, make_post, broker, sink, tmp_path
+) -> None:
+    # Issue 17: the broker keeps its production queue cap (2,000 per client) and provisioning does
+    # not manage it, so nothing blocks the flooder. The flood fills the hub's main connection (the
+    # broker drops messages meant for it); the panic's copy on the `alarm` channel travels on the
+    # hub's alarm session, which the flood does not share.
+    hub = make_hub(
+        [post_entry("pos-flood", "Pos Banjir"), post_entry("pos-rw07", "Pos Kamling RW 07")],
+        rate_limit={"rate": 20, "burst": 50, "panic_rate": 5, "panic_burst": 20},
+    )
+    assert hub.service is not None
+    ingest, alarm = hub.service.ingest, hub.service.mqtt.alarm
+    guard = make_post("pos-rw07")
+    wait_for(
+        lambda: hub.service.registry.state("pos-rw07").online and alarm.connected, what="post online, alarm session"
+    )
+
+    flooder = Flooder(broker.host, broker.port, "pos-flood", add_device(broker, "pos-flood"), tmp_path)
+    flooder.start()
+    try:
+        wait_for(lambda: ingest.rejected["rate_limited"] >= 2000, timeout=30, what="flood throttled at the hub")
+        dropping = "Outgoing messages are being dropped for client poskamling-hub."
+        wait_for(
+            lambda: dropping in broker.log_path.read_text(), timeout=30, what="the broker dropping the hub's messages"
+        )
+        guard.press()
+        page = sink.wait_for(lambda r: "PANIK" in r.body.get("title", "") and "RW 07" in r.body["title"], timeout=30)
+        assert page is not None, "the honest post's panic did not reach the officer during the flood"
+        # Still flooding when the officer got the page: it did not wait for the flood to end.
+        throttled = ingest.rejected["rate_limited"]
+        wait_for(lambda: ingest.rejected["rate_limited"] > throttled + 100, timeout=10, what="the flood goes on")
+    finally:
+        flooder.stop()
+    assert alarm.taken >= 1  # the panic came in on the alarm session
+    panics = [a for a in ingest.alerts.all() if a.device == "pos-rw07"]
+    assert len(panics) == 1  # two copies, one alert
+    wait_for(lambda: guard.agent.outbox.depth() == 0, timeout=30, what="the panic acked (after its commit) to the post")
