@@ -47,6 +47,7 @@ HUB_GRACE = 3.0
 """Seconds after connecting within which a retained hub status must arrive; none means no hub has
 ever served this broker (Mosquitto delivers retained messages right after the SUBACK)."""
 
+MOVE_TIMEOUT = 15.0  # seconds the first broker may take to accept us when moving back to it
 PROBE_TIMEOUT = 2.0  # TCP connect timeout when checking whether the first broker is back
 
 
@@ -79,6 +80,7 @@ class EdgeLink:
         self._control = threading.Lock()  # start/stop/switch
         self._stopping = threading.Event()
         self._supervisor: threading.Thread | None = None
+        self._connected_event = threading.Event()  # set on each successful connect
         self._wake = threading.Event()
         self._move_to: int | None = None  # a broker index the supervisor should move to
         self._grace: threading.Timer | None = None
@@ -173,9 +175,37 @@ class EdgeLink:
                     continue
                 host, port = self.addresses[target]
                 log.warning("moving from broker %s:%s to %s:%s", *self.addresses[self.current], host, port)
-                self._disconnect(say_offline=True)  # leave `offline` behind on a broker we leave alive
                 self.failovers += 1
-                self._connect(target)
+                if self.connected:  # the broker we are on still works: make before break
+                    self._move_while_connected(target)
+                else:
+                    self._disconnect(say_offline=True)
+                    self._connect(target)
+
+    def _move_while_connected(self, target: int) -> None:
+        """Connect to `target` first, then leave `offline` on the old broker and close it (caller holds
+        _control): at no moment is the post offline on every broker, so no hub raises a false alarm."""
+        old, old_index = self.client, self.current
+        self._connected_event.clear()
+        self._connect(target)  # self.client is the new session now; the old one's callbacks are ignored
+        if not self._connected_event.wait(MOVE_TIMEOUT) or self._stopping.is_set():
+            log.warning(
+                "broker %s:%s did not take us; staying on %s:%s", *self.addresses[target], *self.addresses[old_index]
+            )
+            new, self.client, self.current = self.client, old, old_index
+            if new is not None:
+                new.disconnect()
+                new.loop_stop()
+            self.connected = old is not None and old.is_connected()
+            return
+        if old is not None:
+            info = old.publish(topic(self.config.device_id, Channel.STATUS), OFFLINE_WILL, qos=1, retain=True)
+            try:
+                info.wait_for_publish(timeout=2)
+            except (RuntimeError, ValueError):
+                pass
+            old.disconnect()
+            old.loop_stop()
 
     def _primary_answers(self) -> bool:
         host, port = self.addresses[0]
@@ -187,6 +217,8 @@ class EdgeLink:
 
     # -- paho callbacks ----------------------------------------------------------------------
     def _on_connect(self, client: mqtt.Client, _userdata: Any, _flags: Any, reason_code: Any, _props: Any) -> None:
+        if client is not self.client:
+            return
         if not reason_ok(reason_code):
             log.error("broker refused connection: %s", reason_code)
             return
@@ -201,6 +233,7 @@ class EdgeLink:
         self._failures = 0
         self._generation += 1
         self.connected = True
+        self._connected_event.set()
         host, port = self.addresses[self.current]
         log.info("connected to broker %s:%s as %s", host, port, device)
         self.on_connection(True)
@@ -209,7 +242,9 @@ class EdgeLink:
         self._grace.daemon = True
         self._grace.start()
 
-    def _on_disconnect(self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason_code: Any, _props: Any) -> None:
+    def _on_disconnect(self, client: mqtt.Client, _userdata: Any, _flags: Any, reason_code: Any, _props: Any) -> None:
+        if client is not self.client:
+            return  # a session we are leaving (make before break)
         if self._grace is not None:
             self._grace.cancel()
         if not self.connected:

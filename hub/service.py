@@ -17,7 +17,8 @@ from hub.alerting.rules import HUB_DEVICE, AlertKind
 from hub.alerting.service import AlertService, RecipientResolver
 from hub.alerting.sql_store import SqlAlertRepository, migrate_alert_files
 from hub.community.service import CommunityService
-from hub.ingest.mqtt_session import HubMqtt, Inbound
+from hub.ingest.brokers import BrokerLossHold, BrokerSet
+from hub.ingest.mqtt_session import Inbound
 from hub.ingest.pipeline import Ingest
 from hub.ingest.poison import PoisonWatch
 from hub.ingest.quarantine import Quarantine
@@ -106,7 +107,7 @@ class HubService:
             post_max_bytes=int(settings.snapshot_post_max_mb * MB),
             database=Database(settings.store_url),  # the index: one row per file, never a folder scan at start
         )
-        self.mqtt = HubMqtt(settings, self.inbox, version=software_version())
+        self.mqtt = BrokerSet(settings, self.inbox, self.registry, version=software_version())  # every broker
         self.alerts = AlertService(
             settings,
             posts=self._post_or_hub,
@@ -148,6 +149,16 @@ class HubService:
             self.ingest, self.alerts, settings.ingest_stuck_after, queue_depth=self.inbox.qsize
         )
         self.mqtt.admit = self.ingest.admit  # rate limit before queueing (flooding devices)
+        # A broker lost: its posts get a grace to show up on another broker before their offline alert (issue 13)
+        self.broker_loss = BrokerLossHold(
+            self.registry,
+            self.alerts.post_offline,
+            settings.broker_loss_grace,
+            every_broker_up=lambda: all(self.mqtt.brokers.values()),
+            any_broker_up=lambda: self.mqtt.connected,
+        )
+        self.mqtt.on_lost = self.broker_loss.lost
+        self.ingest.defer_offline = self.broker_loss.defer
         self.quarantine = Quarantine(settings, self.alerts)  # a device that keeps flooding: alert, block
         self.ingest.on_rate_limited = self.quarantine.rejected
         self.users = UserStore(settings.data_dir / "users.json")
@@ -239,6 +250,7 @@ class HubService:
             self.audit.record("hub", "storage.damaged", message.split(":", 1)[0], ok=False, problem=message)
 
     def stop(self) -> None:
+        self.broker_loss.stop()
         self.ronda.stop()
         self.community.stop()
         self.home_assistant.stop()

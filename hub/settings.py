@@ -271,6 +271,13 @@ class ProvisioningSettings(_Section):
     monitor_users: list[str] = Field(default_factory=list, description="read-only broker users (diagnostics)")
 
 
+class BrokerAddress(_Section):
+    """Another broker of the sector (issue 13): the hub connects to it as well, with the same account."""
+
+    host: str = Field(min_length=1, description="broker host name or address")
+    port: int = Field(default=1883, ge=1, le=65535, description="broker port")
+
+
 class HubSettings(BaseSettings):
     """Everything the hub needs; env vars POSKAMLING_HUB_<FIELD> override the file."""
 
@@ -289,6 +296,19 @@ class HubSettings(BaseSettings):
         description="seconds a command to a post stays valid (an offline post gets it on return only within them)",
     )
     mqtt_tls_ca: Path | None = Field(default=None, description="CA certificate of the broker; enables TLS")
+    mqtt_other_brokers: list[BrokerAddress] = Field(
+        default_factory=list,
+        max_length=8,
+        description="the sector's other brokers (posts fail over to them): the hub connects to every one, "
+        "with the same account and TLS settings as mqtt_host",
+    )
+    broker_loss_grace: float = Field(
+        default=30.0,
+        ge=0,
+        le=600,
+        description="seconds a post that was on a broker whose connection the hub lost may take to show up on "
+        "another broker before its offline alert (its own Last Will, a real disappearance, alerts at once)",
+    )
     hub_id: str = Field(
         default="hub",
         pattern=DEVICE_ID_PATTERN,

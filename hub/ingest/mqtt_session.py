@@ -56,6 +56,7 @@ class Inbound:
     settle: Callable[[], None] | None = field(default=None, compare=False, repr=False)
     """Acknowledge the message to the broker; call once it is durably handled (or rejected)."""
     admitted: bool = False  # passed the rate limit already (HubMqtt.admit): ingest does not count it twice
+    broker: str = ""  # the broker it came through ("host:port"; issue 13: a post's status is merged across brokers)
 
     def done(self) -> None:
         if self.settle is not None:
@@ -79,16 +80,25 @@ class HubMqtt:
     (issue 13). Peer presence is kept here, in `hubs`; it never reaches the ingest queue.
     """
 
-    def __init__(self, settings: HubSettings, inbox: queue.Queue[Inbound], version: str | None = None) -> None:
+    def __init__(
+        self,
+        settings: HubSettings,
+        inbox: queue.Queue[Inbound],
+        version: str | None = None,
+        endpoint: tuple[str, int] | None = None,
+    ) -> None:
         self.settings = settings
         self.inbox = inbox
         self.version = version
+        self.host, self.port = endpoint or (settings.mqtt_host, settings.mqtt_port)
+        self.broker = f"{self.host}:{self.port}"  # the label of this broker on every message it brings
+        self.on_lost: Callable[[str], None] | None = None  # the session to this broker dropped (BrokerSet)
         self.hubs: dict[str, HubPresence] = {}  # hub id -> presence, from the retained status topics
         self.client: mqtt.Client | None = None
         self.connected = False
         self.connects = 0
         self.failed = 0  # messages that could not even be queued (PUBACKed, logged)
-        self.alarm = AlarmSession(settings, inbox)  # the alarm channel, on a connection of its own
+        self.alarm = AlarmSession(settings, inbox, endpoint)  # the alarm channel, on a connection of its own
         # Cheap per-device rate-limit check run on paho's thread before queueing (Ingest.admit, set by
         # HubService): a flood is dropped here, so it costs no queue slot, no validation, no ingest time.
         self.admit = None
@@ -104,7 +114,7 @@ class HubMqtt:
     def start(self) -> None:
         s = self.settings
         endpoint = BrokerEndpoint(
-            s.mqtt_host, s.mqtt_port, s.mqtt_username, s.mqtt_password.get_secret_value(), s.mqtt_tls_ca
+            self.host, self.port, s.mqtt_username, s.mqtt_password.get_secret_value(), s.mqtt_tls_ca
         )
         client = make_client(endpoint, s.mqtt_client_id, reconnect_min=0.5, reconnect_max=10)
         client.on_connect = self._on_connect
@@ -116,8 +126,8 @@ class HubMqtt:
         client.will_set(hub_status_topic(s.hub_id), OFFLINE_WILL, qos=1, retain=True)
         self.client = client
         client.connect_async(
-            s.mqtt_host,
-            s.mqtt_port,
+            self.host,
+            self.port,
             keepalive=10,
             clean_start=False,
             properties=session_properties(s.mqtt_session_expiry),
@@ -134,6 +144,7 @@ class HubMqtt:
                     info.wait_for_publish(timeout=2)
                 except (RuntimeError, ValueError):
                     pass
+            self.connected = False  # a stop is not a lost broker: on_lost stays quiet
             self.client.disconnect()
             self.client.loop_stop()
             self.client = None
@@ -161,11 +172,15 @@ class HubMqtt:
             [(subscription(channel), 1) for channel in EDGE_PUBLISHES if channel is not Channel.ALARM]
             + [(HUB_STATUS_SUBSCRIPTION, 1)]
         )
-        log.info("hub connected to broker (session present: %s)", getattr(flags, "session_present", "?"))
+        log.info(
+            "hub connected to broker %s (session present: %s)", self.broker, getattr(flags, "session_present", "?")
+        )
 
     def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason_code: Any, _p: Any) -> None:
-        self.connected = False
-        log.warning("hub disconnected from broker: %s", reason_code)
+        was_connected, self.connected = self.connected, False
+        log.warning("hub disconnected from broker %s: %s", self.broker, reason_code)
+        if was_connected and self.on_lost is not None:
+            self.on_lost(self.broker)
 
     def _on_message(self, _c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
         try:
@@ -197,7 +212,13 @@ class HubMqtt:
 
         self.inbox.put(
             Inbound(
-                message.topic, bytes(message.payload), time.monotonic(), bool(message.retain), settle, admit is not None
+                message.topic,
+                bytes(message.payload),
+                time.monotonic(),
+                bool(message.retain),
+                settle,
+                admit is not None,
+                self.broker,
             )
         )
 
@@ -238,9 +259,13 @@ class AlarmSession:
     alone (each panic still arrives there as an `event`), and says so in its log.
     """
 
-    def __init__(self, settings: HubSettings, inbox: queue.Queue[Inbound]) -> None:
+    def __init__(
+        self, settings: HubSettings, inbox: queue.Queue[Inbound], endpoint: tuple[str, int] | None = None
+    ) -> None:
         self.settings = settings
         self.inbox = inbox
+        self.host, self.port = endpoint or (settings.mqtt_host, settings.mqtt_port)
+        self.broker = f"{self.host}:{self.port}"
         self.username = alarm_user(settings.mqtt_username)
         self.client: mqtt.Client | None = None
         self.connected = False
@@ -252,7 +277,7 @@ class AlarmSession:
     def start(self) -> None:
         s = self.settings
         endpoint = BrokerEndpoint(
-            s.mqtt_host, s.mqtt_port, self.username, s.mqtt_password.get_secret_value(), s.mqtt_tls_ca
+            self.host, self.port, self.username, s.mqtt_password.get_secret_value(), s.mqtt_tls_ca
         )
         client = make_client(endpoint, self.username, reconnect_min=0.5, reconnect_max=30)
         client.on_connect = self._on_connect
@@ -263,8 +288,8 @@ class AlarmSession:
         client.max_queued_messages_set(0)
         self.client = client
         client.connect_async(
-            s.mqtt_host,
-            s.mqtt_port,
+            self.host,
+            self.port,
             keepalive=10,
             clean_start=False,
             properties=session_properties(s.mqtt_session_expiry),
@@ -314,7 +339,15 @@ class AlarmSession:
                     self._ack(mid, qos, generation)
 
             self.inbox.put(
-                Inbound(message.topic, bytes(message.payload), time.monotonic(), False, settle, admit is not None)
+                Inbound(
+                    message.topic,
+                    bytes(message.payload),
+                    time.monotonic(),
+                    False,
+                    settle,
+                    admit is not None,
+                    self.broker,
+                )
             )
             self.taken += 1
         except Exception:  # never into paho's loop

@@ -98,6 +98,8 @@ class Ingest:
         self.on_tick: Callable[[], None] | None = None  # kamling/runtime.py: systemd watchdog, from this loop
         self.on_dead_letter: Callable[[DeadLetter], None] | None = None  # hub/ingest/poison.py: alert on repeats
         self.on_reply: Callable[[str, bytes, float], None] | None = None  # hub/posts/commands.py (raises ProtocolError)
+        # hub/ingest/brokers.py BrokerLossHold.defer: True when an offline post's alert must wait (issue 13)
+        self.defer_offline: Callable[[str], bool] | None = None
         self.on_status: Callable[[str, bool], None] | None = None  # every status message: commands resent on `online`
         self.writer = writer_factory(store, self._on_committed, max_batch=max_batch)
         # no snapshot without an event of the same post (issue 18); HubService.configure()s its limits
@@ -275,7 +277,7 @@ class Ingest:
                     raise ProtocolError("not_an_alarm", event.kind.value)
                 deferred = self._handle_event(event, item)
             elif parts.channel is Channel.STATUS:
-                self._handle_status(parts.device, item.payload)
+                self._handle_status(parts.device, item.payload, item.broker)
             elif parts.channel is Channel.HEALTH:
                 health = decode_health(item.payload)
                 self.registry.set_health(parts.device, health, self.clock())
@@ -413,11 +415,11 @@ class Ingest:
         record = self.store.get(event_id)
         return str(record["device"]) if record is not None else None
 
-    def _handle_status(self, device: str, payload: bytes) -> None:
+    def _handle_status(self, device: str, payload: bytes, broker: str = "") -> None:
         status = decode_status(payload)
         now = self.clock()
         online = status.state == "online"
-        changed = self.registry.set_status(device, online, now, status.version)
+        changed = self.registry.set_status(device, online, now, status.version, broker)  # merged across brokers
         if self.on_status is not None:
             self.on_status(device, online)
         if not changed:
@@ -427,6 +429,8 @@ class Ingest:
             self.alerts.clear_condition(device, AlertKind.OFFLINE, "post back online")
         else:
             log.warning("post %s went OFFLINE", device)
+            if self.defer_offline is not None and self.defer_offline(device):
+                return  # the hub cannot see every broker now: the post may be on one it cannot see
             self.alerts.post_offline(device)
 
     def _handle_event(self, event: Event, item: Inbound | None = None) -> bool:

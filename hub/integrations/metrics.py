@@ -27,7 +27,7 @@ from prometheus_client.registry import Collector
 
 from hub.alerting.rules import AlertKind
 from hub.alerting.service import AlertService
-from hub.ingest.mqtt_session import HubMqtt
+from hub.ingest.brokers import BrokerSet
 from hub.ingest.pipeline import Ingest
 from hub.posts.registry import PostRegistry
 from kamling.protocol import EventKind, utc_now
@@ -39,7 +39,7 @@ class HubState(Protocol):
     ingest: Ingest
     alerts: AlertService
     registry: PostRegistry
-    mqtt: HubMqtt
+    mqtt: BrokerSet
 
 
 log = logging.getLogger(__name__)

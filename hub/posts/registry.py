@@ -19,6 +19,7 @@ class PostState:
     health: dict[str, Any] = field(default_factory=dict)
     last_seq: int = 0
     seq_gaps: int = 0
+    brokers: frozenset[str] = frozenset()  # the brokers it says it is online on (issue 13: merged status)
 
 
 class PostRegistry:
@@ -47,19 +48,46 @@ class PostRegistry:
     def state(self, device: str) -> PostState:
         return self._state.get(device, PostState())
 
-    def set_status(self, device: str, online: bool, now: datetime, version: str | None = None) -> bool:
-        """Record online/offline; True when it changed."""
+    def set_status(
+        self, device: str, online: bool, now: datetime, version: str | None = None, broker: str = ""
+    ) -> bool:
+        """Record online/offline as said on one broker; True when the post's merged state changed.
+
+        A post is online while it is online on any broker: the `offline` Last Will a broker keeps after
+        the post moved to another broker does not make it offline (issue 13)."""
         with self._lock:
             old = self._state.get(device, PostState())
-            changed = old.online != online
+            brokers = old.brokers | {broker} if online else old.brokers - {broker}
+            merged = bool(brokers)
+            changed = old.online != merged
             self._state[device] = replace(
                 old,
-                online=online,
+                online=merged,
+                brokers=brokers,
                 last_seen=now if online else old.last_seen,
                 status_since=now if changed else old.status_since,
                 version=version or old.version,
             )
             return changed
+
+    def forget_broker(self, broker: str, now: datetime) -> list[str]:
+        """The hub lost its session to `broker`: what it said there no longer counts. Returns the posts
+        that were online on it alone and are now offline (the caller decides when that is an alarm)."""
+        gone: list[str] = []
+        with self._lock:
+            for device, old in list(self._state.items()):
+                if broker not in old.brokers:
+                    continue
+                brokers = old.brokers - {broker}
+                if not brokers:
+                    gone.append(device)
+                self._state[device] = replace(
+                    old,
+                    brokers=brokers,
+                    online=bool(brokers),
+                    status_since=old.status_since if brokers else now,
+                )
+        return gone
 
     def seen(self, device: str, now: datetime, seq: int | None = None) -> int:
         """Note traffic from a device; returns how many seqs were skipped (a gap) if any."""

@@ -119,7 +119,8 @@ class HealthOut(BaseModel):
     status: Literal["ok", "degraded"]
     ingest: IngestHealth
     version: str
-    mqtt_connected: bool
+    mqtt_connected: bool = Field(description="the hub's session to at least one broker is up")
+    brokers: dict[str, bool] = Field(description="every broker of the sector (host:port) and whether the hub is on it")
     posts: int
     posts_online: int
     events_accepted: int

@@ -151,3 +151,64 @@ def test_post_fails_over_to_the_second_broker_and_returns_to_the_first(
         assert link.failovers >= 2
     finally:
         hub.stop()
+
+
+def test_a_hub_on_both_brokers_follows_a_post_that_fails_over_without_a_false_offline(
+    broker: MosquittoBroker,
+    broker_b: MosquittoBroker,
+    sink: NotificationSink,
+    make_hub: Callable[..., HubHarness],
+    make_post: Callable[..., SimulatedPost],
+) -> None:
+    """Broker A dies: the post moves to B, where the hub also listens; its panic is paged and acked
+    through B; A returns and the post moves back (make before break). The post never looks offline
+    to the hub (no offline alert, no page), and a post that really vanishes still alerts."""
+    device, other = "pos-hp04", "pos-hp05"
+    broker_b.accounts[HUB_USER] = broker.accounts[HUB_USER]  # the hub's one account, on both brokers
+    for name in (device, other):
+        broker_b.accounts[name] = add_device(broker, name)
+    broker_b.reload()
+    hub = make_hub(
+        [post_entry(device), post_entry(other)],
+        mqtt_other_brokers=[{"host": broker_b.host, "port": broker_b.port}],
+        broker_loss_grace=20.0,
+    )
+    viewer = hub.client("viewer")
+    wait_for(lambda: all(viewer.get("/api/health").json()["brokers"].values()), what="hub on both brokers")
+    failover = [BrokerAddress(host=broker_b.host, port=broker_b.port)]
+    posts = {}
+    for name in (device, other):
+        mqtt_cfg = make_post(name, start=False).config.mqtt.model_copy(
+            update={"failover": failover, "primary_retry": 1.0}
+        )
+        posts[name] = make_post(name, mqtt=mqtt_cfg)
+    post = posts[device]
+    wait_for(lambda: hub.service.registry.state(device).online, what="post online at the hub")
+
+    broker.kill()
+    link = post.agent.link
+    assert link is not None
+    wait_for(lambda: link.current == 1 and link.connected, timeout=30, what="post moved to broker B")
+    wait_for(lambda: hub.service.registry.state(device).online, timeout=20, what="the hub hears it on B")
+    wait_for(lambda: post.led_state() == "connected", timeout=20, what="post sees the hub on B")
+    post.press()
+    page = sink.wait_for(lambda r: r.path == "/officer" and "PANIK" in r.body.get("title", ""), timeout=30)
+    assert page is not None
+    wait_for(lambda: not post.agent.outbox.has_pending(EventKind.PANIC), timeout=20, what="acked through broker B")
+
+    broker.restart()
+    wait_for(lambda: link.current == 0 and link.connected, timeout=40, what="post back on broker A")
+    wait_for(
+        lambda: hub.service.registry.state(device).brokers == frozenset({f"{broker.host}:{broker.port}"}),
+        timeout=20,
+        what="the hub hears it on A alone",
+    )
+    offline = [a for a in hub.service.alerts.all() if a.kind == "offline"]
+    assert offline == [], f"false offline alerts: {offline}"
+
+    posts[other].stop()  # a real disappearance: its offline status, at once
+    wait_for(
+        lambda: [a.device for a in hub.service.alerts.all() if a.kind == "offline"] == [other],
+        timeout=20,
+        what="a post that really went away still alerts",
+    )

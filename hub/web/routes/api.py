@@ -85,6 +85,7 @@ def health(hub: HubDep) -> dict[str, Any]:
         },
         "version": hub.version,
         "mqtt_connected": hub.mqtt.connected,
+        "brokers": hub.mqtt.brokers,  # each broker ("host:port") and whether the hub's session to it is up
         "posts": len(states),
         "posts_online": sum(1 for s in states if s.online),
         "events_accepted": hub.ingest.accepted,
