@@ -91,6 +91,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "kind_health": "Kondisi pos",
         "kind_flood": "Pos membanjiri sistem",
         "kind_poison": "Pesan pos gagal diproses",
+        "kind_broker_lost": "Broker MQTT terputus",
+        "kind_peer_hub_lost": "Hub cadangan mati",
         "kind_ingest_stuck": "Hub tidak menerima kejadian",
         "kind_unstaffed": "Pos kosong",
         # The ronda page (hub/web/routes/ronda.py, templates/dashboard/ronda.html).
@@ -285,6 +287,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "page_kind_health": "PERINGATAN KONDISI POS",
         "page_kind_flood": "POS MEMBANJIRI SISTEM",
         "page_kind_poison": "PESAN POS GAGAL DIPROSES",
+        "page_kind_broker_lost": "BROKER MQTT TERPUTUS",
+        "page_kind_peer_hub_lost": "HUB CADANGAN MATI",
         "page_kind_ingest_stuck": "HUB TIDAK MENERIMA KEJADIAN",
         "page_kind_unstaffed": "POS KOSONG",
         # Residents' reports and police visits from the post's poster (hub/community, routes sambang.py, lapor.py).
@@ -503,6 +507,15 @@ STRINGS: dict[str, dict[str, str]] = {
             "2. Hubungi teknisi; lihat daftar pesan gagal (admin).\n"
             "3. Minta warga pos melapor lewat telepon sampai diperbaiki."
         ),
+        "procedure_broker_lost": (
+            "1. Hub kehilangan salah satu broker MQTT: pos yang memakainya pindah ke broker lain.\n"
+            "2. Hubungi teknisi untuk memeriksa mesin broker tersebut.\n"
+            "3. Sampai pulih, sektor tidak punya broker cadangan."
+        ),
+        "procedure_peer_hub_lost": (
+            "1. Hub lain di sektor ini mati atau dihentikan; hub ini tetap melayani semua pos.\n"
+            "2. Hubungi teknisi: sampai pulih, sektor tidak punya hub cadangan."
+        ),
         "procedure_ingest_stuck": (
             "1. Hub tidak menerima kejadian: tombol panik dari semua pos mungkin tidak sampai.\n"
             "2. Hubungi teknisi segera.\n"
@@ -694,6 +707,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "kind_health": "Post health",
         "kind_flood": "Post flooding",
         "kind_poison": "Post messages failing",
+        "kind_broker_lost": "MQTT broker lost",
+        "kind_peer_hub_lost": "Standby hub down",
         "kind_ingest_stuck": "Hub not receiving events",
         "kind_unstaffed": "Post unstaffed",
         "nav_ronda": "Night watch",
@@ -885,6 +900,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "page_kind_health": "POST HEALTH WARNING",
         "page_kind_flood": "POST FLOODING",
         "page_kind_poison": "POST MESSAGES FAILING",
+        "page_kind_broker_lost": "MQTT BROKER LOST",
+        "page_kind_peer_hub_lost": "STANDBY HUB DOWN",
         "page_kind_ingest_stuck": "HUB NOT RECEIVING EVENTS",
         "page_kind_unstaffed": "POST UNSTAFFED (POS KOSONG)",
         "kind_report": "Resident's report",
@@ -1096,6 +1113,15 @@ STRINGS: dict[str, dict[str, str]] = {
             "1. The hub cannot process this post's messages.\n"
             "2. Call the technician; see the dead letters (admin).\n"
             "3. Ask the post to report by phone until it is fixed."
+        ),
+        "procedure_broker_lost": (
+            "1. The hub lost one of the MQTT brokers: the posts on it move to another broker.\n"
+            "2. Call the technician to check that broker's machine.\n"
+            "3. Until it recovers, the sector has no spare broker."
+        ),
+        "procedure_peer_hub_lost": (
+            "1. Another hub of this sector is down or stopped; this hub still serves every post.\n"
+            "2. Call the technician: until it recovers, the sector has no spare hub."
         ),
         "procedure_ingest_stuck": (
             "1. The hub is not receiving events: panics from every post may not arrive.\n"

@@ -14,6 +14,7 @@ from hub.accounts.users import UserStore
 from hub.alerting.evidence import AlertEvidence
 from hub.alerting.health_watch import HealthWatch
 from hub.alerting.rules import HUB_DEVICE, AlertKind
+from hub.alerting.sector_watch import SectorWatch
 from hub.alerting.service import AlertService, RecipientResolver
 from hub.alerting.sql_store import SqlAlertRepository, migrate_alert_files
 from hub.community.service import CommunityService
@@ -158,6 +159,14 @@ class HubService:
             any_broker_up=lambda: self.mqtt.connected,
         )
         self.mqtt.on_lost = self.broker_loss.lost
+        # A broker of the sector out of reach, or a peer hub offline, for a while: one page to the duty desk
+        self.sector_watch = SectorWatch(
+            self.alerts,
+            brokers=lambda: self.mqtt.brokers,
+            hubs=lambda: {hub_id: p.state for hub_id, p in self.mqtt.hubs.items()},
+            own_hub=settings.hub_id,
+            after=settings.sector_lost_after,
+        )
         self.ingest.defer_offline = self.broker_loss.defer
         self.quarantine = Quarantine(settings, self.alerts)  # a device that keeps flooding: alert, block
         self.ingest.on_rate_limited = self.quarantine.rejected
@@ -225,6 +234,7 @@ class HubService:
         if self.retention is not None:
             self.retention.start()
         self.watchdog.start()
+        self.sector_watch.start()
         self.mqtt.start()
         self.home_assistant.start()
         self.ronda.start()
@@ -256,6 +266,7 @@ class HubService:
         self.home_assistant.stop()
         self.mqtt.stop()
         self.watchdog.stop()
+        self.sector_watch.stop()
         self.ingest.stop()
         self.commands.stop()
         self.dead_letters.close()

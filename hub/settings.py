@@ -302,6 +302,13 @@ class HubSettings(BaseSettings):
         description="the sector's other brokers (posts fail over to them): the hub connects to every one, "
         "with the same account and TLS settings as mqtt_host",
     )
+    sector_lost_after: float = Field(
+        default=30.0,
+        ge=1,
+        le=3600,
+        description="seconds a broker of the sector may be out of the hub's reach, or a peer hub offline, "
+        "before the duty desk is paged (broker_lost, peer_hub_lost)",
+    )
     broker_loss_grace: float = Field(
         default=30.0,
         ge=0,
@@ -416,7 +423,19 @@ class HubSettings(BaseSettings):
         default=0.0, ge=0, description="seconds an offline post may stay offline before an alert"
     )
     alert_rules: dict[
-        Literal["panic", "tamper", "offline", "camera", "motion", "health", "flood", "poison", "ingest_stuck"],
+        Literal[
+            "panic",
+            "tamper",
+            "offline",
+            "camera",
+            "motion",
+            "health",
+            "flood",
+            "poison",
+            "ingest_stuck",
+            "broker_lost",
+            "peer_hub_lost",
+        ],
         EscalationRule,
     ] = Field(
         default_factory=dict,

@@ -34,6 +34,8 @@ DEFAULT_RULES: dict[AlertKind, EscalationRule] = {
     AlertKind.FLOOD: EscalationRule(levels=1, after=None),  # one page: a blocked post cannot raise a panic
     AlertKind.POISON: EscalationRule(levels=1, after=None),  # one page: a post whose messages keep failing
     AlertKind.INGEST_STUCK: EscalationRule(levels=1, after=None),  # one page per episode, to the duty desk
+    AlertKind.BROKER_LOST: EscalationRule(levels=1, after=None),  # one page per episode, to the duty desk
+    AlertKind.PEER_HUB_LOST: EscalationRule(levels=1, after=None),  # one page per episode, to the duty desk
     AlertKind.UNSTAFFED: EscalationRule(
         levels=1, after=None, remind=False
     ),  # one page, the village officer; never the chain

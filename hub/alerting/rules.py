@@ -30,6 +30,8 @@ class AlertKind(StrEnum):
     FLOOD = "flood"  # a post kept exceeding its rate limit; quarantined (hub/ingest/quarantine.py)
     POISON = "poison"  # a post's messages keep failing in the hub: dead-lettered (hub/ingest/poison.py)
     INGEST_STUCK = "ingest_stuck"  # the hub's ingest stopped settling messages (hub/ingest/watchdog.py)
+    BROKER_LOST = "broker_lost"  # the hub lost a broker of the sector for a while (hub/alerting/sector_watch.py)
+    PEER_HUB_LOST = "peer_hub_lost"  # another hub of the sector says it is offline (hub/alerting/sector_watch.py)
     UNSTAFFED = "unstaffed"  # "Pos kosong": a ronda round passed without a check-in (hub/ronda/rules.py)
     REPORT = "report"  # a resident's quick report from the post's poster (hub/community): the operators' queue
     INCIDENT = "incident"  # an operator escalated a resident's report: paged like a panic (hub/community)
@@ -38,7 +40,7 @@ class AlertKind(StrEnum):
 
 HUB_DEVICE = "_hub"
 """The pseudo-device of alerts about the hub itself; never a post's id (ids start with [a-z0-9])."""
-HUB_KINDS = frozenset({AlertKind.INGEST_STUCK})
+HUB_KINDS = frozenset({AlertKind.INGEST_STUCK, AlertKind.BROKER_LOST, AlertKind.PEER_HUB_LOST})
 """Kinds about the hub, not a post: they page the duty desk (the roster's fallback) and no post is told."""
 POLSEK_ONLY = frozenset(
     {
@@ -47,6 +49,8 @@ POLSEK_ONLY = frozenset(
         AlertKind.FLOOD,
         AlertKind.POISON,
         AlertKind.INGEST_STUCK,
+        AlertKind.BROKER_LOST,
+        AlertKind.PEER_HUB_LOST,
         AlertKind.UNSTAFFED,
         AlertKind.REPORT,
         AlertKind.INCIDENT,
@@ -66,6 +70,8 @@ SEVERITY = {
     AlertKind.FLOOD: Severity.MAJOR,
     AlertKind.POISON: Severity.MAJOR,
     AlertKind.INGEST_STUCK: Severity.CRITICAL,  # no post's panic reaches the hub while it lasts
+    AlertKind.BROKER_LOST: Severity.MAJOR,  # posts on it fail over to another broker; no spare left meanwhile
+    AlertKind.PEER_HUB_LOST: Severity.MAJOR,  # this hub still serves the sector, with no spare
     AlertKind.UNSTAFFED: Severity.WARNING,  # low: nobody is in danger because a round was missed
     AlertKind.REPORT: Severity.WARNING,  # low until an operator has looked at it
     AlertKind.INCIDENT: Severity.MAJOR,  # an operator judged a resident's report real

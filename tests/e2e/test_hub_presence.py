@@ -51,7 +51,8 @@ def test_post_shows_no_hub_while_its_hub_is_dead_and_keeps_the_panic(
 def test_two_hubs_list_each_other_in_health(broker: MosquittoBroker, sink: NotificationSink, tmp_path: Path) -> None:
     posts = [post_entry("pos-hp02")]
     officers = [{"name": "officer", "urls": [sink.url("officer")]}]
-    hub_a = HubHarness(broker, sink, tmp_path / "hub-a", posts, officers, extra={"hub_id": "hub-a"})
+    duty_desk = {"fallback_urls": [sink.url("piket")], "sector_lost_after": 1.0}
+    hub_a = HubHarness(broker, sink, tmp_path / "hub-a", posts, officers, extra={"hub_id": "hub-a"} | duty_desk)
     # Each hub has a broker account of its own: Mosquitto uses the user name as client id, so two hubs
     # sharing one account would take each other's session over.
     broker.accounts["poskamling-hub-b"] = password_b = new_secret()
@@ -73,6 +74,11 @@ def test_two_hubs_list_each_other_in_health(broker: MosquittoBroker, sink: Notif
             assert client_a.get("/api/health").json()["hub_id"] == "hub-a"
             hub_b.stop()
             wait_for(lambda: states(client_a) == {"hub-a": "online", "hub-b": "offline"}, what="A sees B leave")
+            page = sink.wait_for(lambda r: r.path == "/piket", timeout=20)  # the duty desk is told, once
+            assert page is not None and "HUB CADANGAN MATI" in page.body["title"], page
+            assert hub_a.service is not None
+            (lost,) = [a for a in hub_a.service.alerts.all() if a.kind == "peer_hub_lost"]
+            assert lost.details["gone"] == ["hub-b"]
     finally:
         hub_a.stop()
         hub_b.stop()
