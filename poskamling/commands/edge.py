@@ -9,7 +9,6 @@ import typer
 
 from edge.agent import EdgeAgent
 from edge.config import load_edge_config
-from edge.doctor import DoctorOptions, exit_code, render_table, run_doctor
 from edge.hardware import PostHardware
 from edge.outbox import Outbox
 from kamling.configfile import ConfigError
@@ -76,6 +75,9 @@ def doctor(
 
     Stop the agent first: sudo systemctl stop poskamling-edge
     """
+    # Imported here: the doctor reads cameras (OpenCV, NumPy), which the agent without a camera never loads.
+    from edge.doctor import DoctorOptions, exit_code, render_table, run_doctor
+
     options = DoctorOptions(
         button_timeout=button_timeout,
         camera_seconds=camera_seconds,
