@@ -65,17 +65,32 @@ class Picture:
         return picture
 
     @classmethod
-    def of_jpeg(cls, jpeg: np.ndarray, height_hint: int, min_height: int) -> Picture | None:
+    def of_jpeg(
+        cls, jpeg: np.ndarray, size_hint: Size | None, min_height: int, colour_width: int | None = None
+    ) -> Picture | None:
         """A JPEG decoded to grey at the smallest DCT scale that keeps `min_height` rows; None if it does not decode.
 
-        `height_hint` is the source's frame height as the container announced it (0: unknown, decode
-        at full size); the size returned is measured from the decoded picture.
+        `size_hint` is the source's frame size as the container announced it (None: unknown, decode
+        at full size); the size kept is measured from the decoded picture. With `colour_width` the
+        caller will want colour at least that wide (an evidence frame): when that is the same scale,
+        colour is decoded once and the grey made from it, instead of decoding the JPEG twice.
         """
-        scale = grey_scale_for(height_hint, min_height) if height_hint > 0 else 1
-        grey = cv2.imdecode(jpeg, _GREY[scale])
-        if grey is None or grey.size == 0:
-            return None
-        return cls(grey, (grey.shape[1] * scale, grey.shape[0] * scale), jpeg)
+        width, height = size_hint if size_hint is not None else (0, 0)
+        scale = grey_scale_for(height, min_height) if height > 0 else 1
+        colour: np.ndarray | None = None
+        if colour_width is not None and width > 0 and colour_scale_for(width, colour_width) == scale:
+            colour = cv2.imdecode(jpeg, _COLOUR[scale])
+            if colour is None or colour.size == 0:
+                return None
+            grey = cv2.cvtColor(colour, cv2.COLOR_BGR2GRAY)
+        else:
+            grey = cv2.imdecode(jpeg, _GREY[scale])
+            if grey is None or grey.size == 0:
+                return None
+        picture = cls(grey, (grey.shape[1] * scale, grey.shape[0] * scale), jpeg)
+        if colour is not None:
+            picture._colour[scale] = colour
+        return picture
 
     @property
     def jpeg(self) -> np.ndarray | None:

@@ -27,7 +27,7 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Protocol, cast, runtime_checkable
 
 import cv2
 import numpy as np
@@ -76,7 +76,7 @@ class FrameSource(Protocol):
 class PictureSource(Protocol):
     """A source that can hand out a `Picture` reduced for analysis (see edge/camera/picture.py)."""
 
-    def retrieve_picture(self, min_height: int) -> Picture | None: ...
+    def retrieve_picture(self, min_height: int, colour_width: int | None = None) -> Picture | None: ...
 
 
 MJPEG_FOURCCS = frozenset({"MJPG", "mjpg", "mjpe", "MJPE", "JPEG", "jpeg", "AVRn", "MJPA", "mjpa", "LJPG", "dmb1"})
@@ -129,7 +129,7 @@ class CaptureSource:
         self._capture: cv2.VideoCapture | None = None
         self._raw = False  # the open capture hands out JPEG packets
         self._raw_refused = False  # a packet was not a JPEG: never raw again for this source
-        self._height_hint = 0
+        self._size_hint: tuple[int, int] | None = None
 
     def open(self) -> None:
         self.close()
@@ -139,7 +139,11 @@ class CaptureSource:
             raise SourceError(f"cannot open {self.describe()}")
         self._capture = capture
         self._after_open(capture)
-        self._height_hint = max(0, int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT) or 0))
+        width, height = (
+            int(capture.get(cv2.CAP_PROP_FRAME_WIDTH) or 0),
+            int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT) or 0),
+        )
+        self._size_hint = (width, height) if width > 0 and height > 0 else None
         self._raw = (
             self.raw_jpeg
             and not self._raw_refused
@@ -169,8 +173,10 @@ class CaptureSource:
         ok, frame = self._capture.retrieve()
         return frame if ok and frame is not None and frame.size else None
 
-    def retrieve_picture(self, min_height: int) -> Picture | None:
-        """The frame last grabbed, for analysis: a JPEG decoded at reduced size, or the decoded frame."""
+    def retrieve_picture(self, min_height: int, colour_width: int | None = None) -> Picture | None:
+        """The frame last grabbed, for analysis: a JPEG decoded at reduced size, or the decoded frame.
+
+        `colour_width`: colour at least this wide will be wanted too (see `Picture.of_jpeg`)."""
         if self._capture is None:
             return None
         if not self._raw:
@@ -179,13 +185,13 @@ class CaptureSource:
         ok, packet = self._capture.retrieve()
         if not ok or packet is None or not packet.size:
             return None
-        picture = Picture.of_jpeg(packet, self._height_hint, min_height) if is_jpeg(packet) else None
+        picture = Picture.of_jpeg(packet, self._size_hint, min_height, colour_width) if is_jpeg(packet) else None
         if picture is None:
             log.warning("%s: a packet is not a decodable JPEG; decoding in the backend from now on", self.describe())
             self._raw_refused = True
             self.open()  # raw mode cannot be turned off on an open capture
             return None
-        self._height_hint = picture.size[1]
+        self._size_hint = picture.size
         return picture
 
     def close(self) -> None:
@@ -354,6 +360,7 @@ class ReconnectingSource:
         poll_s: float = 0.5,
     ) -> None:
         self.inner = inner
+        self._pictures = isinstance(inner, PictureSource)  # checked once: a Protocol check is slow per frame
         self._backoff = backoff or Backoff(RECONNECT_FIRST_S, RECONNECT_MAX_S)
         self._clock = clock
         self._sleep = sleep
@@ -402,13 +409,13 @@ class ReconnectingSource:
             log.exception("retrieve failed")
             return None
 
-    def retrieve_picture(self, min_height: int) -> Picture | None:
+    def retrieve_picture(self, min_height: int, colour_width: int | None = None) -> Picture | None:
         """The inner source's reduced `Picture` if it can make one, else its frame as a Picture."""
         if not self._connected:
             return None
         try:
-            if isinstance(self.inner, PictureSource):
-                return self.inner.retrieve_picture(min_height)
+            if self._pictures:
+                return cast(PictureSource, self.inner).retrieve_picture(min_height, colour_width)
             frame = self.inner.retrieve()
         except Exception:
             log.exception("retrieve failed")

@@ -258,7 +258,9 @@ class CameraWorker:
                 )
 
                 started = time.perf_counter()
-                picture = reader.retrieve_picture(detector.settings.detect_height)
+                picture = reader.retrieve_picture(
+                    detector.settings.detect_height, config.evidence.width if self._ring_wants(now) else None
+                )
                 decoded = time.perf_counter()
                 if picture is None:
                     self._health(health.update(now, None), None)
@@ -303,9 +305,7 @@ class CameraWorker:
                 asked, self._evidence_asked = self._evidence_asked, []
             for event_id, at in asked:
                 self._planner.request(event_id, at)
-        if picture is not None and (
-            now - self._ring_added_at >= config.interval_s or (self._planner.pending and self._planner.wants_frame(now))
-        ):
+        if picture is not None and self._ring_wants(now):
             try:  # a JPEG source decodes colour only here, at the smallest scale at least `width` wide
                 frame = picture.colour(config.width)
                 jpeg = encode_snapshot(frame, quality=config.jpeg_quality, max_width=config.width, draw_boxes=False)
@@ -325,6 +325,14 @@ class CameraWorker:
                 "severity": "info",
             }
             self._send(EventKind.CAMERA, data, shot.jpeg)
+
+    def _ring_wants(self, now: float) -> bool:
+        """The frame read at `now` goes into the evidence ring."""
+        config = self._config.evidence
+        return config.enabled and (
+            now - self._ring_added_at >= config.interval_s
+            or (self._planner.pending > 0 and self._planner.wants_frame(now))
+        )
 
     # emitting ------------------------------------------------------------------------------
 
