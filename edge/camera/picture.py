@@ -82,11 +82,11 @@ class Picture:
             colour = cv2.imdecode(jpeg, _COLOUR[scale])
             if colour is None or colour.size == 0:
                 return None
-            grey = cv2.cvtColor(colour, cv2.COLOR_BGR2GRAY)
+            grey: np.ndarray | None = cv2.cvtColor(colour, cv2.COLOR_BGR2GRAY)
         else:
             grey = cv2.imdecode(jpeg, _GREY[scale])
-            if grey is None or grey.size == 0:
-                return None
+        if grey is None or grey.size == 0:
+            return None
         picture = cls(grey, (grey.shape[1] * scale, grey.shape[0] * scale), jpeg)
         if colour is not None:
             picture._colour[scale] = colour
