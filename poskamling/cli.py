@@ -11,10 +11,10 @@ import importlib
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import typer
-
-from poskamling.commands.common import fail
+if TYPE_CHECKING:  # Typer is imported when a command needs it: not by the running post agent
+    import typer
 
 OWN_PACKAGES = frozenset({"poskamling", "kamling", "edge", "hub"})
 
@@ -44,6 +44,8 @@ GROUPS = (
 
 def _not_installed(name: str, extra: str, missing: str) -> Callable[[], None]:
     def command() -> None:
+        from poskamling.commands.common import fail
+
         raise fail(
             f"`poskamling {name}` needs the {extra} extra, which is not installed here "
             f"(no module {missing!r}): pip install 'poskamling[{extra}]'"
@@ -75,6 +77,8 @@ packages (FastAPI, Jinja, psycopg, ...), which would cost a Pi about 50 MB (issu
 
 def build_app(only: str | None = None) -> typer.Typer:
     """The command with every group, or with only the group that has the command `only`."""
+    import typer
+
     app = typer.Typer(help="Pos Kamling: connected neighbourhood security posts.", no_args_is_help=True)
     for group in GROUPS:
         if only is None or only in group.names:
@@ -101,7 +105,22 @@ def __getattr__(name: str) -> typer.Typer:
 
 
 def main() -> None:
-    build_app(lean_command(sys.argv[1:]))(prog_name="poskamling")
+    argv = sys.argv[1:]
+    only = lean_command(argv)
+    if only == "edge":
+        from poskamling.commands.edge_run import plain_agent_args, run_agent
+
+        plain = plain_agent_args(argv[1:])
+        if plain is not None:  # the agent as its systemd unit runs it: no Typer, no Click
+            from kamling.configfile import ConfigError
+
+            try:
+                run_agent(*plain)
+            except ConfigError as exc:
+                sys.stderr.write(f"{exc}\n")
+                raise SystemExit(2) from None
+            return
+    build_app(only)(prog_name="poskamling")
 
 
 if __name__ == "__main__":
