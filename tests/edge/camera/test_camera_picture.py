@@ -6,6 +6,9 @@ source's pixels, and snapshots and the evidence ring still get colour pictures.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import cv2
@@ -15,7 +18,7 @@ import pytest
 from edge.camera.config import CameraConfig
 from edge.camera.motion import MotionDetector, MotionResult, MotionSettings
 from edge.camera.picture import Picture, colour_scale_for, grey_scale_for
-from edge.camera.sources import FileSource, ReconnectingSource, SyntheticSource
+from edge.camera.sources import FileSource, ReconnectingSource, StreamSource, SyntheticSource
 from edge.camera.synthetic import Clip, make_clip, write_clip
 from edge.camera.worker import open_source
 from kamling.protocol import EVIDENCE_STATE, EventKind, check_snapshot
@@ -224,3 +227,54 @@ def test_worker_on_an_mjpeg_file_reports_a_covered_lens(tmp_path: Path) -> None:
     assert (detected["state"], detected["reason"]) == ("detected", "covered")
     assert jpeg is not None and jpeg[:3] == b"\xff\xd8\xff"
     assert restored["state"] == "restored"
+
+
+@pytest.fixture
+def mjpeg_camera() -> Iterator[str]:
+    """An HTTP MJPEG camera (multipart/x-mixed-replace, as most IP cameras serve it) on a free port."""
+    clip = make_clip("crossing", 640, 480, length=10)
+    frames = [jpeg_of(clip.frame(i)).tobytes() for i in range(clip.length)]
+    stop = threading.Event()
+
+    class Camera(BaseHTTPRequestHandler):
+        def log_message(self, *_args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
+            self.end_headers()
+            index = 0
+            try:
+                while not stop.is_set():
+                    jpeg = frames[index % len(frames)]
+                    head = b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n" % len(jpeg)
+                    self.wfile.write(head + jpeg + b"\r\n")
+                    index += 1
+                    stop.wait(0.02)
+            except OSError:
+                pass  # the client went away
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Camera)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/video.mjpg"
+    finally:
+        stop.set()
+        server.shutdown()
+        server.server_close()
+
+
+def test_http_mjpeg_camera_is_read_raw_and_decoded_small(mjpeg_camera: str) -> None:
+    source = StreamSource(mjpeg_camera)
+    source.open()
+    try:
+        assert source.raw
+        assert all(source.grab() for _ in range(3))
+        picture = source.retrieve_picture(144, colour_width=320)
+        assert picture is not None and picture.jpeg is not None
+        assert picture.analysis.shape == (240, 320) and picture.size == (640, 480)
+        assert picture.colour(320).shape == (240, 320, 3)
+    finally:
+        source.close()
