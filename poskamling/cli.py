@@ -8,12 +8,13 @@ missing still answers, with the pip command that installs them, instead of a tra
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import typer
-
-from poskamling.commands.common import fail
+if TYPE_CHECKING:  # Typer is imported when a command needs it: not by the running post agent
+    import typer
 
 OWN_PACKAGES = frozenset({"poskamling", "kamling", "edge", "hub"})
 
@@ -43,6 +44,8 @@ GROUPS = (
 
 def _not_installed(name: str, extra: str, missing: str) -> Callable[[], None]:
     def command() -> None:
+        from poskamling.commands.common import fail
+
         raise fail(
             f"`poskamling {name}` needs the {extra} extra, which is not installed here "
             f"(no module {missing!r}): pip install 'poskamling[{extra}]'"
@@ -67,18 +70,57 @@ def add_group(app: typer.Typer, group: CommandGroup) -> None:
     module.register(app)
 
 
-def build_app() -> typer.Typer:
+LEAN_COMMANDS = frozenset({"edge"})
+"""Commands that register only their own group: the post's agent then never imports the hub's
+packages (FastAPI, Jinja, psycopg, ...), which would cost a Pi about 50 MB (issue 17 item 5)."""
+
+
+def build_app(only: str | None = None) -> typer.Typer:
+    """The command with every group, or with only the group that has the command `only`."""
+    import typer
+
     app = typer.Typer(help="Pos Kamling: connected neighbourhood security posts.", no_args_is_help=True)
     for group in GROUPS:
-        add_group(app, group)
+        if only is None or only in group.names:
+            add_group(app, group)
     return app
 
 
-app = build_app()
+def lean_command(argv: Sequence[str]) -> str | None:
+    """The command in `argv` (without the program name) that needs only its own group, if any."""
+    return argv[0] if argv and argv[0] in LEAN_COMMANDS else None
+
+
+_app: typer.Typer | None = None
+
+
+def __getattr__(name: str) -> typer.Typer:
+    """`poskamling.cli.app`, the full command, built on first use (tests and tools import it)."""
+    global _app
+    if name != "app":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if _app is None:
+        _app = build_app()
+    return _app
 
 
 def main() -> None:
-    app(prog_name="poskamling")
+    argv = sys.argv[1:]
+    only = lean_command(argv)
+    if only == "edge":
+        from poskamling.commands.edge_run import plain_agent_args, run_agent
+
+        plain = plain_agent_args(argv[1:])
+        if plain is not None:  # the agent as its systemd unit runs it: no Typer, no Click
+            from kamling.configfile import ConfigError
+
+            try:
+                run_agent(*plain)
+            except ConfigError as exc:
+                sys.stderr.write(f"{exc}\n")
+                raise SystemExit(2) from None
+            return
+    build_app(only)(prog_name="poskamling")
 
 
 if __name__ == "__main__":

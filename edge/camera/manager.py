@@ -23,7 +23,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from edge.camera.config import CameraConfig
-from edge.camera.sources import FrameSource
+from edge.camera.sources import FrameSource, single_threaded_opencv
 from edge.camera.worker import CameraWorker, WorkerStats, open_source
 from edge.core import RaiseEvent
 from kamling.protocol import MAX_SNAPSHOT_BYTES, EventKind
@@ -76,6 +76,7 @@ class CameraManager:
         if self.workers:
             raise RuntimeError("cameras already started")
         self._started_at = self.monotonic()
+        single_threaded_opencv()
         for config in self.configs:
             try:
                 source = self.source_factory(config)

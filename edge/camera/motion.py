@@ -3,7 +3,10 @@
 Per analysed frame:
 
 1. downscale the source frame to `detect_height` (bilinear, before the grey conversion, so
-   the colour conversion runs on the small frame), convert to grey, Gaussian blur;
+   the colour conversion runs on the small frame), convert to grey, Gaussian blur. The frame
+   may already be a reduced picture of the source (a JPEG decoded at 1/2 size, say): then
+   `process(frame, source_size)` names the source's size, and masks and boxes stay in source
+   pixels;
 2. compare with a running average of the background (`cv2.accumulateWeighted`), threshold the
    absolute difference at `threshold` grey levels, dilate to join fragments, apply the masks;
 3. if more than `lighting_change` of the unmasked picture changed at once, it is a lighting
@@ -107,9 +110,13 @@ class MotionDetector:
         """Forget the background (e.g. after the stream reconnects); the next frame recalibrates."""
         self._average = None
 
-    def process(self, frame: np.ndarray) -> MotionResult:
-        """Analyse one BGR (h, w, 3), BGRA (h, w, 4) or grey (h, w) uint8 frame."""
-        small = self._prepare(frame)
+    def process(self, frame: np.ndarray, source_size: tuple[int, int] | None = None) -> MotionResult:
+        """Analyse one BGR (h, w, 3), BGRA (h, w, 4) or grey (h, w) uint8 frame.
+
+        `source_size` (width, height): the frame is a reduced picture of a source this large;
+        masks are read and boxes returned in the source's pixels. None: the frame's own size.
+        """
+        small = self._prepare(frame, source_size)
         if self._average is None:
             self._average = small.astype(np.float32)
             self._calibration_left = self._settings.calibration_frames
@@ -138,13 +145,17 @@ class MotionDetector:
             return _NO_MOTION
         return self._regions(moving)
 
-    def _prepare(self, frame: np.ndarray) -> np.ndarray:
+    def _prepare(self, frame: np.ndarray, source_size: tuple[int, int] | None) -> np.ndarray:
         if frame.dtype != np.uint8 or frame.ndim not in (2, 3) or (frame.ndim == 3 and frame.shape[2] not in (1, 3, 4)):
             raise ValueError(f"expected a uint8 grey, BGR or BGRA frame, got {frame.dtype} {frame.shape}")
         height, width = frame.shape[:2]
-        if self._source_size != (width, height):
-            self._configure(width, height)
-        small = cv2.resize(frame, self._detect_size, interpolation=cv2.INTER_LINEAR)
+        source = source_size if source_size is not None else (width, height)
+        if self._source_size != source:
+            self._configure(source[0], source[1], height)
+        if (width, height) == self._detect_size:
+            small = frame  # already at the detector's size (a JPEG decoded small): nothing to resize
+        else:
+            small = cv2.resize(frame, self._detect_size, interpolation=cv2.INTER_LINEAR)
         if small.ndim == 3:
             channels = small.shape[2]
             if channels == 3:
@@ -156,8 +167,8 @@ class MotionDetector:
         kernel = self._settings.blur_kernel
         return cv2.GaussianBlur(small, (kernel, kernel), 0)
 
-    def _configure(self, width: int, height: int) -> None:
-        detect_height = min(self._settings.detect_height, height)
+    def _configure(self, width: int, height: int, frame_height: int) -> None:
+        detect_height = min(self._settings.detect_height, height, frame_height)
         detect_width = max(8, round(width * detect_height / height))
         self._source_size = (width, height)
         self._detect_size = (detect_width, detect_height)

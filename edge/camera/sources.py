@@ -9,6 +9,11 @@ conversion and copy; V4L2 dequeues in `grab()` and converts in `retrieve()`; the
 source renders only in `retrieve()`. In every case the skipped frame costs no conversion, no
 copy and no analysis. The cheapest decode is a small stream: use the camera's sub-stream.
 
+An MJPEG stream or file (HTTP cameras, MJPG files) is read in the backend's raw mode instead:
+`grab()` only demuxes, and `retrieve_picture()` decodes the JPEG itself to grey at 1/2, 1/4 or
+1/8 size (JPEG DCT scaling), just large enough for the detector (edge/camera/picture.py). A packet
+that is not a JPEG turns raw mode off for that source (it is reopened and decoded as before).
+
 `ReconnectingSource` wraps any source and re-opens it with exponential back-off after a
 failure; its clock and sleep are injected so tests run in virtual time. File and synthetic
 sources can be paced at their frame rate with the same injected clock and sleep.
@@ -22,11 +27,12 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Protocol, cast, runtime_checkable
 
 import cv2
 import numpy as np
 
+from edge.camera.picture import Picture
 from edge.camera.synthetic import Clip
 from kamling.backoff import Backoff
 from kamling.redact import redact_url
@@ -41,6 +47,12 @@ READ_TIMEOUT_MS = 5000
 RECONNECT_FIRST_S = 0.5
 RECONNECT_MAX_S = 30.0
 """A lost camera is retried after 0.5 s, then twice as long each time, at most every 30 s."""
+
+
+def single_threaded_opencv() -> None:
+    """One OpenCV thread per process: each camera has its own thread already, and on a detector-sized
+    frame OpenCV's thread pool cost more CPU than it saved (0.7-0.9 ms a frame, bench/bench_lean_post.py)."""
+    cv2.setNumThreads(1)
 
 
 class SourceError(OSError):
@@ -58,6 +70,28 @@ class FrameSource(Protocol):
     def retrieve(self) -> np.ndarray | None: ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class PictureSource(Protocol):
+    """A source that can hand out a `Picture` reduced for analysis (see edge/camera/picture.py)."""
+
+    def retrieve_picture(self, min_height: int, colour_width: int | None = None) -> Picture | None: ...
+
+
+MJPEG_FOURCCS = frozenset({"MJPG", "mjpg", "mjpe", "MJPE", "JPEG", "jpeg", "AVRn", "MJPA", "mjpa", "LJPG", "dmb1"})
+"""FourCCs (as OpenCV's FFmpeg backend reports them) of streams whose packets are whole JPEGs."""
+
+_JPEG_SOI = (0xFF, 0xD8, 0xFF)
+
+
+def fourcc_text(value: float) -> str:
+    code = int(value) if math.isfinite(value) and value > 0 else 0
+    return code.to_bytes(4, "little").decode("latin-1")
+
+
+def is_jpeg(packet: np.ndarray) -> bool:
+    return packet.size >= 3 and tuple(int(b) for b in packet.reshape(-1)[:3]) == _JPEG_SOI
 
 
 class Pacer:
@@ -85,11 +119,17 @@ class Pacer:
 class CaptureSource:
     """A `cv2.VideoCapture` behind the FrameSource protocol."""
 
+    raw_jpeg = False
+    """Read MJPEG in the backend's raw mode and decode the JPEGs here (FFmpeg sources only)."""
+
     def __init__(self, target: str | int, api: int = cv2.CAP_ANY, params: tuple[int, ...] = ()) -> None:
         self.target = target
         self._api = api
         self._params = params
         self._capture: cv2.VideoCapture | None = None
+        self._raw = False  # the open capture hands out JPEG packets
+        self._raw_refused = False  # a packet was not a JPEG: never raw again for this source
+        self._size_hint: tuple[int, int] | None = None
 
     def open(self) -> None:
         self.close()
@@ -99,18 +139,60 @@ class CaptureSource:
             raise SourceError(f"cannot open {self.describe()}")
         self._capture = capture
         self._after_open(capture)
+        width, height = (
+            int(capture.get(cv2.CAP_PROP_FRAME_WIDTH) or 0),
+            int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT) or 0),
+        )
+        self._size_hint = (width, height) if width > 0 and height > 0 else None
+        self._raw = (
+            self.raw_jpeg
+            and not self._raw_refused
+            and capture.getBackendName() == "FFMPEG"
+            and fourcc_text(capture.get(cv2.CAP_PROP_FOURCC)) in MJPEG_FOURCCS
+            and bool(capture.set(cv2.CAP_PROP_FORMAT, -1))
+        )
 
     def _after_open(self, capture: cv2.VideoCapture) -> None:
         """Hook for backend-specific properties."""
+
+    @property
+    def raw(self) -> bool:
+        """True while the source hands out the camera's JPEGs undecoded (decoded by `retrieve*`)."""
+        return self._raw
 
     def grab(self) -> bool:
         return self._capture is not None and bool(self._capture.grab())
 
     def retrieve(self) -> np.ndarray | None:
+        """The frame last grabbed, as a full-size BGR array."""
         if self._capture is None:
             return None
+        if self._raw:
+            picture = self.retrieve_picture(0)
+            return picture.colour() if picture is not None else None
         ok, frame = self._capture.retrieve()
         return frame if ok and frame is not None and frame.size else None
+
+    def retrieve_picture(self, min_height: int, colour_width: int | None = None) -> Picture | None:
+        """The frame last grabbed, for analysis: a JPEG decoded at reduced size, or the decoded frame.
+
+        `colour_width`: colour at least this wide will be wanted too (see `Picture.of_jpeg`)."""
+        if self._capture is None:
+            return None
+        if not self._raw:
+            frame = self.retrieve()
+            return Picture.of_array(frame) if frame is not None else None
+        ok, packet = self._capture.retrieve()
+        if not ok or packet is None or not packet.size:
+            return None
+        picture = Picture.of_jpeg(packet, self._size_hint, min_height, colour_width) if is_jpeg(packet) else None
+        if picture is None:
+            log.warning("%s: a packet is not a decodable JPEG; decoding in the backend from now on", self.describe())
+            self._raw_refused = True
+            self.open()  # raw mode cannot be turned off on an open capture
+            return None
+        self._size_hint = picture.size
+        return picture
 
     def close(self) -> None:
         if self._capture is not None:
@@ -130,6 +212,8 @@ class CaptureSource:
 
 class StreamSource(CaptureSource):
     """RTSP or HTTP(S) stream through OpenCV's FFmpeg backend, with open/read timeouts."""
+
+    raw_jpeg = True
 
     def __init__(self, url: str) -> None:
         super().__init__(
@@ -158,6 +242,8 @@ class V4l2Source(CaptureSource):
 
 class FileSource(CaptureSource):
     """A video file, looped (seek to 0 at the end), optionally paced at the file's frame rate."""
+
+    raw_jpeg = True
 
     def __init__(
         self,
@@ -274,6 +360,7 @@ class ReconnectingSource:
         poll_s: float = 0.5,
     ) -> None:
         self.inner = inner
+        self._pictures = isinstance(inner, PictureSource)  # checked once: a Protocol check is slow per frame
         self._backoff = backoff or Backoff(RECONNECT_FIRST_S, RECONNECT_MAX_S)
         self._clock = clock
         self._sleep = sleep
@@ -321,6 +408,19 @@ class ReconnectingSource:
         except Exception:
             log.exception("retrieve failed")
             return None
+
+    def retrieve_picture(self, min_height: int, colour_width: int | None = None) -> Picture | None:
+        """The inner source's reduced `Picture` if it can make one, else its frame as a Picture."""
+        if not self._connected:
+            return None
+        try:
+            if self._pictures:
+                return cast(PictureSource, self.inner).retrieve_picture(min_height, colour_width)
+            frame = self.inner.retrieve()
+        except Exception:
+            log.exception("retrieve failed")
+            return None
+        return Picture.of_array(frame) if frame is not None else None
 
     def close(self) -> None:
         self._connected = False

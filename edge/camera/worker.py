@@ -34,13 +34,12 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-import numpy as np
-
 from edge.camera.config import CameraConfig
 from edge.camera.episodes import EpisodeEvent, EpisodeTracker
 from edge.camera.evidence import EvidencePlanner, Frame, FrameRing
 from edge.camera.health import CameraHealthMonitor, HealthChange
-from edge.camera.motion import MotionDetector, MotionResult, MotionSettings
+from edge.camera.motion import Box, MotionDetector, MotionResult, MotionSettings
+from edge.camera.picture import Picture
 from edge.camera.schedule import Sensitivity, is_armed, sensitivity_at
 from edge.camera.snapshot import SnapshotError, encode_snapshot, snapshot_from_config
 from edge.camera.sources import (
@@ -92,9 +91,9 @@ def open_source(
 class WorkerStats:
     """Telemetry for the health channel. Times are means over the last 100 analysed frames.
 
-    decode_ms is the time of `retrieve()` for an analysed frame (decode and/or colour
-    conversion, depending on the backend; see edge.camera.sources); detect_ms is the motion
-    detector alone.
+    decode_ms is the time of `retrieve_picture()` for an analysed frame (decode and/or colour
+    conversion, depending on the backend; an MJPEG source decodes to grey at reduced size; see
+    edge.camera.sources); detect_ms is the motion detector alone.
     """
 
     frames_read: int
@@ -141,7 +140,7 @@ class CameraWorker:
         self._detect_ms: deque[float] = deque(maxlen=_TIMING_WINDOW)
         self._analysed_at: deque[float] = deque(maxlen=_TIMING_WINDOW)
         self._reader: ReconnectingSource | None = None
-        self._latest: tuple[float, np.ndarray] | None = None  # (clock, frame): the last analysed frame
+        self._latest: tuple[float, Picture] | None = None  # (clock, picture): the last analysed frame
         evidence = config.evidence
         self._ring = FrameRing(max(1, round(evidence.history_s / evidence.interval_s)), evidence.max_bytes)
         self._planner = EvidencePlanner(self._ring, evidence.interval_s, evidence.offsets_s)
@@ -217,7 +216,7 @@ class CameraWorker:
         reader = self._reader
         assert reader is not None
         detector = MotionDetector(MotionSettings.from_config(config))
-        tracker: EpisodeTracker[np.ndarray] = EpisodeTracker(config.cooldown_s, config.max_episode_s)
+        tracker: EpisodeTracker[Picture] = EpisodeTracker(config.cooldown_s, config.max_episode_s)
         health = CameraHealthMonitor(config.health)
         interval = 1.0 / config.detect_fps
         slack = interval / 4
@@ -259,25 +258,27 @@ class CameraWorker:
                 )
 
                 started = time.perf_counter()
-                frame = reader.retrieve()
+                picture = reader.retrieve_picture(
+                    detector.settings.detect_height, config.evidence.width if self._ring_wants(now) else None
+                )
                 decoded = time.perf_counter()
-                if frame is None:
+                if picture is None:
                     self._health(health.update(now, None), None)
                     self._evidence(now, None)
                     continue
-                result = self._detect(detector, frame)
+                result = self._detect(detector, picture)
                 finished = time.perf_counter()
                 with self._lock:
-                    self._latest = (now, frame)
+                    self._latest = (now, picture)
                     self._frames_analysed += 1
                     self._analysed_at.append(now)
                     self._decode_ms.append((decoded - started) * 1000)
                     self._detect_ms.append((finished - decoded) * 1000)
 
-                self._health(health.update(now, frame), frame)
+                self._health(health.update(now, picture.analysis), picture)
                 if result is not None:
-                    episode = self._episodes_out(tracker.update(result, now, frame), episode, sensitivity)
-                self._evidence(now, frame)
+                    episode = self._episodes_out(tracker.update(result, now, picture), episode, sensitivity)
+                self._evidence(now, picture)
         except Exception:
             log.exception("camera %s: worker crashed", config.name)
             raise
@@ -287,14 +288,14 @@ class CameraWorker:
             finally:
                 reader.close()
 
-    def _detect(self, detector: MotionDetector, frame: np.ndarray) -> MotionResult | None:
+    def _detect(self, detector: MotionDetector, picture: Picture) -> MotionResult | None:
         try:
-            return detector.process(frame)
+            return detector.process(picture.analysis, picture.size)
         except Exception:
-            log.exception("camera %s: motion detection failed on a %s frame", self._config.name, frame.shape)
+            log.exception("camera %s: motion detection failed on a %s frame", self._config.name, picture.analysis.shape)
             return None
 
-    def _evidence(self, now: float, frame: np.ndarray | None) -> None:
+    def _evidence(self, now: float, picture: Picture | None) -> None:
         """Keep the ring filled (one small JPEG per interval) and send the frames a press asked for."""
         config = self._config.evidence
         if not config.enabled:
@@ -304,10 +305,9 @@ class CameraWorker:
                 asked, self._evidence_asked = self._evidence_asked, []
             for event_id, at in asked:
                 self._planner.request(event_id, at)
-        if frame is not None and (
-            now - self._ring_added_at >= config.interval_s or (self._planner.pending and self._planner.wants_frame(now))
-        ):
-            try:
+        if picture is not None and self._ring_wants(now):
+            try:  # a JPEG source decodes colour only here, at the smallest scale at least `width` wide
+                frame = picture.colour(config.width)
                 jpeg = encode_snapshot(frame, quality=config.jpeg_quality, max_width=config.width, draw_boxes=False)
             except SnapshotError:
                 log.exception("camera %s: evidence frame failed", self._config.name)
@@ -326,6 +326,14 @@ class CameraWorker:
             }
             self._send(EventKind.CAMERA, data, shot.jpeg)
 
+    def _ring_wants(self, now: float) -> bool:
+        """The frame read at `now` goes into the evidence ring."""
+        config = self._config.evidence
+        return config.enabled and (
+            now - self._ring_added_at >= config.interval_s
+            or (self._planner.pending > 0 and self._planner.wants_frame(now))
+        )
+
     # emitting ------------------------------------------------------------------------------
 
     def _send(self, kind: EventKind, data: dict[str, Any], snapshot: bytes | None) -> None:
@@ -334,16 +342,17 @@ class CameraWorker:
         except Exception:
             log.exception("camera %s: emit failed for %s", self._config.name, kind)
 
-    def _snapshot(self, frame: np.ndarray | None, boxes: tuple[tuple[int, int, int, int], ...]) -> bytes | None:
-        if frame is None:
+    def _snapshot(self, picture: Picture | None, boxes: tuple[Box, ...]) -> bytes | None:
+        if picture is None:
             return None
         try:
-            return snapshot_from_config(frame, boxes, self._config.snapshot)
+            frame = picture.colour(self._config.snapshot.max_width)
+            return snapshot_from_config(frame, _scaled(boxes, frame.shape[1] / picture.size[0]), self._config.snapshot)
         except SnapshotError:
             log.exception("camera %s: snapshot failed", self._config.name)
             return None
 
-    def _health(self, changes: list[HealthChange], frame: np.ndarray | None) -> None:
+    def _health(self, changes: list[HealthChange], frame: Picture | None) -> None:
         for change in changes:
             data: dict[str, Any] = {
                 "camera": self._config.name,
@@ -358,7 +367,7 @@ class CameraWorker:
             self._send(change.kind, data, snapshot)
 
     def _episodes_out(
-        self, events: list[EpisodeEvent[np.ndarray]], episode: _Episode | None, sensitivity: Sensitivity | None
+        self, events: list[EpisodeEvent[Picture]], episode: _Episode | None, sensitivity: Sensitivity | None
     ) -> _Episode | None:
         for event in events:
             if event.phase == "start":
@@ -405,3 +414,13 @@ class _Episode:
     armed: bool
     severity: str
     report: bool
+
+
+def _scaled(boxes: tuple[Box, ...], factor: float) -> tuple[Box, ...]:
+    """Boxes in source pixels, in the pixels of a picture `factor` times the source's width."""
+    if factor == 1.0:
+        return boxes
+    return tuple(
+        (round(x * factor), round(y * factor), max(1, round(w * factor)), max(1, round(h * factor)))
+        for x, y, w, h in boxes
+    )

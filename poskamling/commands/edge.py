@@ -7,16 +7,9 @@ from typing import Annotated
 
 import typer
 
-from edge.agent import EdgeAgent
-from edge.config import load_edge_config
-from edge.doctor import DoctorOptions, exit_code, render_table, run_doctor
-from edge.hardware import PostHardware
-from edge.outbox import Outbox
 from kamling.configfile import ConfigError
-from kamling.runtime import ServiceRuntime, serve
-from kamling.sdnotify import SdNotifier, watchdog_interval
-from kamling.version import software_version
-from poskamling.commands.common import ConfigOption, fail, setup_logging
+from poskamling.commands.common import ConfigOption, fail
+from poskamling.commands.edge_run import run_agent
 
 app = typer.Typer(help="The edge agent that runs on a post's Raspberry Pi.")
 
@@ -42,19 +35,10 @@ def edge(ctx: typer.Context, config: ConfigOption = Path("/etc/poskamling/edge.y
     """Run the edge agent (GPIOZERO_PIN_FACTORY=mock runs it on a laptop)."""
     if ctx.invoked_subcommand is not None:
         return
-    setup_logging(verbose)
     try:
-        cfg = load_edge_config(config)
+        run_agent(config, verbose, announce=typer.echo)
     except ConfigError as exc:
         raise fail(str(exc)) from None
-    outbox = Outbox(cfg.data_dir / "outbox.sqlite", cfg.device_id, int(cfg.outbox_max_mb * 1024 * 1024))
-    agent = EdgeAgent(cfg, PostHardware(cfg), outbox, version=software_version())
-    # sd_notify: READY=1 once started, WATCHDOG=1 from the agent's loop, STOPPING=1
-    runtime = ServiceRuntime(agent, SdNotifier.from_env(), watchdog_interval(), status=f"post {cfg.device_id} running")
-    serve(
-        runtime,
-        on_started=lambda: typer.echo(f"edge agent {cfg.device_id} running, broker {cfg.mqtt.host}:{cfg.mqtt.port}"),
-    )
 
 
 @app.command("doctor")
@@ -76,6 +60,9 @@ def doctor(
 
     Stop the agent first: sudo systemctl stop poskamling-edge
     """
+    # Imported here: the doctor reads cameras (OpenCV, NumPy), which the agent without a camera never loads.
+    from edge.doctor import DoctorOptions, exit_code, render_table, run_doctor
+
     options = DoctorOptions(
         button_timeout=button_timeout,
         camera_seconds=camera_seconds,
