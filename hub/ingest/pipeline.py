@@ -97,7 +97,7 @@ class Ingest:
         self.on_tick: Callable[[], None] | None = None  # kamling/runtime.py: systemd watchdog, from this loop
         self.on_dead_letter: Callable[[DeadLetter], None] | None = None  # hub/ingest/poison.py: alert on repeats
         self.on_reply: Callable[[str, bytes, float], None] | None = None  # hub/posts/commands.py (raises ProtocolError)
-        self.post_offline: Callable[[str], object] = alerts.post_offline  # the hub holds it (OfflineHold)
+        self.post_offline: Callable[[str], object] | None = None  # hub/alerting/offline_hold.py; None: page at once
         self.on_status: Callable[[str, bool], None] | None = None  # every status message: commands resent on `online`
         self.writer = writer_factory(store, self._on_committed, max_batch=max_batch)
         # no snapshot without an event of the same post (issue 18); HubService.configure()s its limits
@@ -425,7 +425,7 @@ class Ingest:
             self.alerts.clear_condition(device, AlertKind.OFFLINE, "post back online")
         else:
             log.warning("post %s went OFFLINE", device)
-            self.post_offline(device)
+            (self.post_offline or self.alerts.post_offline)(device)
 
     def _handle_event(self, event: Event, item: Inbound | None = None) -> bool:
         """Returns True when settling `item` waits for the commit."""
