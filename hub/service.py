@@ -13,6 +13,7 @@ from hub.accounts.sessions import SessionManager
 from hub.accounts.users import UserStore
 from hub.alerting.evidence import AlertEvidence
 from hub.alerting.health_watch import HealthWatch
+from hub.alerting.offline_hold import OfflineHold
 from hub.alerting.rules import HUB_DEVICE, AlertKind
 from hub.alerting.sector_watch import SectorWatch
 from hub.alerting.service import AlertService, RecipientResolver
@@ -181,6 +182,15 @@ class HubService:
         )
         self.ingest.on_reply = self.commands.handle_reply
         self.ingest.on_status = self._status_seen
+        # No false "offline" storm when the broker or the hub restarts (hub/alerting/offline_hold.py)
+        self.offline_hold = OfflineHold(
+            settings.offline_grace,
+            settings.offline_hold_after_connect,
+            link=lambda: (self.mqtt.connected, self.mqtt.connects),
+            still_offline=lambda device: self.registry.state(device).online is False,
+            raise_offline=self.alerts.post_offline,
+        )
+        self.ingest.post_offline = self.offline_hold.offline
         self.alerts.listeners.append(AlertAuditor(self.audit))
         self.login_guard = LoginGuard(  # the one login check (API and dashboard): throttling, known sources, audit
             self.users, LoginThrottle(settings.login), self.audit
@@ -235,6 +245,7 @@ class HubService:
             self.retention.start()
         self.watchdog.start()
         self.sector_watch.start()
+        self.offline_hold.start()
         self.mqtt.start()
         self.home_assistant.start()
         self.ronda.start()
@@ -265,6 +276,7 @@ class HubService:
         self.community.stop()
         self.home_assistant.stop()
         self.mqtt.stop()
+        self.offline_hold.stop()
         self.watchdog.stop()
         self.sector_watch.stop()
         self.ingest.stop()
@@ -359,6 +371,7 @@ class HubService:
     def _status_seen(self, device: str, online: bool) -> None:
         """Ingest saw a post's status: one that (re)connected gets its pending commands again."""
         if online:
+            self.offline_hold.online(device)
             self.commands.post_online(device)
 
     def _post_or_hub(self, device: str) -> PostSettings | None:

@@ -420,7 +420,16 @@ class HubSettings(BaseSettings):
         description="optional raster tile URL for the dashboard map, e.g. http://tiles.lan/{z}/{x}/{y}.png; none: no tiles",
     )
     offline_grace: float = Field(
-        default=0.0, ge=0, description="seconds an offline post may stay offline before an alert"
+        default=3.0,
+        ge=0,
+        description="seconds an offline post may stay offline before an alert (a broker that stops sends every "
+        "post's Last Will a moment before it drops the hub: hub/alerting/offline_hold.py)",
+    )
+    offline_hold_after_connect: float = Field(
+        default=60.0,
+        ge=0,
+        description="seconds after the hub (re)connects to the broker during which offline statuses are held; a "
+        "post still offline then gets its alert (posts reconnect within their 30 s back-off; issue 17)",
     )
     alert_rules: dict[
         Literal[

@@ -100,6 +100,7 @@ class Ingest:
         self.on_reply: Callable[[str, bytes, float], None] | None = None  # hub/posts/commands.py (raises ProtocolError)
         # hub/ingest/brokers.py BrokerLossHold.defer: True when an offline post's alert must wait (issue 13)
         self.defer_offline: Callable[[str], bool] | None = None
+        self.post_offline: Callable[[str], object] | None = None  # hub/alerting/offline_hold.py; None: page at once
         self.on_status: Callable[[str, bool], None] | None = None  # every status message: commands resent on `online`
         self.writer = writer_factory(store, self._on_committed, max_batch=max_batch)
         # no snapshot without an event of the same post (issue 18); HubService.configure()s its limits
@@ -431,7 +432,7 @@ class Ingest:
             log.warning("post %s went OFFLINE", device)
             if self.defer_offline is not None and self.defer_offline(device):
                 return  # the hub cannot see every broker now: the post may be on one it cannot see
-            self.alerts.post_offline(device)
+            (self.post_offline or self.alerts.post_offline)(device)
 
     def _handle_event(self, event: Event, item: Inbound | None = None) -> bool:
         """Returns True when settling `item` waits for the commit."""

@@ -98,6 +98,9 @@ class HubProcess:
             "api_tokens": [{"name": "fault-test", "role": "operator", "sha256": digest}],
             # The posts here stream far faster than real ones: the flood guard must not throttle.
             "rate_limit": {"rate": 10_000, "burst": 10_000, "panic_rate": 10_000, "panic_burst": 10_000},
+            # These tests kill posts seconds after the hub connects: a short hold keeps their offline
+            # alerts within the tests' waits (the hold itself: tests/e2e/test_offline_hold.py).
+            "offline_hold_after_connect": 2.0,
         }
         if self.database_url:
             config["database_url"] = self.database_url
