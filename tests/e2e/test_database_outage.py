@@ -94,8 +94,8 @@ def test_postgresql_away_mid_stream_panics_paged_nothing_acked_then_everything_c
     health = api.get("/api/health").json()
     assert health["status"] == "degraded" and health["database"]["error"]
     # nothing was acked: every event raised during the outage is still in its post's outbox
-    for post in posts:
-        assert post.agent.outbox.last_seq() == BEFORE + during
+    for post in posts:  # the agent stores what it was given after the press on its own thread: wait for it
+        wait_for(lambda p=post: p.agent.outbox.last_seq() == BEFORE + during, what=f"{post.device_id} stored all")
         assert post.agent.outbox.depth() == during, f"{post.device_id}: an event was acked before its commit"
 
     alerts = api.get("/api/alerts", params={"kind": "panic"})
