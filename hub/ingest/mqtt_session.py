@@ -72,7 +72,94 @@ class HubPresence:
     version: str | None = None
 
 
-class HubMqtt:
+class _Session:
+    """What the hub's two kinds of session share: a persistent MQTT v5 session that PUBACKs a message
+    only when ingest settles it, and hands messages to the ingest queue without blocking paho's loop."""
+
+    def __init__(
+        self, settings: HubSettings, inbox: queue.Queue[Inbound], endpoint: tuple[str, int] | None = None
+    ) -> None:
+        self.settings = settings
+        self.inbox = inbox
+        self.host, self.port = endpoint or (settings.mqtt_host, settings.mqtt_port)
+        self.broker = f"{self.host}:{self.port}"  # the label of this broker on every message it brings
+        self.client: mqtt.Client | None = None
+        self.connected = False
+        self.connects = 0
+        # Cheap per-device rate-limit check run on paho's thread before queueing (Ingest.admit, set by
+        # HubService): a flood is dropped here, so it costs no queue slot, no validation, no ingest time.
+        self.admit: Callable[[str, bytes], bool] | None = None
+
+    def _open(self, username: str, client_id: str, inflight: int, reconnect_max: float) -> mqtt.Client:
+        """A persistent session with manual PUBACKs, this object's callbacks, not yet connected."""
+        s = self.settings
+        endpoint = BrokerEndpoint(self.host, self.port, username, s.mqtt_password.get_secret_value(), s.mqtt_tls_ca)
+        client = make_client(endpoint, client_id, reconnect_min=0.5, reconnect_max=reconnect_max)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        client.manual_ack_set(True)  # PUBACK only after the event is committed (see settle)
+        client.max_inflight_messages_set(inflight)
+        client.max_queued_messages_set(0)  # acks to posts: never drop (0 = unbounded)
+        return client
+
+    def _connect(self, client: mqtt.Client) -> None:
+        self.client = client
+        client.connect_async(
+            self.host,
+            self.port,
+            keepalive=10,
+            clean_start=False,
+            properties=session_properties(self.settings.mqtt_session_expiry),
+        )
+        client.loop_start()
+
+    def _on_connect(self, client: mqtt.Client, _u: Any, flags: Any, reason_code: Any, _p: Any) -> None:
+        raise NotImplementedError
+
+    def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason_code: Any, _p: Any) -> None:
+        raise NotImplementedError
+
+    def _on_message(self, _c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
+        raise NotImplementedError
+
+    def _hand_over(self, message: mqtt.MQTTMessage, retained: bool | None = None) -> bool:
+        """Rate-limit, then queue for ingest with its settle callable; False when dropped (PUBACKed now).
+        `retained`: what ingest is told (default: the message's own flag)."""
+        admit = self.admit
+        if admit is not None and not admit(message.topic, bytes(message.payload)):
+            if message.qos > 0:  # dropped: settle now (an edge resends events its hub never acked)
+                self._ack(message.mid, message.qos, self.connects)
+            return False
+        settle = None
+        if message.qos > 0:
+            mid, qos, generation = message.mid, message.qos, self.connects
+
+            def settle() -> None:
+                self._ack(mid, qos, generation)
+
+        self.inbox.put(
+            Inbound(
+                message.topic,
+                bytes(message.payload),
+                time.monotonic(),
+                bool(message.retain) if retained is None else retained,
+                settle,
+                admit is not None,
+                self.broker,
+            )
+        )
+        return True
+
+    def _ack(self, mid: int, qos: int, generation: int) -> None:
+        """PUBACK a message of the current connection; after a reconnect the broker resends it."""
+        client = self.client
+        if client is None or generation != self.connects or not self.connected:
+            return
+        client.ack(mid, qos)
+
+
+class HubMqtt(_Session):
     """Never blocks paho's network loop: on_message only enqueues.
 
     The hub announces itself with a retained `online` on kamling/v1/_hub/<hub_id>/status and leaves
@@ -87,21 +174,12 @@ class HubMqtt:
         version: str | None = None,
         endpoint: tuple[str, int] | None = None,
     ) -> None:
-        self.settings = settings
-        self.inbox = inbox
+        self.alarm = AlarmSession(settings, inbox, endpoint)  # the alarm channel, on a connection of its own
+        super().__init__(settings, inbox, endpoint)  # sets admit: on both sessions (the property below)
         self.version = version
-        self.host, self.port = endpoint or (settings.mqtt_host, settings.mqtt_port)
-        self.broker = f"{self.host}:{self.port}"  # the label of this broker on every message it brings
         self.on_lost: Callable[[str], None] | None = None  # the session to this broker dropped (BrokerSet)
         self.hubs: dict[str, HubPresence] = {}  # hub id -> presence, from the retained status topics
-        self.client: mqtt.Client | None = None
-        self.connected = False
-        self.connects = 0
         self.failed = 0  # messages that could not even be queued (PUBACKed, logged)
-        self.alarm = AlarmSession(settings, inbox, endpoint)  # the alarm channel, on a connection of its own
-        # Cheap per-device rate-limit check run on paho's thread before queueing (Ingest.admit, set by
-        # HubService): a flood is dropped here, so it costs no queue slot, no validation, no ingest time.
-        self.admit = None
 
     @property
     def admit(self) -> Callable[[str, bytes], bool] | None:
@@ -113,26 +191,9 @@ class HubMqtt:
 
     def start(self) -> None:
         s = self.settings
-        endpoint = BrokerEndpoint(
-            self.host, self.port, s.mqtt_username, s.mqtt_password.get_secret_value(), s.mqtt_tls_ca
-        )
-        client = make_client(endpoint, s.mqtt_client_id, reconnect_min=0.5, reconnect_max=10)
-        client.on_connect = self._on_connect
-        client.on_disconnect = self._on_disconnect
-        client.on_message = self._on_message
-        client.manual_ack_set(True)  # PUBACK only after the event is committed (see settle)
-        client.max_inflight_messages_set(1000)
-        client.max_queued_messages_set(0)  # acks to posts: never drop (0 = unbounded)
+        client = self._open(s.mqtt_username, s.mqtt_client_id, inflight=1000, reconnect_max=10)
         client.will_set(hub_status_topic(s.hub_id), OFFLINE_WILL, qos=1, retain=True)
-        self.client = client
-        client.connect_async(
-            self.host,
-            self.port,
-            keepalive=10,
-            clean_start=False,
-            properties=session_properties(s.mqtt_session_expiry),
-        )
-        client.loop_start()
+        self._connect(client)
         self.alarm.start()
 
     def stop(self) -> None:
@@ -198,29 +259,7 @@ class HubMqtt:
             if message.qos > 0:
                 self._ack(message.mid, message.qos, self.connects)
             return
-        admit = self.admit
-        if admit is not None and not admit(message.topic, bytes(message.payload)):
-            if message.qos > 0:  # dropped: settle now (an edge resends events its hub never acked)
-                self._ack(message.mid, message.qos, self.connects)
-            return
-        settle = None
-        if message.qos > 0:
-            mid, qos, generation = message.mid, message.qos, self.connects
-
-            def settle() -> None:
-                self._ack(mid, qos, generation)
-
-        self.inbox.put(
-            Inbound(
-                message.topic,
-                bytes(message.payload),
-                time.monotonic(),
-                bool(message.retain),
-                settle,
-                admit is not None,
-                self.broker,
-            )
-        )
+        self._hand_over(message)
 
     def _hub_status(self, hub_id: str, payload: bytes) -> None:
         if not payload:  # a cleared retained message: that hub was retired
@@ -242,15 +281,8 @@ class HubMqtt:
                     status.state,
                 )
 
-    def _ack(self, mid: int, qos: int, generation: int) -> None:
-        """PUBACK a message of the current connection; after a reconnect the broker resends it."""
-        client = self.client
-        if client is None or generation != self.connects or not self.connected:
-            return
-        client.ack(mid, qos)
 
-
-class AlarmSession:
+class AlarmSession(_Session):
     """The hub's second MQTT session: the `alarm` channel only, onto the same inbox.
 
     Same rules as HubMqtt's: rate-limited on paho's thread (`admit`), PUBACKed only when ingest
@@ -262,39 +294,13 @@ class AlarmSession:
     def __init__(
         self, settings: HubSettings, inbox: queue.Queue[Inbound], endpoint: tuple[str, int] | None = None
     ) -> None:
-        self.settings = settings
-        self.inbox = inbox
-        self.host, self.port = endpoint or (settings.mqtt_host, settings.mqtt_port)
-        self.broker = f"{self.host}:{self.port}"
+        super().__init__(settings, inbox, endpoint)
         self.username = alarm_user(settings.mqtt_username)
-        self.client: mqtt.Client | None = None
-        self.connected = False
-        self.connects = 0
         self.refused = 0
         self.taken = 0  # messages handed to ingest through this session
-        self.admit: Callable[[str, bytes], bool] | None = None  # Ingest.admit, set by HubService
 
     def start(self) -> None:
-        s = self.settings
-        endpoint = BrokerEndpoint(
-            self.host, self.port, self.username, s.mqtt_password.get_secret_value(), s.mqtt_tls_ca
-        )
-        client = make_client(endpoint, self.username, reconnect_min=0.5, reconnect_max=30)
-        client.on_connect = self._on_connect
-        client.on_disconnect = self._on_disconnect
-        client.on_message = self._on_message
-        client.manual_ack_set(True)
-        client.max_inflight_messages_set(100)
-        client.max_queued_messages_set(0)
-        self.client = client
-        client.connect_async(
-            self.host,
-            self.port,
-            keepalive=10,
-            clean_start=False,
-            properties=session_properties(s.mqtt_session_expiry),
-        )
-        client.loop_start()
+        self._connect(self._open(self.username, self.username, inflight=100, reconnect_max=30))
 
     def stop(self) -> None:
         if self.client is not None:
@@ -326,37 +332,9 @@ class AlarmSession:
 
     def _on_message(self, _c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
         try:
-            admit = self.admit
-            if admit is not None and not admit(message.topic, bytes(message.payload)):
-                if message.qos > 0:
-                    self._ack(message.mid, message.qos, self.connects)
-                return
-            settle = None
-            if message.qos > 0:
-                mid, qos, generation = message.mid, message.qos, self.connects
-
-                def settle() -> None:
-                    self._ack(mid, qos, generation)
-
-            self.inbox.put(
-                Inbound(
-                    message.topic,
-                    bytes(message.payload),
-                    time.monotonic(),
-                    False,
-                    settle,
-                    admit is not None,
-                    self.broker,
-                )
-            )
-            self.taken += 1
+            if self._hand_over(message, retained=False):  # the alarm channel is never a retained status
+                self.taken += 1
         except Exception:  # never into paho's loop
             log.exception("hub: could not take an alarm message; PUBACKed and dropped")
             if message.qos > 0:
                 self._ack(message.mid, message.qos, self.connects)
-
-    def _ack(self, mid: int, qos: int, generation: int) -> None:
-        client = self.client
-        if client is None or generation != self.connects or not self.connected:
-            return
-        client.ack(mid, qos)
