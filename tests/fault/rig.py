@@ -19,7 +19,6 @@ from typing import Any
 import httpx
 import yaml
 
-from edge.agent import MAX_IN_FLIGHT
 from edge.outbox import Outbox
 from hub.accounts.auth import new_token
 from hub.storage.sql.database import Database
@@ -281,11 +280,16 @@ def assert_log_exactly_once(store_url: str, expected: dict[str, int], edges: lis
     messages past a full session queue while the hub is down, or the hub dies holding it), the post
     replays it after its ack timeout, and the hub, which orders the log by its own receive time,
     commits it after newer events of the same post. Holding newer events back until every gap is
-    filled would delay a panic behind a lost motion event. So an event may follow a higher seq only
-    if it is within the post's in-flight window of the highest seq committed before it, and only
-    when that post reports replays (`edges`: their final stats). Panic and tamper events are left
-    out of the order check: their copy on the `alarm` channel travels the hub's alarm session, on
-    purpose ahead of whatever the main session still carries (issue 17)."""
+    filled would delay a panic behind a lost motion event.
+
+    How far back a replayed event lands is not bounded by MAX_IN_FLIGHT: the window counts unacked
+    events, not seq numbers, so once the events after a lost one are acked the post sends on while
+    the lost one waits out its replay timer (fresh-clone CI: seq 593 committed after 974, nothing
+    lost). What does hold: the broker keeps one client's messages in order, so an event can be
+    committed after a higher seq only if the post sent it more than once. Per post, the events
+    committed late can be no more than the events it resent (`edges`: their final stats). Panic and
+    tamper events are left out of the order check: their copy on the `alarm` channel travels the
+    hub's alarm session, on purpose ahead of whatever the main session still carries (issue 17)."""
     records = stored_records(store_url)
     ids = [r["id"] for r in records]
     assert len(ids) == len(set(ids)), "an event id is stored twice"
@@ -295,7 +299,7 @@ def assert_log_exactly_once(store_url: str, expected: dict[str, int], edges: lis
         by_device[record["device"]].append(int(record["seq"]))
         if record["kind"] not in ALARM_KINDS:
             in_order[record["device"]].append(int(record["seq"]))
-    replayed = {e.device_id: _replays(e) for e in edges or []}
+    resent = {e.device_id: _resent(e) for e in edges or []}
     for device, count in expected.items():
         seqs = by_device.get(device, [])
         missing = sorted(set(range(1, count + 1)) - set(seqs))
@@ -303,9 +307,12 @@ def assert_log_exactly_once(store_url: str, expected: dict[str, int], edges: lis
         assert len(seqs) == count, f"{device}: {len(seqs)} stored, expected {count}"
         late = _late(in_order.get(device, []))
         if late:
-            assert replayed.get(device, 0) > 0, f"{device}: log not in seq order without a replay: {late[:3]}"
-            too_far = [(seq, top) for seq, top in late if top - seq >= MAX_IN_FLIGHT]
-            assert not too_far, f"{device}: an event passed by more than the in-flight window: {too_far[:3]}"
+            sent_again = resent.get(device, 0)
+            assert sent_again > 0, f"{device}: log not in seq order without a resend: {late[:3]}"
+            assert len(late) <= sent_again, (
+                f"{device}: {len(late)} events committed after a higher seq, but the post resent only "
+                f"{sent_again}: the hub reordered events, e.g. {late[:3]}"
+            )
     assert set(by_device) <= set(expected), f"unexpected devices {set(by_device) - set(expected)}"
 
 
@@ -320,8 +327,9 @@ def _late(seqs: list[int]) -> list[tuple[int, int]]:
     return out
 
 
-def _replays(edge: EdgeProcess) -> int:
-    """How many times the post replayed (its stats in the JSON lines `sim stream` prints, summed over runs)."""
+def _resent(edge: EdgeProcess) -> int:
+    """How many events the post published again (its stats in the JSON lines `sim stream` prints, summed
+    over runs: a restarted post replays its outbox as fresh publishes, counted under `replays`)."""
     return sum(
         int(line.get("stats", {}).get("replays", 0)) + int(line.get("stats", {}).get("resent", 0))
         for line in edge.lines()
