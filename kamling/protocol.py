@@ -508,13 +508,17 @@ def _where(path: _Path) -> str:
     return ".".join(reversed(parts)) or "payload"
 
 
+_DECODER = json.JSONDecoder(parse_int=_parse_int, parse_constant=_refuse_constant, object_pairs_hook=_unique_keys)
+"""Built once: json.loads with hooks would build a decoder for every payload. Stateless, so shared by threads."""
+
+
 def _load_json(payload: bytes, limit: int = MAX_EVENT_BYTES) -> Any:
     """Parse a payload, refusing anything that is not plain, bounded, UTF-8 JSON text."""
     if len(payload) > limit:
         raise ProtocolError("too_large", f"{len(payload)} bytes > {limit}")
     try:
         text = payload.decode("utf-8")  # strict: also refuses UTF-8-encoded surrogates
-        raw = json.loads(text, parse_int=_parse_int, parse_constant=_refuse_constant, object_pairs_hook=_unique_keys)
+        raw = _DECODER.decode(text)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ProtocolError("bad_json", str(exc)[:200]) from None
     except RecursionError:  # the C parser gives up around 1000 levels; MAX_DEPTH is far below

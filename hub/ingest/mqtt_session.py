@@ -127,7 +127,8 @@ class _Session:
         """Rate-limit, then queue for ingest with its settle callable; False when dropped (PUBACKed now).
         `retained`: what ingest is told (default: the message's own flag)."""
         admit = self.admit
-        if admit is not None and not admit(message.topic, bytes(message.payload)):
+        topic, payload = message.topic, bytes(message.payload)  # paho decodes the topic on every read
+        if admit is not None and not admit(topic, payload):
             if message.qos > 0:  # dropped: settle now (an edge resends events its hub never acked)
                 self._ack(message.mid, message.qos, self.connects)
             return False
@@ -140,8 +141,8 @@ class _Session:
 
         self.inbox.put(
             Inbound(
-                message.topic,
-                bytes(message.payload),
+                topic,
+                payload,
                 time.monotonic(),
                 bool(message.retain) if retained is None else retained,
                 settle,

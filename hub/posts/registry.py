@@ -10,7 +10,7 @@ from typing import Any
 from hub.settings import PostSettings
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PostState:
     online: bool | None = None  # None: not heard from since the hub started
     last_seen: datetime | None = None
@@ -99,7 +99,10 @@ class PostRegistry:
                 if old.last_seq and seq > old.last_seq + 1:
                     gap = seq - old.last_seq - 1
                 last_seq = max(old.last_seq, seq)
-            self._state[device] = replace(old, last_seen=now, last_seq=last_seq, seq_gaps=old.seq_gaps + gap)
+            # Positional, not replace(): this runs for every event (replace() costs ~4x as much).
+            self._state[device] = PostState(
+                old.online, now, old.status_since, old.version, old.health, last_seq, old.seq_gaps + gap, old.brokers
+            )
             return gap
 
     def set_health(self, device: str, health: dict[str, Any], now: datetime) -> None:

@@ -18,6 +18,7 @@ Times are aware datetimes; the hours are local times in the hub's zone.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
@@ -170,6 +171,43 @@ def record_checkin(state: Presence, hours: RondaHours, checkin: Checkin, zone: s
     before = state.missed_before + missed_rounds(hours, window, reference, checkin.at)
     state = replace(state, reference=checkin.at, missed_before=before, missed=before, checkins=_log(state, counted))
     if state.alert_open:
+        who = checkin.guard_name or ("kartu tidak dikenal" if checkin.unknown_card else checkin.source)
+        return replace(state, alert_open=False, alert_missed=0), Decision(Action.CLEAR, before, f"check-in: {who}")
+    return state, NOTHING
+
+
+def record_checkins(
+    state: Presence, hours: RondaHours, checkins: Sequence[Checkin], zone: str
+) -> tuple[Presence, Decision]:
+    """Several check-ins at one post, in order: the same state and decision as recording them one by
+    one with `record_checkin` (a decision other than NOTHING can only come from the first, which
+    clears an open alert), but the night's window is worked out once when they share one moment
+    (a commit's check-ins do): the ingest path's cost for a burst of check-ins."""
+    if not checkins:
+        return state, NOTHING
+    at = checkins[0].at
+    if any(checkin.at != at for checkin in checkins):  # different moments: one by one
+        first: Decision | None = None
+        for checkin in checkins:
+            state, decision = record_checkin(state, hours, checkin, zone)
+            first = first or (decision if decision is not NOTHING else None)
+        return state, first or NOTHING
+    window = window_at(hours, at, zone)
+    counted = window is not None
+    state = _for_night(state, window if window is not None else last_window(hours, at, zone))
+    logged = tuple(  # the watch builds them with the right flag already; anyone else's are rebuilt
+        c
+        if c.counted is counted
+        else Checkin(c.at, c.source, c.card, c.guard_id, c.guard_name, c.unknown_card, counted)
+        for c in checkins
+    )
+    history = (*state.checkins, *logged)[-MAX_CHECKINS_KEPT:]
+    if window is None:
+        return replace(state, checkins=history), NOTHING
+    before = state.missed_before + missed_rounds(hours, window, state.reference or window.start, at)
+    state = replace(state, reference=at, missed_before=before, missed=before, checkins=history)
+    if state.alert_open:
+        checkin = checkins[0]
         who = checkin.guard_name or ("kartu tidak dikenal" if checkin.unknown_card else checkin.source)
         return replace(state, alert_open=False, alert_missed=0), Decision(Action.CLEAR, before, f"check-in: {who}")
     return state, NOTHING

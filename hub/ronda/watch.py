@@ -22,8 +22,18 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from hub.ronda.roster import RondaHours, RondaRoster, guards_on
-from hub.ronda.rules import Action, Checkin, Decision, Presence, evaluate, last_window, record_checkin
+from hub.ronda.roster import RondaRoster, guards_on
+from hub.ronda.rules import (
+    Action,
+    Checkin,
+    Decision,
+    Presence,
+    evaluate,
+    last_window,
+    record_checkin,
+    record_checkins,
+    window_at,
+)
 from hub.ronda.store import RondaStore
 from hub.settings import PostSettings
 from kamling.protocol import EventKind, utc_now
@@ -51,18 +61,18 @@ class PostTonight:
     unstaffed: bool  # "Pos kosong" open now
 
 
-def checkin_from(data: Any, at: datetime, roster: RondaRoster, device: str) -> Checkin:
+def checkin_from(data: Any, at: datetime, roster: RondaRoster, device: str, counted: bool = False) -> Checkin:
     """A check-in event's data (hostile: any JSON object) as a Checkin, the card looked up."""
     data = data if isinstance(data, dict) else {}
     source = "card" if data.get("source") == "card" else "button"
     raw = data.get("card")
     card = raw.strip().upper()[:MAX_CARD_CHARS] if isinstance(raw, str) and raw.strip() else None
     if card is None:
-        return Checkin(at, source)
+        return Checkin(at, source, counted=counted)
     guard = roster.guard_by_card(card, device)
     if guard is None:
-        return Checkin(at, source, card, unknown_card=True)
-    return Checkin(at, source, card, guard.id, guard.name)
+        return Checkin(at, source, card, unknown_card=True, counted=counted)
+    return Checkin(at, source, card, guard.id, guard.name, counted=counted)
 
 
 class RondaWatch:
@@ -124,7 +134,7 @@ class RondaWatch:
                 at = datetime.fromisoformat(str(record["received_at"]))
             except (KeyError, ValueError):
                 continue
-            self._checkin(record, at, effects=False)
+            self._replay_checkin(record, at)
 
     # -- inputs ---------------------------------------------------------------------------------
     def observe_records(self, batch: Iterable[dict[str, Any]]) -> None:
@@ -136,40 +146,44 @@ class RondaWatch:
         posts = {p.device_id: p for p in self.posts()}
         at = self.clock()  # committed together: one moment for the batch
         hours_of = lru_cache(maxsize=None)(roster.hours_for)  # each village's hours once a batch
-        for record in checkins:
-            self._checkin(record, at, effects=True, roster=roster, posts=posts, hours_of=hours_of)
+        by_device: dict[str, list[Checkin]] = {}
+        for record in checkins:  # one fold per post: the batch's check-ins share one moment
+            device = str(record.get("device", ""))
+            if device in posts:
+                counted = window_at(hours_of(posts[device].village), at, self.zone) is not None
+                checkin = checkin_from(record.get("data"), at, roster, device, counted)
+                self._log_checkin(device, checkin)
+                by_device.setdefault(device, []).append(checkin)
+        for device, found in by_device.items():
+            post = posts[device]
+            with self._lock:
+                state = self._state.get(device, Presence(device))
+                state, decision = record_checkins(state, hours_of(post.village), found, self.zone)
+                self._state[device] = state
+            self._apply(device, decision, post)
 
-    def _checkin(
-        self,
-        record: dict[str, Any],
-        at: datetime,
-        effects: bool,
-        roster: RondaRoster | None = None,
-        posts: dict[str, PostSettings] | None = None,
-        hours_of: Callable[[str], RondaHours] | None = None,
-    ) -> Checkin | None:
+    def _replay_checkin(self, record: dict[str, Any], at: datetime) -> None:
+        """A check-in from the log, at start: the night's state rebuilt, no alert raised or cleared."""
         device = str(record.get("device", ""))
-        post = posts.get(device) if posts is not None else self._post(device)
+        post = self._post(device)
         if post is None:
-            return None
-        roster = roster if roster is not None else self.store.roster()
+            return
+        roster = self.store.roster()
         checkin = checkin_from(record.get("data"), at, roster, device)
-        hours = roster.hours_for(post.village) if hours_of is None else hours_of(post.village)
         with self._lock:
-            state, decision = record_checkin(self._state.get(device, Presence(device)), hours, checkin, self.zone)
-            self._state[device] = state
-        counted = state.last_checkin.counted if state.last_checkin else False
+            state = self._state.get(device, Presence(device))
+            self._state[device], _ = record_checkin(state, roster.hours_for(post.village), checkin, self.zone)
+
+    @staticmethod
+    def _log_checkin(device: str, checkin: Checkin) -> None:
         if checkin.unknown_card:
             log.warning("ronda: post %s check-in with an unknown card %s (kartu tidak dikenal)", device, checkin.card)
         log.info(
             "ronda: check-in at %s by %s%s",
             device,
             checkin.guard_name or checkin.source,
-            "" if counted else " (outside ronda hours: not counted)",
+            "" if checkin.counted else " (outside ronda hours: not counted)",
         )
-        if effects:
-            self._apply(device, decision, post)
-        return checkin
 
     def tick(self, now: datetime | None = None) -> None:
         """Evaluate every post at `now` (default: the clock)."""

@@ -38,7 +38,8 @@ class EventLogWriter:
         self.on_committed = on_committed  # (submitted batch, records newly added)
         self.max_batch = max_batch
         self.retry_delay = retry_delay
-        self._queue: queue.Queue[object] = queue.Queue()
+        # SimpleQueue: a C queue without the Condition objects of queue.Queue (one put per event)
+        self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self.on_failed: Callable[[Record, Exception], None] | None = None  # a record the store refused (not OSError)
         self._failing = False  # commits fail now (disk or database away): said once, not at every retry

@@ -56,6 +56,10 @@ def sortable_time(value: Any) -> str:
         return EARLIEST if text[:1] in ("0", "-") else LATEST
 
 
+_ROW_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+"""The stored record's JSON text; built once (json.dumps with options builds an encoder per call)."""
+
+
 def encode_cursor(received_at: str, event_id: str) -> str:
     return base64.urlsafe_b64encode(f"{received_at}|{event_id}".encode()).decode().rstrip("=")
 
@@ -158,7 +162,7 @@ class SqlEventStore:
             sortable_time(record.get("ts")),
             sortable_time(record["received_at"]),
             1 if record.get("test") else 0,
-            json.dumps(record, ensure_ascii=False, separators=(",", ":")),
+            _ROW_JSON.encode(record),
         )
 
     def _present(self, cursor: Cursor, ids: list[str]) -> set[str]:
