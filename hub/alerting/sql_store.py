@@ -352,6 +352,18 @@ class SqlAlertRepository:
 
     def query(self, query: AlertQuery) -> AlertPage:
         """One page, newest first; `next_cursor` continues after its last alert (None: no more)."""
+        keys, more = self.query_keys(query)
+        found = self.fetch([alert_id for alert_id, _ in keys])
+        items = [found[alert_id] for alert_id, _ in keys if alert_id in found]
+        return AlertPage(items, encode_cursor(keys[-1][1], keys[-1][0]) if more and keys else None)
+
+    def fetch(self, ids: Sequence[str]) -> dict[str, Alert]:
+        """The alerts with these ids, whole, by id (absent ids are left out)."""
+        return self._fetch(ids)
+
+    def query_keys(self, query: AlertQuery) -> tuple[list[tuple[str, str]], bool]:
+        """One page's keys, newest first: (id, opened_at as stored), and whether more follow. The
+        alerts themselves are read with `fetch`, so a caller that already holds some reads only the rest."""
         clauses, params = ["1 = 1"], []
         if query.state == "open":
             clauses.append("is_open = 1")  # literally, so the partial index alerts_open serves it
@@ -386,11 +398,7 @@ class SqlAlertRepository:
             f"SELECT id, opened_at FROM alerts WHERE {' AND '.join(clauses)} ORDER BY opened_at DESC, id DESC LIMIT ?",
             [*params, limit + 1],
         )
-        more = len(rows) > limit
-        rows = rows[:limit]
-        found = self._fetch([str(r[0]) for r in rows])
-        items = [found[str(r[0])] for r in rows if str(r[0]) in found]
-        return AlertPage(items, encode_cursor(rows[-1][1], rows[-1][0]) if more and rows else None)
+        return [(str(r[0]), str(r[1])) for r in rows[:limit]], len(rows) > limit
 
     def for_event(self, event_id: str) -> list[Alert]:
         """The alerts that reference this event (usually one), newest first."""

@@ -72,18 +72,21 @@ def alert_page(memory: Iterable[Alert], repository: object, query: AlertQuery) -
     memory_only = not isinstance(repository, SqlAlertRepository)
     if isinstance(repository, SqlAlertRepository):  # a hub on another repository (tests): memory only
         try:
-            sql_page = repository.query(query)
+            keys, more = repository.query_keys(query)
+            # Only the alerts memory does not hold are read whole: memory's copy replaces them anyway.
+            found = repository.fetch([alert_id for alert_id, _ in keys if alert_id not in fresh])
         except StoreUnavailable:
             memory_only = True
         else:
-            stored = sql_page.items
-            if sql_page.next_cursor is not None and stored:
-                boundary = alert_key(stored[-1])
+            stored = [
+                fresh.get(alert_id) or found[alert_id] for alert_id, _ in keys if alert_id in fresh or alert_id in found
+            ]
+            if more and keys:
+                boundary = (keys[-1][1], keys[-1][0])
     candidates: dict[str, Alert] = {}
-    for alert in stored:
-        current = fresh.get(alert.id, alert)  # memory's copy is the newest state of the alert
-        if matches(current, query):
-            candidates[alert.id] = current
+    for alert in stored:  # memory's copy where it has one: the newest state of the alert
+        if matches(alert, query):
+            candidates[alert.id] = alert
     for alert in fresh.values():
         key = alert_key(alert)
         if after is not None and not key < after:

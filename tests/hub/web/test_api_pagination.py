@@ -182,6 +182,26 @@ def test_memory_copy_wins_and_unwritten_alerts_are_listed(tmp_path) -> None:
     repository.close()
 
 
+def test_alerts_memory_holds_are_not_read_from_sql_again(tmp_path) -> None:
+    """A page of open alerts (all in memory) reads only their keys from SQL; closed ones are read whole."""
+    fetched: list[list[str]] = []
+
+    class Counting(SqlAlertRepository):
+        def fetch(self, ids: Any) -> Any:
+            fetched.append(list(ids))
+            return super().fetch(ids)
+
+    repository = Counting(Database(f"sqlite:///{tmp_path / 'hub.db'}"))
+    live = [open_alert("pos-a", AlertKind.PANIC, BASE + timedelta(minutes=n)) for n in range(3)]
+    old = closed(BASE - timedelta(days=1))
+    repository.merge([*live, old])
+    page = alert_page(live, repository, AlertQuery(state="open"))
+    assert [a.id for a in page.items] == [a.id for a in reversed(live)] and fetched == [[]]
+    page = alert_page(live, repository, AlertQuery())
+    assert [a.id for a in page.items] == [*(a.id for a in reversed(live)), old.id] and fetched[-1] == [old.id]
+    repository.close()
+
+
 def test_with_the_database_away_the_page_comes_from_memory(tmp_path) -> None:
     repository = SqlAlertRepository(Database(f"postgresql://nobody@127.0.0.1:{free_port()}/none"))
     alert = open_alert("pos-a", AlertKind.PANIC, BASE)

@@ -6,6 +6,7 @@ import json
 import math
 import sys
 from datetime import UTC, datetime, timedelta, timezone
+from types import MappingProxyType
 from typing import Any
 
 from hypothesis import given, settings
@@ -54,7 +55,9 @@ hostile_number = st.one_of(
     st.booleans().map(lambda negative: -HUGE if negative else HUGE),  # mapped: hypothesis cannot repr it either
     st.floats(allow_nan=True, allow_infinity=True),
 )
-hostile_scalar = st.one_of(st.none(), st.booleans(), hostile_number, hostile_text)
+hostile_scalar = st.one_of(
+    st.none(), st.booleans(), hostile_number, hostile_text, st.datetimes(timezones=st.just(UTC)), st.dates()
+)
 hostile_value = st.recursive(
     hostile_scalar,
     lambda inner: st.one_of(
@@ -70,6 +73,36 @@ hostile_value = st.recursive(
 def test_json_safe_always_encodes_as_strict_utf8_json(value: Any) -> None:
     strict_json(json_safe(value))
     json.loads(json_text(value))
+
+
+def _through_general_branches(value: Any) -> Any:
+    """The same value with every dict a MappingProxyType and every str a str subclass: json_safe's
+    general branches, not its fast paths for plain dicts and strings."""
+    if type(value) is dict:
+        return MappingProxyType({_through_general_branches(k): _through_general_branches(v) for k, v in value.items()})
+    if type(value) is list:
+        return tuple(_through_general_branches(item) for item in value)
+    if type(value) is str:
+        return _Text(value)
+    return value
+
+
+class _Text(str):
+    pass
+
+
+@settings(max_examples=300, deadline=None)
+@given(hostile_value, st.sampled_from([None, 3, 200, 64 * 1024]))
+def test_json_safe_fast_paths_give_what_the_general_branches_give(value: Any, limit: int | None) -> None:
+    expected = json_safe(_through_general_branches(value), text_limit=limit)
+    assert json.dumps(json_safe(value, text_limit=limit)) == json.dumps(expected)
+
+
+def test_json_safe_cuts_long_keys_and_strings_on_the_fast_path_too() -> None:
+    view = json_safe({"k" * 300: "v" * 70_000, "\ud800": "\udfff"})
+    keys = list(view)
+    assert len(keys[0]) <= 200 and keys[0].endswith("(+112)") and keys[1] == "\ufffd"
+    assert len(view[keys[0]]) <= 64 * 1024 and view["\ufffd"] == "\ufffd"
 
 
 def test_json_safe_keeps_clean_values_and_marks_the_rest() -> None:
