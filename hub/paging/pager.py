@@ -50,6 +50,11 @@ MAX_QUICK_DEATHS = 3
 RESPAWN_FIRST_SECONDS = 5.0
 RESPAWN_MAX_SECONDS = 300.0
 
+ANSWER_SECONDS = 60.0
+"""Longest a worker may hold a page without answering it. A page takes at most its channels' timeouts
+(4 s to connect and 4 s to read for each URL, hub/paging/webhook.py and apprise); a worker past this is
+hung (alive, reading, never answering) and is killed: restarted, and its pages handed over again."""
+
 
 @dataclass(frozen=True)
 class Page:
@@ -117,6 +122,7 @@ class _InFlight:
     page: Page
     done: Done
     attempts: int = 0
+    handed_at: float = 0.0  # monotonic time of the last hand-over to a worker
 
 
 class ProcessPager:
@@ -134,10 +140,13 @@ class ProcessPager:
         stop_seconds: float = STOP_SECONDS,
         fallback: Pager | None = None,
         first_pause: float = RESPAWN_FIRST_SECONDS,
+        answer_seconds: float = ANSWER_SECONDS,
     ) -> None:
         self.command = command
         self.workers = workers
         self.stop_seconds = stop_seconds
+        self.answer_seconds = answer_seconds
+        self.hung = 0  # workers killed for holding a page unanswered past answer_seconds
         self.fallback = fallback
         self.restarts = 0
         self.respawn_in: float | None = None  # seconds to the next worker attempt while the fallback pages
@@ -152,14 +161,24 @@ class ProcessPager:
         self._respawn: threading.Timer | None = None
         self._fallback_running = False
         self._stopping = False
+        self._watch_stop = threading.Event()
+        self._watch: threading.Thread | None = None
+        self._killed_hung: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         with self._lock:
             self._stopping = False
             if not self._spawn():
                 self._give_worker_a_rest()
+        self._watch_stop.clear()
+        self._watch = threading.Thread(target=self._watch_answers, name="pager-answers", daemon=True)
+        self._watch.start()
 
     def stop(self) -> None:
+        self._watch_stop.set()
+        if self._watch is not None:
+            self._watch.join(timeout=5)
+            self._watch = None
         with self._lock:
             self._stopping = True
             proc, respawn = self._proc, self._respawn
@@ -236,6 +255,7 @@ class ProcessPager:
 
     def _hand_over(self, page_id: int, item: _InFlight) -> None:
         item.attempts += 1
+        item.handed_at = time.monotonic()
         fields = {"id": page_id, "urls": list(item.page.urls), "title": item.page.title, "body": item.page.body}
         if item.page.attachment is not None:
             fields["attachment"] = item.page.attachment
@@ -254,6 +274,26 @@ class ProcessPager:
             proc.kill()
 
     # -- other threads -----------------------------------------------------------------------
+    def _watch_answers(self) -> None:
+        """A worker that takes pages but never answers (hung on a lock, a stuck library) is found here:
+        a full pipe finds only one that stops reading, and only once it has been sent enough."""
+        while not self._watch_stop.wait(min(1.0, self.answer_seconds / 4)):
+            now = time.monotonic()
+            with self._lock:
+                proc = self._proc
+                late = [i for i in self._in_flight.values() if now - i.handed_at > self.answer_seconds]
+                if proc is None or not late or self._stopping or proc is self._killed_hung:
+                    continue
+                self._killed_hung = proc
+                self.hung += 1
+            log.error(
+                "pager worker has held %d page(s) unanswered for over %.0f s; killing it (it is restarted and "
+                "the pages sent again)",
+                len(late),
+                self.answer_seconds,
+            )
+            proc.kill()  # its reader thread sees the end and restarts it (_worker_ended)
+
     def _try_worker_again(self) -> None:
         with self._lock:
             self._respawn = None

@@ -174,7 +174,9 @@ def test_page_worker_answers_every_page_and_skips_malformed_lines() -> None:
 
 def test_a_worker_that_stops_reading_never_blocks_the_alert_path() -> None:
     stuck = [sys.executable, "-c", "import time\ntime.sleep(120)"]  # alive, never reads a page
-    pager = ProcessPager(command=stuck, stop_seconds=1)
+    # answer_seconds: under load the last pages of the burst can fit a restarted worker's pipe, so only
+    # the answer deadline finds that worker (fresh-clone CI: 200 pages never all answered in 60 s).
+    pager = ProcessPager(command=stuck, stop_seconds=1, answer_seconds=3)
     pager.start()
     results = Results()
     page = Page(("json://127.0.0.1:9/x",), "PANIK", "x" * 2000)
@@ -191,6 +193,21 @@ def test_a_worker_that_stops_reading_never_blocks_the_alert_path() -> None:
         wait_for(lambda: pager.restarts >= 1, timeout=30)
         wait_for(lambda: len(results.items) == 200, timeout=60)  # every page answered: failed, not lost in silence
         assert {ok for ok, _ in results.items} == {False}
+    finally:
+        pager.stop()
+
+
+def test_a_worker_that_reads_pages_but_never_answers_is_killed_and_its_pages_answered() -> None:
+    hung = [sys.executable, "-c", "import sys, time\nfor line in sys.stdin:\n    pass\ntime.sleep(120)"]
+    pager = ProcessPager(command=hung, stop_seconds=1, answer_seconds=1)
+    pager.start()
+    results = Results()
+    try:
+        for _ in range(3):  # a few pages: the pipe never fills, only the answer deadline can tell
+            pager.submit(Page(("json://127.0.0.1:9/x",), "PANIK", "Pos A"), results)
+        wait_for(lambda: len(results.items) == 3, timeout=30, what="every page answered")
+        assert {ok for ok, _ in results.items} == {False}  # failed after MAX_ATTEMPTS workers: said, not lost
+        assert pager.hung >= 2 and pager.restarts >= 2
     finally:
         pager.stop()
 
