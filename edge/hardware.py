@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from gpiozero import LED, Button, Buzzer, Device
+from gpiozero import LED, Button, Buzzer, Device, DigitalInputDevice
 
 from edge.config import ButtonConfig, EdgeConfig
 from edge.core import LedMode, LedPattern
@@ -23,15 +23,31 @@ RECEIPT_SECONDS = 0.7
 """After the receipt's three blinks (0.6 s) the status LED shows its pattern again."""
 
 
+class Switch(DigitalInputDevice):
+    """A button or switch that is never held on purpose: gpiozero's `Button` without its hold thread.
+
+    Every gpiozero Button starts a thread that wakes ten times a second to watch for a hold: about
+    1 ms of CPU a second on a busy core, most of an idle post's own CPU (bench/bench_lean_post.py,
+    issue 17 item 5). Only a panic button with hold-to-confirm needs one; the rest are these, with
+    Button's names for the same things.
+    """
+
+    is_pressed = DigitalInputDevice.is_active
+    when_pressed = DigitalInputDevice.when_activated
+    when_released = DigitalInputDevice.when_deactivated
+    wait_for_press = DigitalInputDevice.wait_for_active
+    wait_for_release = DigitalInputDevice.wait_for_inactive
+
+
 class PostHardware:
     """The post's inputs and outputs; callbacks run on gpiozero's threads and must be quick."""
 
     def __init__(self, config: EdgeConfig, pin_factory: Any | None = None) -> None:
         self.config = config
         self.pin_factory = pin_factory
-        self.panic_button: Button | None = None
-        self.tamper_switch: Button | None = None
-        self.checkin_button: Button | None = None
+        self.panic_button: Button | Switch | None = None
+        self.tamper_switch: Switch | None = None
+        self.checkin_button: Switch | None = None
         self.led: LED | None = None
         self.buzzer: Buzzer | None = None
         self.led_pattern: LedPattern | None = None
@@ -39,14 +55,16 @@ class PostHardware:
         self._receipt_timer: threading.Timer | None = None
         self._alarm_until = 0.0  # time.monotonic() when a panic's siren ends by itself
 
-    def _button(self, cfg: ButtonConfig) -> Button:
-        return Button(
-            cfg.pin,
-            pull_up=cfg.pull_up,
-            bounce_time=cfg.bounce_time or None,
-            hold_time=cfg.hold_time or 1.0,
-            pin_factory=self.pin_factory,
-        )
+    def _button(self, cfg: ButtonConfig) -> Button | Switch:
+        if cfg.hold_time > 0:
+            return Button(
+                cfg.pin,
+                pull_up=cfg.pull_up,
+                bounce_time=cfg.bounce_time or None,
+                hold_time=cfg.hold_time,
+                pin_factory=self.pin_factory,
+            )
+        return Switch(cfg.pin, pull_up=cfg.pull_up, bounce_time=cfg.bounce_time or None, pin_factory=self.pin_factory)
 
     def start(
         self,
@@ -62,12 +80,15 @@ class PostHardware:
             self.panic_button.when_pressed = on_panic
         if cfg.tamper_switch and on_tamper:
             # Normally closed to ground: "pressed" is the closed, untampered state.
-            self.tamper_switch = self._button(cfg.tamper_switch)
+            tamper = cfg.tamper_switch
+            self.tamper_switch = Switch(
+                tamper.pin, pull_up=tamper.pull_up, bounce_time=tamper.bounce_time or None, pin_factory=self.pin_factory
+            )
             self.tamper_switch.when_released = lambda: on_tamper(True)
             self.tamper_switch.when_pressed = lambda: on_tamper(False)
         if cfg.checkin_button:
             checkin = cfg.checkin_button
-            self.checkin_button = Button(
+            self.checkin_button = Switch(
                 checkin.pin,
                 pull_up=checkin.pull_up,
                 bounce_time=checkin.bounce_time or None,

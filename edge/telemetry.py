@@ -21,6 +21,7 @@ zone) gives None; nothing here raises. The payload, all JSON-serialisable:
 from __future__ import annotations
 
 import ctypes
+import functools
 import math
 import shutil
 import subprocess
@@ -55,11 +56,18 @@ Runner = Callable[[Sequence[str]], str | None]
 
 
 def run_command(argv: Sequence[str]) -> str | None:
+    if not argv or shutil.which(argv[0]) is None:
+        return None  # a missing tool (no vcgencmd off a Pi): no fork of the whole agent just to learn that
     try:
         result = subprocess.run(list(argv), capture_output=True, text=True, timeout=COMMAND_TIMEOUT, check=False)
     except (OSError, subprocess.SubprocessError):
         return None
     return result.stdout if result.returncode == 0 else None
+
+
+@functools.cache
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(None, use_errno=True)
 
 
 def kernel_clock_synced() -> bool | None:
@@ -69,7 +77,7 @@ def kernel_clock_synced() -> bool | None:
     unit's system call filter must allow `adjtimex`).
     """
     try:
-        libc = ctypes.CDLL(None, use_errno=True)
+        libc = _libc()
         timex = ctypes.create_string_buffer(512)  # struct timex is about 208 bytes; modes=0 reads only
         state = int(libc.adjtimex(timex))
     except (OSError, AttributeError):

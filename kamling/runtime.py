@@ -90,7 +90,7 @@ class ServiceRuntime:
         self.agent.on_tick = self._chained
 
     def _tick(self) -> None:
-        """Runs on the service's worker thread, at least every 0.5 s while the loop is alive."""
+        """Runs on the service's worker thread, at least every 2 s while the loop is alive (the edge agent: IDLE_WAIT_S)."""
         if self._chained is not None:
             self._chained()
         if self.pacer.due(self.clock()) and self.notifier.watchdog():

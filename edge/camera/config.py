@@ -226,7 +226,14 @@ class CameraConfig(_Section):
         )
     )
     detect_fps: float = Field(default=5.0, gt=0, le=30, description="analyse at most this many frames per second")
-    detect_height: int = Field(default=144, ge=100, le=360, description="height in pixels of the small detect frame")
+    detect_height: int = Field(
+        default=120,
+        ge=100,
+        le=360,
+        description=(
+            "height in pixels of the small detect frame (120: a 640x480 or 1280x960 MJPEG camera decodes straight to it)"
+        ),
+    )
     threshold: int = Field(default=25, ge=1, le=255, description="grey-level change that counts a pixel as moving")
     min_area: float = Field(
         default=0.003,

@@ -1,19 +1,29 @@
-"""Pictures from around a panic or tamper (issue 15): a bounded ring of small JPEGs per camera.
+"""Pictures from around a panic or tamper (issue 15): a bounded ring of JPEGs per camera.
 
-The camera loop puts one small JPEG (at most `EvidenceConfig.width` pixels wide) into the ring
-every `interval_s`. A press asks for frames at offsets from the press (default -2 s, 0 s, +3 s);
-each offset is answered with the ring frame nearest to it once a frame at or after that moment
-exists (so a "before" frame is answered at once, an "after" frame when its moment has passed).
+The camera loop puts one frame into the ring every `interval_s`. A press asks for frames at offsets
+from the press (default -2 s, 0 s, +3 s); each offset is answered with the ring frame nearest to it
+once a frame at or after that moment exists (so a "before" frame is answered at once, an "after"
+frame when its moment has passed).
+
+What a ring frame holds: a camera that sends JPEGs (MJPEG streams and files) puts **its own JPEG
+bytes** in the ring, undecoded and not re-encoded, and only the few frames a press asks for are
+shrunk to a small JPEG (at most `EvidenceConfig.width` wide) when they are sent; a frame then has a
+`source_width`. Re-encoding every ring frame cost about 0.2 ms of every analysed frame for pictures
+that are almost never sent (issue 17 item 5). Other cameras (and a camera JPEG too large to keep the
+reach the offsets need within the byte bound, see `raw_frame_budget`) put a small JPEG encoded at
+once, as before.
 
 **Memory per camera** is bounded twice: at most `history_s / interval_s` frames (default 20) and
 at most `max_bytes` of JPEG (default 512 KiB); whichever is hit first drops the oldest frame. A
-320 x 240 frame at quality 70 is 5-20 KB, so a camera usually holds 100-400 KB (measured:
-bench/bench_evidence.py, docs/performance.md). Nothing here reads a clock or does I/O: times
-are the caller's monotonic seconds.
+320 x 240 frame at quality 70 is 5-20 KB; a 640 x 480 camera JPEG 20-60 KB, so the byte bound
+usually binds for camera JPEGs (measured: bench/bench_evidence.py, bench/bench_lean_post.py,
+docs/performance.md). Nothing here reads a clock or does I/O: times are the caller's monotonic
+seconds.
 """
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -26,6 +36,15 @@ GIVE_UP_AFTER_S = 5.0
 class Frame:
     at: float  # monotonic seconds when the frame was read
     jpeg: bytes
+    source_width: int = 0
+    """0: a small JPEG, sent as it is; otherwise the camera's own JPEG, this wide, shrunk when it is sent."""
+
+
+def raw_frame_budget(max_bytes: int, interval_s: float, offsets_s: Sequence[float], tolerance_s: float) -> int:
+    """The largest camera JPEG the ring keeps as it is: one that still lets `max_bytes` hold every frame
+    from the earliest offset (less its tolerance) up to now. A larger one is shrunk when it is added."""
+    reach = max(0.0, -min(offsets_s)) + tolerance_s
+    return max_bytes // (math.ceil(reach / interval_s) + 1)
 
 
 class FrameRing:
@@ -85,6 +104,7 @@ class EvidenceShot:
     event_id: str
     offset_s: float
     jpeg: bytes
+    source_width: int = 0  # as Frame.source_width: nonzero, the camera's JPEG, to shrink before sending
 
 
 @dataclass
@@ -143,7 +163,11 @@ class EvidencePlanner:
                     frame = self.ring.nearest(target, self.tolerance)
                     if frame is not None and frame.at not in request.sent:
                         request.sent.add(frame.at)
-                        shots.append(EvidenceShot(request.event_id, round(frame.at - request.at, 1), frame.jpeg))
+                        shots.append(
+                            EvidenceShot(
+                                request.event_id, round(frame.at - request.at, 1), frame.jpeg, frame.source_width
+                            )
+                        )
                     continue  # answered (or no frame near enough: the ring did not reach back that far)
                 if now - target > GIVE_UP_AFTER_S:
                     continue  # no frame since that moment: the camera is gone

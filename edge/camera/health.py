@@ -1,4 +1,4 @@
-"""Camera health: lost stream, frozen picture, covered/blank lens. Pure; numpy only.
+"""Camera health: lost stream, frozen picture, covered/blank lens. Pure (arrays in, changes out).
 
 Feed `update(now, frame)` with every analysed frame and `update(now, None)` whenever a read
 fails or nothing arrived; it returns the state changes that happened:
@@ -16,7 +16,9 @@ fails or nothing arrived; it returns the state changes that happened:
 
 A tamper is reported restored only after its condition has been gone for `clear_after_s`,
 so a hand hovering over the lens does not flap. Statistics use a grid sample of about 80
-columns of the frame (every n-th pixel, no averaging, so sensor noise is kept intact).
+columns of the frame (every n-th pixel, no averaging, so sensor noise is kept intact). The
+statistics are one OpenCV call each (mean and deviation; the largest pixel difference): the NumPy
+forms made temporary arrays and cost about 0.13 ms more a frame (issue 17 item 5).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+import cv2
 import numpy as np
 
 from edge.camera.config import HealthConfig
@@ -68,7 +71,8 @@ def sample_grey(frame: np.ndarray) -> np.ndarray:
 
 
 def picture_stats(sample: np.ndarray) -> PictureStats:
-    return PictureStats(float(sample.mean()), float(sample.std()))
+    mean, stddev = cv2.meanStdDev(sample)
+    return PictureStats(float(mean[0, 0]), float(stddev[0, 0]))
 
 
 class _Condition:
@@ -176,7 +180,7 @@ class CameraHealthMonitor:
             not blank
             and self._previous is not None
             and self._previous.shape == sample.shape
-            and int(np.abs(sample.astype(np.int16) - self._previous).max()) <= settings.frozen_max_delta
+            and cv2.norm(sample, self._previous, cv2.NORM_INF) <= settings.frozen_max_delta
         )
         change = self._frozen.observe(still, now, onset=self._previous_at)
         if change:

@@ -40,7 +40,7 @@ Box = tuple[int, int, int, int]
 class MotionSettings:
     """What the detector needs; `from_config` builds it from a CameraConfig."""
 
-    detect_height: int = 144
+    detect_height: int = 120
     threshold: int = 25
     min_area: float = 0.003
     masks: tuple[tuple[tuple[int, int], ...], ...] = ()
@@ -125,10 +125,13 @@ class MotionDetector:
         reference = cv2.convertScaleAbs(self._average)
         delta = cv2.absdiff(small, reference)
         _, moving = cv2.threshold(delta, self._threshold, 255, cv2.THRESH_BINARY)
-        moving = cv2.dilate(moving, self._kernel, iterations=self._settings.dilate_iterations)
-        if self._keep is not None:
-            moving = cv2.bitwise_and(moving, self._keep)
-        changed = cv2.countNonZero(moving) / max(self._keep_pixels, 1)
+        if cv2.countNonZero(moving) == 0:
+            changed = 0.0  # a still picture (most frames): nothing to dilate or mask
+        else:
+            moving = cv2.dilate(moving, self._kernel, iterations=self._settings.dilate_iterations)
+            if self._keep is not None:
+                moving = cv2.bitwise_and(moving, self._keep)
+            changed = cv2.countNonZero(moving) / max(self._keep_pixels, 1)
 
         if changed > self._settings.lighting_change:
             self._average = small.astype(np.float32)

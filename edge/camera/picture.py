@@ -42,6 +42,13 @@ def colour_scale_for(width: int, min_width: int) -> int:
     return next((s for s in SCALES if -(-width // s) >= min_width), 1)
 
 
+def decode_colour(jpeg: bytes | np.ndarray, scale: int) -> np.ndarray | None:
+    """A BGR picture of `jpeg` at 1/`scale` size (DCT scaling: 1, 2, 4 or 8); None if it does not decode."""
+    data = np.frombuffer(jpeg, np.uint8) if isinstance(jpeg, bytes) else jpeg
+    image = cv2.imdecode(data, _COLOUR[scale])
+    return image if image is not None and image.size else None
+
+
 class Picture:
     """`analysis` (grey or BGR, possibly reduced) for the detector and the health monitor; `colour()` for pictures.
 
@@ -107,7 +114,7 @@ class Picture:
         scale = colour_scale_for(self.size[0], min_width) if min_width else 1
         image = self._colour.get(scale)
         if image is None:
-            image = cv2.imdecode(self._jpeg, _COLOUR[scale])
+            image = decode_colour(self._jpeg, scale)
             if image is None:  # decoded once already as grey; a colour failure is a broken file
                 image = cv2.cvtColor(self.analysis, cv2.COLOR_GRAY2BGR)
             self._colour[scale] = image

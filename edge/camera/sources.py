@@ -82,7 +82,7 @@ class PictureSource(Protocol):
 MJPEG_FOURCCS = frozenset({"MJPG", "mjpg", "mjpe", "MJPE", "JPEG", "jpeg", "AVRn", "MJPA", "mjpa", "LJPG", "dmb1"})
 """FourCCs (as OpenCV's FFmpeg backend reports them) of streams whose packets are whole JPEGs."""
 
-_JPEG_SOI = (0xFF, 0xD8, 0xFF)
+_JPEG_SOI = b"\xff\xd8\xff"
 
 
 def fourcc_text(value: float) -> str:
@@ -91,7 +91,7 @@ def fourcc_text(value: float) -> str:
 
 
 def is_jpeg(packet: np.ndarray) -> bool:
-    return packet.size >= 3 and tuple(int(b) for b in packet.reshape(-1)[:3]) == _JPEG_SOI
+    return packet.size >= 3 and packet.reshape(-1)[:3].tobytes() == _JPEG_SOI
 
 
 class Pacer:

@@ -20,7 +20,8 @@ Events emitted (data always carries "camera" and "state"/"phase"):
   "duration_s", "severity"} (+ snapshot of the current picture on "detected").
 * evidence (issue 15, after `request_evidence`): kind camera, {"state": "evidence",
   "evidence_for": event id, "offset_s", "severity": "info"} + a small JPEG from the ring
-  (edge/camera/evidence.py), one event per offset, each as soon as its moment has passed.
+  (edge/camera/evidence.py; a camera's own JPEG kept there is shrunk when sent), one event per
+  offset, each as soon as its moment has passed.
 """
 
 from __future__ import annotations
@@ -36,10 +37,10 @@ from typing import Any
 
 from edge.camera.config import CameraConfig
 from edge.camera.episodes import EpisodeEvent, EpisodeTracker
-from edge.camera.evidence import EvidencePlanner, Frame, FrameRing
+from edge.camera.evidence import EvidencePlanner, EvidenceShot, Frame, FrameRing, raw_frame_budget
 from edge.camera.health import CameraHealthMonitor, HealthChange
 from edge.camera.motion import Box, MotionDetector, MotionResult, MotionSettings
-from edge.camera.picture import Picture
+from edge.camera.picture import Picture, colour_scale_for, decode_colour
 from edge.camera.schedule import Sensitivity, is_armed, sensitivity_at
 from edge.camera.snapshot import SnapshotError, encode_snapshot, snapshot_from_config
 from edge.camera.sources import (
@@ -63,6 +64,9 @@ Emit = Callable[[EventKind, dict[str, Any], bytes | None], None]
 WallClock = Callable[[], datetime]
 
 SCHEDULE_CHECK_S = 10.0
+HEALTH_CHECK_S = 0.5
+"""The frozen and covered checks look at an analysed frame at most this often: their conditions last
+seconds (HealthConfig: 10-20 s), and checking every frame cost 0.1 ms of each (issue 17 item 5)."""
 _TIMING_WINDOW = 100
 
 
@@ -146,6 +150,10 @@ class CameraWorker:
         self._planner = EvidencePlanner(self._ring, evidence.interval_s, evidence.offsets_s)
         self._evidence_asked: list[tuple[str, float]] = []  # (event id, press time) from other threads
         self._ring_added_at = float("-inf")
+        self._raw_budget = raw_frame_budget(
+            evidence.max_bytes, evidence.interval_s, evidence.offsets_s, self._planner.tolerance
+        )
+        self._ring_raw = False  # the last ring frame was the camera's own JPEG: no colour decode for the next
 
     # lifecycle -----------------------------------------------------------------------------
 
@@ -225,6 +233,7 @@ class CameraWorker:
         next_schedule_check = float("-inf")
         episode: _Episode | None = None
         was_connected = False
+        health_checked = float("-inf")
 
         reader.open()
         try:
@@ -258,9 +267,8 @@ class CameraWorker:
                 )
 
                 started = time.perf_counter()
-                picture = reader.retrieve_picture(
-                    detector.settings.detect_height, config.evidence.width if self._ring_wants(now) else None
-                )
+                colour_width = config.evidence.width if not self._ring_raw and self._ring_wants(now) else None
+                picture = reader.retrieve_picture(detector.settings.detect_height, colour_width)
                 decoded = time.perf_counter()
                 if picture is None:
                     self._health(health.update(now, None), None)
@@ -275,7 +283,9 @@ class CameraWorker:
                     self._decode_ms.append((decoded - started) * 1000)
                     self._detect_ms.append((finished - decoded) * 1000)
 
-                self._health(health.update(now, picture.analysis), picture)
+                if now - health_checked >= HEALTH_CHECK_S:
+                    health_checked = now
+                    self._health(health.update(now, picture.analysis), picture)
                 if result is not None:
                     episode = self._episodes_out(tracker.update(result, now, picture), episode, sensitivity)
                 self._evidence(now, picture)
@@ -306,17 +316,13 @@ class CameraWorker:
             for event_id, at in asked:
                 self._planner.request(event_id, at)
         if picture is not None and self._ring_wants(now):
-            try:  # a JPEG source decodes colour only here, at the smallest scale at least `width` wide
-                frame = picture.colour(config.width)
-                jpeg = encode_snapshot(frame, quality=config.jpeg_quality, max_width=config.width, draw_boxes=False)
-            except SnapshotError:
-                log.exception("camera %s: evidence frame failed", self._config.name)
-            else:
-                self._ring.add(Frame(now, jpeg))
-                self._ring_added_at = now
+            self._keep(now, picture)
         if not self._planner.pending:
             return
         for shot in self._planner.due(now):
+            jpeg = self._shot_jpeg(shot)
+            if jpeg is None:
+                continue
             data: dict[str, Any] = {
                 "camera": self._config.name,
                 "state": EVIDENCE_STATE,
@@ -324,7 +330,40 @@ class CameraWorker:
                 "offset_s": shot.offset_s,
                 "severity": "info",
             }
-            self._send(EventKind.CAMERA, data, shot.jpeg)
+            self._send(EventKind.CAMERA, data, jpeg)
+
+    def _keep(self, now: float, picture: Picture) -> None:
+        """Put `picture` into the ring: the camera's own JPEG as it is when it fits, else a small JPEG."""
+        config = self._config.evidence
+        raw = picture.jpeg
+        if raw is not None and raw.size <= self._raw_budget:
+            self._ring.add(Frame(now, raw.tobytes(), picture.size[0]))
+            self._ring_raw = True
+            self._ring_added_at = now
+            return
+        self._ring_raw = False
+        try:  # a JPEG source decodes colour only here, at the smallest scale at least `width` wide
+            frame = picture.colour(config.width)
+            jpeg = encode_snapshot(frame, quality=config.jpeg_quality, max_width=config.width, draw_boxes=False)
+        except SnapshotError:
+            log.exception("camera %s: evidence frame failed", self._config.name)
+        else:
+            self._ring.add(Frame(now, jpeg))
+            self._ring_added_at = now
+
+    def _shot_jpeg(self, shot: EvidenceShot) -> bytes | None:
+        """The JPEG sent for `shot`: a camera JPEG from the ring is decoded small and encoded now."""
+        if not shot.source_width:
+            return shot.jpeg
+        config = self._config.evidence
+        frame = decode_colour(shot.jpeg, colour_scale_for(shot.source_width, config.width))
+        try:
+            if frame is None:
+                raise SnapshotError("the camera's JPEG does not decode")
+            return encode_snapshot(frame, quality=config.jpeg_quality, max_width=config.width, draw_boxes=False)
+        except SnapshotError:
+            log.exception("camera %s: evidence frame for %s failed", self._config.name, shot.event_id)
+            return None
 
     def _ring_wants(self, now: float) -> bool:
         """The frame read at `now` goes into the evidence ring."""

@@ -30,7 +30,7 @@ def _errors(**fields: object) -> str:
 def test_defaults() -> None:
     config = CameraConfig(name="gate", source="rtsp://10.0.0.5:554/stream2")
     assert config.detect_fps == 5
-    assert config.detect_height == 144
+    assert config.detect_height == 120
     assert config.threshold == 25
     assert config.min_area == 0.003
     assert config.cooldown_s == 30

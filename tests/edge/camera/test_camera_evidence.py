@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from edge.camera.config import CameraConfig, EvidenceConfig
-from edge.camera.evidence import GIVE_UP_AFTER_S, EvidencePlanner, Frame, FrameRing
+from edge.camera.evidence import GIVE_UP_AFTER_S, EvidencePlanner, Frame, FrameRing, raw_frame_budget
 from edge.camera.worker import open_source
 from kamling.protocol import EVIDENCE_STATE, EventKind, check_snapshot
 from tests.edge.camera.test_camera_worker import Recorder, run_worker, wait_until
@@ -111,6 +111,22 @@ def test_a_press_right_after_start_sends_only_the_frames_that_exist() -> None:
     planner.request(PRESS, at=0.0)
     assert [s.offset_s for s in planner.due(0.0)] == [0.0]  # nothing reaches 5 s back: no "-5 s" frame
     assert planner.pending == 0
+
+
+def test_a_camera_jpeg_in_the_ring_is_answered_with_its_width_for_shrinking() -> None:
+    ring = FrameRing(20, 512 * 1024)
+    planner = EvidencePlanner(ring, 0.5, (-2.0, 0.0))
+    filled(ring, until=10.0)
+    ring.add(Frame(10.5, jpeg(30_000, 1), source_width=640))
+    planner.request(PRESS, at=10.5)
+    shots = planner.due(10.5)
+    assert [(s.offset_s, s.source_width) for s in shots] == [(-2.0, 0), (0.0, 640)]
+
+
+def test_raw_frame_budget_keeps_the_earliest_offset_within_the_byte_bound() -> None:
+    # -2 s plus 1 s of tolerance at 2 frames a second: 7 frames must fit in 512 KiB
+    assert raw_frame_budget(512 * 1024, 0.5, (-2.0, 0.0, 3.0), 1.0) == 512 * 1024 // 7
+    assert raw_frame_budget(512 * 1024, 0.5, (0.0, 3.0), 1.0) == 512 * 1024 // 3
 
 
 def test_evidence_config_rejects_offsets_the_ring_cannot_reach() -> None:

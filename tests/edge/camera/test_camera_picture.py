@@ -209,7 +209,29 @@ def test_worker_on_an_mjpeg_file_detects_and_sends_colour_snapshots_and_evidence
             image = cv2.imdecode(np.frombuffer(shot, np.uint8), cv2.IMREAD_UNCHANGED)
             assert image.shape == (240, 320, 3)  # at most evidence.width wide, in colour
     assert 10 <= stats.evidence_frames <= 20 and 0 < stats.evidence_bytes <= config.evidence.max_bytes
+    assert stats.evidence_bytes / stats.evidence_frames > 20_000  # the camera's own JPEGs, kept as they came
     assert latest is not None and latest[:3] == b"\xff\xd8\xff"
+
+
+def test_a_camera_jpeg_too_large_for_the_ring_is_kept_small(tmp_path: Path) -> None:
+    """With a 64 KiB ring the -2 s frame needs 7 frames of at most 9 KB: the 640 px JPEGs are shrunk when kept."""
+    path = write_clip(make_clip("crossing", 640, 480, fps=5, length=30, seed=7), tmp_path / "gate.avi")
+    config = CameraConfig(name="gate", source=f"file:{path}", detect_fps=5, evidence={"max_bytes": 64 * 1024})
+    clock, recorder = VirtualClock(), Recorder()
+    worker = run_worker(config, open_source(config, clock=clock, sleep=clock.sleep), clock, recorder)
+    try:
+        wait_until(lambda: worker.stats().evidence_frames >= 7)
+        worker.request_evidence("press-1", clock())
+        recorder.wait_for(
+            lambda events: any(k is EventKind.CAMERA and d.get("state") == EVIDENCE_STATE for k, d, _ in events)
+        )
+        stats = worker.stats()
+    finally:
+        worker.stop()
+    assert stats.evidence_bytes / stats.evidence_frames < 20_000  # 320 px JPEGs, not the camera's
+    shot = next(s for k, d, s in recorder.events if k is EventKind.CAMERA and d.get("state") == EVIDENCE_STATE)
+    assert shot is not None
+    assert cv2.imdecode(np.frombuffer(shot, np.uint8), cv2.IMREAD_UNCHANGED).shape == (240, 320, 3)
 
 
 def test_worker_on_an_mjpeg_file_reports_a_covered_lens(tmp_path: Path) -> None:
