@@ -261,7 +261,7 @@ class WebhookClient:
         scheme = parts.scheme
         port = parts.port or (443 if scheme == "https" else 80)
         gateway = (scheme, parts.hostname or "", port)
-        target = parts.path or "/"
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         for attempt in (1, 2):
             conn = self._kept(gateway) if attempt == 1 else None
             try:
@@ -270,7 +270,7 @@ class WebhookClient:
                 conn.request("POST", target, body=request.body, headers=request.headers)
                 response = conn.getresponse()
                 response.read()  # the whole answer, so the connection can carry the next page
-            except (OSError, http.client.HTTPException) as exc:
+            except (OSError, http.client.HTTPException, ValueError) as exc:  # ValueError: e.g. http.client's InvalidURL
                 if conn is not None:
                     conn.close()
                 # A timeout is not retried: the gateway may have the page already (sending it again
