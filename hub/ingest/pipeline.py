@@ -1,7 +1,9 @@
 """Ingest: validate every inbound message, route events to the alert path and the log path.
 
 Runs on its own thread, fed by the MQTT adapter's queue. Bad input is logged, counted
-and dropped; the worker keeps running.
+and dropped; the worker keeps running. One exception: a panic's (tamper's) alarm copy runs its
+alert path on the alarm session's own thread before it is queued (`early_alarm`, issue 17); the
+worker then stores, acks and settles it as any other message, and skips its alert path.
 
 Delivery: an event is acked to its post (and PUBACKed to the broker, `Inbound.done`) only
 after the event log committed it; ingest is idempotent by event id, and gaps in a post's
