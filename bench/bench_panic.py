@@ -80,13 +80,24 @@ class KeepAlivePost:
 class Stamps:
     """Where a press's time goes: stamps taken inside the hub by wrapping two of its seams (bench only).
 
-    `received`: paho's thread puts the panic (either copy) into the hub's inbox; `paged`: the
+    `received`: paho's thread puts the panic (either copy) into the hub's inbox, or the alarm
+    session's thread starts the alarm copy's early alert path (whichever is first); `paged`: the
     alert path hands the page to the pager (after ingest, commit-free first page, roster, message)."""
 
     def __init__(self, hub: HubService) -> None:
         self.received: list[float] = []
         self.paged: list[float] = []
         inbox_put, submit = hub.inbox.put, hub.alerts.pager.submit
+        early = hub.mqtt.early_alarm
+
+        if early is not None:
+
+            def early_alarm(topic: str, payload: bytes) -> None:
+                if b'"panic"' in payload:
+                    self.received.append(time.monotonic())
+                early(topic, payload)
+
+            hub.mqtt.early_alarm = early_alarm
 
         def put(item, *args, **kwargs):  # type: ignore[no-untyped-def]
             if item.topic.endswith(("/event", "/alarm")) and b'"panic"' in item.payload:  # either copy

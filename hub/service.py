@@ -151,6 +151,7 @@ class HubService:
             self.ingest, self.alerts, settings.ingest_stuck_after, queue_depth=self.inbox.qsize
         )
         self.mqtt.admit = self.ingest.admit  # rate limit before queueing (flooding devices)
+        self.mqtt.early_alarm = self.ingest.early_alarm  # a panic's alarm copy pages from paho's thread (issue 17)
         # A broker lost: its posts get a grace to show up on another broker before their offline alert (issue 13)
         self.broker_loss = BrokerLossHold(
             self.registry,

@@ -98,6 +98,15 @@ class BrokerSet:
         for session in self.sessions:
             session.admit = check
 
+    @property
+    def early_alarm(self) -> Callable[[str, bytes], None] | None:
+        return self.sessions[0].early_alarm
+
+    @early_alarm.setter
+    def early_alarm(self, handler: Callable[[str, bytes], None] | None) -> None:
+        for session in self.sessions:
+            session.early_alarm = handler
+
     # -- sending ---------------------------------------------------------------------------
     def publish(
         self, topic: str, payload: bytes | str, qos: int = 1, retain: bool = False, expiry: int | None = None

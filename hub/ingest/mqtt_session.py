@@ -89,6 +89,9 @@ class _Session:
         # Cheap per-device rate-limit check run on paho's thread before queueing (Ingest.admit, set by
         # HubService): a flood is dropped here, so it costs no queue slot, no validation, no ingest time.
         self.admit: Callable[[str, bytes], bool] | None = None
+        # Run on paho's thread for an admitted message before it is queued (the alarm session's only:
+        # Ingest.early_alarm, set by HubService through HubMqtt.early_alarm): a panic pages from here.
+        self.early: Callable[[str, bytes], None] | None = None
 
     def _open(self, username: str, client_id: str, inflight: int, reconnect_max: float) -> mqtt.Client:
         """A persistent session with manual PUBACKs, this object's callbacks, not yet connected."""
@@ -132,6 +135,9 @@ class _Session:
             if message.qos > 0:  # dropped: settle now (an edge resends events its hub never acked)
                 self._ack(message.mid, message.qos, self.connects)
             return False
+        early = self.early
+        if early is not None:
+            early(topic, payload)  # never raises (Ingest.early_alarm); the message is queued all the same
         settle = None
         if message.qos > 0:
             mid, qos, generation = message.mid, message.qos, self.connects
@@ -189,6 +195,15 @@ class HubMqtt(_Session):
     @admit.setter
     def admit(self, check: Callable[[str, bytes], bool] | None) -> None:
         self._admit = self.alarm.admit = check
+
+    @property
+    def early_alarm(self) -> Callable[[str, bytes], None] | None:
+        """The alarm path run on the alarm session's own thread (Ingest.early_alarm), before queueing."""
+        return self.alarm.early
+
+    @early_alarm.setter
+    def early_alarm(self, handler: Callable[[str, bytes], None] | None) -> None:
+        self.alarm.early = handler
 
     def start(self) -> None:
         s = self.settings

@@ -1,7 +1,9 @@
 """Ingest: validate every inbound message, route events to the alert path and the log path.
 
 Runs on its own thread, fed by the MQTT adapter's queue. Bad input is logged, counted
-and dropped; the worker keeps running.
+and dropped; the worker keeps running. One exception: a panic's (tamper's) alarm copy runs its
+alert path on the alarm session's own thread before it is queued (`early_alarm`, issue 17); the
+worker then stores, acks and settles it as any other message, and skips its alert path.
 
 Delivery: an event is acked to its post (and PUBACKed to the broker, `Inbound.done`) only
 after the event log committed it; ingest is idempotent by event id, and gaps in a post's
@@ -120,7 +122,8 @@ class Ingest:
         self.clock_skewed: Counter[str] = (
             Counter()
         )  # per post: events whose time is far from the hub's (kamling.protocol.clock_skew)
-        self._alerted: OrderedDict[str, None] = OrderedDict()
+        self._alerted: OrderedDict[str, None] = OrderedDict()  # event ids whose alert path ran (_alert_once)
+        self._alert_lock = threading.Lock()  # the alert path of one event runs once: here or in early_alarm
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
@@ -381,13 +384,54 @@ class Ingest:
 
     def _alert_if_missed(self, event: Event) -> None:
         """The alert path runs before anything that can poison an event; if it did not, try it now."""
-        if event.id in self._alerted:
-            return
-        self._alerted[event.id] = None
         try:
-            self.alerts.handle_event(event)
+            self._alert_once(event)
         except Exception:
             log.exception("ingest: alert for dead-lettered event %s failed", event.id)
+
+    def _alert_once(self, event: Event, again_on_failure: bool = False) -> None:
+        """The alert path of `event`, once per event id (from the ingest thread or paho's alarm thread).
+
+        Tried once from the ingest thread, as before: a failure there dead-letters the message.
+        `again_on_failure` (the early path): a failure leaves the id unmarked, so the ingest thread
+        tries again when the message reaches it (a page is never lost to the early path)."""
+        with self._alert_lock:
+            if event.id in self._alerted:
+                return
+            self._alerted[event.id] = None
+            if len(self._alerted) > RECENT_IDS:
+                self._alerted.popitem(last=False)
+            try:
+                self.alerts.handle_event(event)
+            except Exception:
+                if again_on_failure:
+                    self._alerted.pop(event.id, None)
+                raise
+
+    def early_alarm(self, topic_name: str, payload: bytes) -> None:
+        """An admitted message of the alarm session, on paho's thread before it is queued (issue 17).
+
+        A panic's (tamper's) alarm copy opens its alert and pages from here, without waiting for the
+        ingest thread to wake up or for messages queued before it. Only what `handle` would let
+        through reaches the alert path: a known post, a valid alarm event, not dead-lettered, not
+        pending or stored already (a resend). Everything else, and the storing, acking and PUBACK
+        of this same message, is left to the ingest thread, which then skips the alert path (one
+        page per event id). Never raises: the message is queued whatever happens here."""
+        try:
+            parts = parse_topic(topic_name)
+            if parts.channel is not Channel.ALARM or self.registry.get(parts.device) is None:
+                return
+            event = decode_event(parts.device, payload)
+            if event.kind not in ALARM_KINDS or self.dead_letters.known(letter_key("", b"", event.id)):
+                return
+            with self._lock:
+                if event.id in self._pending or self.store.contains(event.id):
+                    return  # a resend: the ingest thread acks it again
+            self._alert_once(event, again_on_failure=True)
+        except ProtocolError:
+            return  # the ingest thread rejects it with its reason
+        except Exception:
+            log.exception("ingest: early alarm path failed on %s; the ingest thread handles it", topic_name[:200])
 
     def _ack_quietly(self, device: str, event_id: str) -> None:
         """Ack a dead-lettered event to its post, so it stops resending it (the letter keeps the payload)."""
@@ -461,12 +505,8 @@ class Ingest:
             self.seq_gaps[event.device] += gap
             log.warning("ingest: %s skipped %d seq number(s) before %d", event.device, gap, event.seq)
         self.accepted += 1
-        # Alert path first: it must never wait for the log commit.
-        if event.id not in self._alerted:
-            self._alerted[event.id] = None
-            if len(self._alerted) > RECENT_IDS:
-                self._alerted.popitem(last=False)
-            self.alerts.handle_event(event)
+        # Alert path first: it must never wait for the log commit (an alarm copy's ran in early_alarm).
+        self._alert_once(event)
         record: Record = event.model_dump(mode="json")
         record["received_at"] = now.isoformat()
         skew = clock_skew(event.ts, now)

@@ -3,36 +3,35 @@
 apprise builds a `requests` call per page and opens a fresh connection for it: on this machine
 about 1.7 ms over a bare POST, and over a phone link a TCP (and TLS) handshake per page. The
 channels that are one JSON POST (apprise's `json://`/`jsons://` webhooks, ntfy, Telegram's bot API)
-are sent here instead, through one urllib3 pool whose connections stay open between pages.
+are sent here instead, on `http.client` connections kept open between pages, per gateway.
 
 * `webhook_request(url, title, body)` (pure) turns a contact URL into the HTTP request apprise
   would send, or None when the URL uses anything this module does not reproduce (query options,
   several targets, token auth, ...): such URLs stay with apprise, unchanged.
-* `WebhookClient` sends one request: keep-alive pool, one immediate retry when a pooled
-  connection turns out to be dead (the gateway closed it while idle), none after a timeout.
+* `WebhookClient` sends one request: kept-alive connections per gateway, apprise's timeouts and
+  TLS verification, one immediate retry on a fresh connection when a kept one turns out to be
+  dead (the gateway closed it while idle), none after a timeout.
 * `WebhookNotifier` is the `Notifier` the pager worker uses: webhook URLs through the client,
   the rest through apprise; True only when every URL accepted the page (as before).
 
 Secrets: a contact URL carries its secret anywhere after the scheme (the bot token is in
 Telegram's request path), so nothing here logs a URL or a request line except through
-`redact_url`, and urllib3's own debug log (which prints request paths) is held at WARNING.
+`redact_url` (http.client prints nothing unless its debuglevel is raised, which nothing here does).
 """
 
 from __future__ import annotations
 
 import base64
 import html
+import http.client
 import json
 import logging
 import re
+import select
+import ssl
 import threading
 from dataclasses import dataclass, field
-from typing import Any
 from urllib.parse import unquote, urlsplit
-
-import urllib3
-from urllib3.exceptions import HTTPError, NewConnectionError
-from urllib3.exceptions import TimeoutError as NoAnswerInTime
 
 from hub.paging.notify import Notifier, send_page
 from kamling.redact import redact_url
@@ -179,78 +178,136 @@ def _telegram_request(rest: str, title: str, body: str) -> WebhookRequest | None
 
 
 class WebhookClient:
-    """One pool of keep-alive HTTP(S) connections, shared by every page of the process."""
+    """Keep-alive HTTP(S) connections per gateway (scheme, host, port), shared by every page of the process.
+
+    Plain `http.client`: on this machine about 0.35 ms less per page than urllib3's pool on a
+    kept-alive connection, which is most of what a page costs once its connection is open. A kept
+    connection is checked before use (a gateway that closed it while idle leaves it readable: EOF);
+    a page that still fails on one is sent once more on a fresh connection.
+    """
 
     def __init__(
         self,
         connect_timeout: float = CONNECT_TIMEOUT,
         read_timeout: float = READ_TIMEOUT,
         per_host: int = POOL_CONNECTIONS,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
         self.per_host = per_host
-        self.retried = 0  # pages resent once on a fresh connection (a pooled one was dead)
-        self._pool: urllib3.PoolManager | None = None
+        self.retried = 0  # pages resent once on a fresh connection (a kept one was dead)
+        self._idle: dict[tuple[str, str, int], list[http.client.HTTPConnection]] = {}
+        self._tls = tls  # None: verified against certifi's CA bundle (tests pass one trusting their own CA)
         self._lock = threading.Lock()
 
-    def _manager(self) -> urllib3.PoolManager:
+    def _tls_context(self) -> ssl.SSLContext:
+        """Verified TLS as requests (and so apprise) did it: the certifi CA bundle, host names checked."""
         with self._lock:
-            if self._pool is None:
-                # urllib3 logs each request line (with a Telegram bot token in its path) at DEBUG.
-                logging.getLogger("urllib3").setLevel(max(logging.WARNING, logging.getLogger().level))
-                options: dict[str, Any] = {}
+            if self._tls is None:
                 try:
-                    import certifi  # the CA bundle requests (and so apprise) verified against
+                    import certifi
 
-                    options["ca_certs"] = certifi.where()
+                    cafile: str | None = certifi.where()
                 except ImportError:  # the system's CA store, then
-                    pass
-                self._pool = urllib3.PoolManager(
-                    num_pools=32,
-                    maxsize=self.per_host,
-                    block=False,
-                    retries=False,
-                    timeout=urllib3.Timeout(connect=self.connect_timeout, read=self.read_timeout),
-                    **options,
-                )
-            return self._pool
+                    cafile = None
+                context = ssl.create_default_context(cafile=cafile)
+                context.minimum_version = ssl.TLSVersion.TLSv1_2  # urllib3's floor
+                self._tls = context
+            return self._tls
+
+    def _open(self, gateway: tuple[str, str, int]) -> http.client.HTTPConnection:
+        scheme, host, port = gateway
+        conn: http.client.HTTPConnection
+        if scheme == "https":
+            conn = http.client.HTTPSConnection(host, port, timeout=self.connect_timeout, context=self._tls_context())
+        else:
+            conn = http.client.HTTPConnection(host, port, timeout=self.connect_timeout)
+        conn.connect()  # TCP (and TLS) within the connect timeout; TCP_NODELAY is set by http.client
+        assert conn.sock is not None
+        conn.sock.settimeout(self.read_timeout)  # then each send and read within the read timeout
+        return conn
+
+    def _kept(self, gateway: tuple[str, str, int]) -> http.client.HTTPConnection | None:
+        """An idle connection to `gateway` that still looks open, or None."""
+        while True:
+            with self._lock:
+                idle = self._idle.get(gateway)
+                conn = idle.pop() if idle else None
+            if conn is None:
+                return None
+            if not _dropped(conn):
+                return conn
+            conn.close()
+
+    def _keep(self, gateway: tuple[str, str, int], conn: http.client.HTTPConnection) -> None:
+        with self._lock:
+            idle = self._idle.setdefault(gateway, [])
+            if len(idle) < self.per_host:
+                idle.append(conn)
+                return
+        conn.close()
 
     def close(self) -> None:
         with self._lock:
-            pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.clear()
+            idle, self._idle = self._idle, {}
+        for conns in idle.values():
+            for conn in conns:
+                conn.close()
 
     def post(self, request: WebhookRequest) -> tuple[bool, str | None, int | None]:
         """(accepted, why not, HTTP status). Never raises for network trouble."""
-        manager = self._manager()
+        parts = urlsplit(request.url)
+        scheme = parts.scheme
+        port = parts.port or (443 if scheme == "https" else 80)
+        gateway = (scheme, parts.hostname or "", port)
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         for attempt in (1, 2):
+            conn = self._kept(gateway) if attempt == 1 else None
             try:
-                response = manager.request(
-                    "POST",
-                    request.url,
-                    body=request.body,
-                    headers=request.headers,
-                    redirect=False,
-                    retries=False,
-                )
-            except (HTTPError, OSError) as exc:
-                # A read timeout is not retried: the gateway may have the page already (sending it
-                # again would double it) and the escalation pages again when nobody answers. Any
-                # other failure first time round is typically a kept-alive connection the gateway
-                # closed while idle: once more at once, on a fresh connection.
-                timed_out = isinstance(exc, NoAnswerInTime) and not isinstance(exc, NewConnectionError)
+                if conn is None:
+                    conn = self._open(gateway)
+                conn.request("POST", target, body=request.body, headers=request.headers)
+                response = conn.getresponse()
+                response.read()  # the whole answer, so the connection can carry the next page
+            except (OSError, http.client.HTTPException, ValueError) as exc:  # ValueError: e.g. http.client's InvalidURL
+                if conn is not None:
+                    conn.close()
+                # A timeout is not retried: the gateway may have the page already (sending it again
+                # would double it) and the escalation pages again when nobody answers. Any other
+                # failure first time round is typically a kept-alive connection the gateway closed
+                # while idle: once more at once, on a fresh connection.
+                timed_out = isinstance(exc, TimeoutError)
                 if attempt == 1 and not timed_out:
                     self.retried += 1
                     continue
                 why = "no answer in time" if timed_out else type(exc).__name__
                 return False, f"{request.channel}: {why}", None
+            if response.will_close:
+                conn.close()
+            else:
+                self._keep(gateway, conn)
             status = int(response.status)
             if 200 <= status < 300:
                 return True, None, status
             return False, f"{request.channel}: HTTP {status}", status
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _dropped(conn: http.client.HTTPConnection) -> bool:
+    """True when a kept connection was closed by the gateway (or is in any state but quietly open).
+
+    An idle HTTP/1.1 connection has nothing to read: readable means EOF, a reset, or bytes nobody
+    asked for; any of these makes it unfit for the next page."""
+    sock = conn.sock
+    if sock is None:
+        return True
+    try:
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
+        return bool(poller.poll(0))
+    except (OSError, ValueError):
+        return True
 
 
 class WebhookNotifier:

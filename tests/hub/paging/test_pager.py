@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import sys
 import threading
 from pathlib import Path
@@ -269,3 +270,32 @@ def test_paging_returns_to_the_worker_once_it_can_run_again(sink: NotificationSi
     assert results.items == [(True, None)]
     assert [item.body["title"] for item in sink.received] == ["PANIK"]  # through the worker's apprise
     assert fallback.sent == []
+
+
+def test_page_worker_drains_the_pipe_while_every_thread_is_sending() -> None:
+    """Busy threads never stop the reading: later pages queue (the hub kills a worker whose pipe fills)."""
+    release = threading.Event()
+    sent: list[str] = []
+
+    class Stuck:
+        def send(self, urls: list[str], title: str, body: str, attachment: str | None = None) -> bool:
+            if title == "T1":
+                release.wait(30)  # a gateway that takes its time
+            sent.append(title)
+            return True
+
+    read_end, write_end = os.pipe()
+    results = io.BytesIO()
+    worker = PageWorker(Stuck(), os.fdopen(read_end, "rb"), results, workers=1)
+    runner = threading.Thread(target=worker.run, daemon=True)
+    runner.start()
+    with os.fdopen(write_end, "wb", buffering=0) as pages:
+        for n in range(1, 6):
+            pages.write(json.dumps({"id": n, "urls": ["json://a/o"], "title": f"T{n}", "body": "B"}).encode() + b"\n")
+        wait_for(lambda: len(worker._queued) == 4, what="pages 2-5 read and queued behind the busy thread")
+        release.set()
+        wait_for(lambda: len(sent) == 5, what="every page sent")
+    runner.join(30)
+    assert not runner.is_alive()
+    assert sent == ["T1", "T2", "T3", "T4", "T5"]
+    assert sorted(json.loads(line)["id"] for line in results.getvalue().splitlines()) == [1, 2, 3, 4, 5]

@@ -1,22 +1,27 @@
-"""The pooled webhook client against a real local HTTP server: one connection for many pages, a
-dead kept-alive connection retried once, timeouts and refusals reported; which URLs it takes."""
+"""The webhook client against a real local HTTP(S) server: one connection for many pages, a
+connection closed while idle replaced before the page, a dead kept-alive connection retried once,
+timeouts and refusals reported, TLS verified; which URLs it takes."""
 
 from __future__ import annotations
 
 import json
 import logging
 import socket
+import ssl
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from hub.paging.notify import RecordingNotifier
-from hub.paging.webhook import WebhookClient, WebhookNotifier, webhook_request
+from hub.paging.webhook import WebhookClient, WebhookNotifier, _dropped, webhook_request
+from tests.support import wait_for
 
 
 @dataclass
@@ -26,6 +31,7 @@ class Gateway:
     status: int = 200
     delay: float = 0.0
     drop_second_request_on_a_connection: bool = False
+    close_after_each_answer: bool = False
     requests: list[tuple[int, str, dict[str, Any], dict[str, str]]] = field(default_factory=list)
     server: ThreadingHTTPServer | None = None
 
@@ -63,6 +69,8 @@ class Gateway:
                 self.send_response(gateway.status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
+                if gateway.close_after_each_answer:
+                    self.close_connection = True  # no "Connection: close": the client learns it from the socket
 
             def log_message(self, *_args: Any) -> None:
                 pass
@@ -208,3 +216,53 @@ def test_which_urls_the_pool_takes() -> None:
         "nonsense",
     ):
         assert webhook_request(left_to_apprise, "t", "b") is None, left_to_apprise
+
+
+def test_a_connection_the_gateway_closed_while_idle_is_replaced_before_the_page(gateway: Gateway) -> None:
+    gateway.close_after_each_answer = True  # closes without saying so, as an idle timeout does later
+    client = WebhookClient()
+    notifier = WebhookNotifier(RecordingNotifier(), client)
+    assert notifier.send([gateway.url()], "first", "isi")
+    kept = [conn for conns in client._idle.values() for conn in conns]
+    assert len(kept) == 1
+    wait_for(lambda: _dropped(kept[0]), what="the gateway's close reached the client")
+    assert notifier.send([gateway.url()], "second", "isi")
+    assert [body["title"] for _, _, body, _ in gateway.requests] == ["first", "second"]
+    assert len(gateway.connections()) == 2
+    assert client.retried == 0  # seen closed before sending: no page went into a dead connection
+
+
+@pytest.fixture
+def tls_gateway(tmp_path: Path) -> Iterator[tuple[Gateway, Path]]:
+    """The gateway behind TLS with a self-signed certificate for 127.0.0.1."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+            "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
+            "-addext", "subjectAltName=IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    server = Gateway()
+    server.start()
+    assert server.server is not None
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.server.socket = context.wrap_socket(server.server.socket, server_side=True)
+    yield server, cert
+    server.stop()
+
+
+def test_tls_pages_are_verified_and_kept_alive(tls_gateway: tuple[Gateway, Path]) -> None:
+    gateway, cert = tls_gateway
+    url = f"jsons://127.0.0.1:{gateway.port}/officer"
+    # The default trust (certifi's CA bundle, as apprise used) refuses a certificate it cannot verify.
+    assert WebhookNotifier(RecordingNotifier()).send([url], "PANIK", "isi") is False
+    assert gateway.requests == []
+    trusting = ssl.create_default_context(cafile=str(cert))
+    notifier = WebhookNotifier(RecordingNotifier(), WebhookClient(tls=trusting))
+    for n in range(3):
+        assert notifier.send([url], f"PANIK {n}", "isi")
+    assert len(gateway.requests) == 3 and len(gateway.connections()) == 1
