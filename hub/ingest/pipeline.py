@@ -293,15 +293,13 @@ class Ingest:
             elif parts.channel is Channel.SNAPSHOT and self.snapshots is not None:
                 assert parts.suffix is not None
                 event_id, part, count = parse_snapshot_suffix(parts.suffix)
-                if not is_safe_key(parts.device, event_id):
-                    raise ProtocolError("bad_topic", f"snapshot event id {event_id[:40]!r} is not an event id")
-                jpeg = (
-                    item.payload
-                    if count == 1
-                    else self.snapshot_parts.add(parts.device, event_id, part, count, item.payload)
-                )
-                if jpeg is not None:
-                    self._handle_snapshot(parts.device, event_id, check_snapshot(jpeg))
+                if count == 1:
+                    self._handle_snapshot(parts.device, event_id, check_snapshot(item.payload))
+                else:  # a picture in parts (issue 17 item 3): joined first, then checked like any other
+                    self._check_snapshot_key(parts.device, event_id)
+                    jpeg = self.snapshot_parts.add(parts.device, event_id, part, count, item.payload)
+                    if jpeg is not None:
+                        self._handle_snapshot(parts.device, event_id, check_snapshot(jpeg))
             else:
                 raise ProtocolError("unexpected_channel", parts.channel.value)
         except ProtocolError as exc:
@@ -411,9 +409,13 @@ class Ingest:
 
     def _handle_snapshot(self, device: str, event_id: str, jpeg: bytes) -> None:
         """Stored now if `event_id` is a stored event of `device`, else held until it commits (or rejected)."""
+        self._check_snapshot_key(device, event_id)
+        self.snapshot_gate.offer(device, event_id, jpeg)
+
+    @staticmethod
+    def _check_snapshot_key(device: str, event_id: str) -> None:
         if not is_safe_key(device, event_id):
             raise ProtocolError("bad_topic", f"snapshot event id {event_id[:40]!r} is not an event id")
-        self.snapshot_gate.offer(device, event_id, jpeg)
 
     def _store_snapshot(self, device: str, event_id: str, jpeg: bytes) -> None:
         assert self.snapshots is not None
