@@ -252,7 +252,10 @@ class TcpRelay:
             if sock not in self._pairs:
                 return
             link = self._link_of(sock)
-            arrival = link.send(len(data), self.clock()) if self.shaped else 0.0
+            if self.shaped:
+                arrival = link.send(len(data), self.clock())
+            else:
+                arrival, link.bytes = 0.0, link.bytes + len(data)
             heapq.heappush(self._due, (arrival, next(self._order), peer, data))
             if not data:  # EOF: the peer is closed once what was read before has arrived
                 self._pairs.pop(sock, None)
