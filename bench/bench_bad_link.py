@@ -15,6 +15,9 @@ Measured for each link:
       during the drain. Reported: reconnect time, drain time for the events and for the pictures,
       the panic's press-to-page and how many backlog events the hub received after it.
 Run: nice -n 10 .venv/bin/python bench/bench_bad_link.py [--presses 100] [--uploads 10] [--outage-s 300]
+`--no-window` is the ablation: the post hands everything to paho at once and sends pictures whole (as
+before issue 17 item 3, except that alarms still go first and pictures after their event's ack);
+written to bench/results/bad_link_no_window.json.
 """
 
 from __future__ import annotations
@@ -116,7 +119,7 @@ class Stamps:
 
 
 class Setup:
-    def __init__(self, workdir: Path, profile: dict[str, Any]) -> None:
+    def __init__(self, workdir: Path, profile: dict[str, Any], no_window: bool = False) -> None:
         password, hub_password = new_secret(), new_secret()
         self.broker = MosquittoBroker(workdir / "broker", accounts={"poskamling-hub": hub_password, DEVICE: password})
         self.broker.start()
@@ -143,6 +146,8 @@ class Setup:
         self.relay.start()
         config = sim_edge_config(DEVICE, "127.0.0.1", self.relay.port, password, workdir / "post")
         self.post = SimulatedPost(config)
+        if no_window:
+            self.post.agent.send_window = self.post.agent.part_bytes = 1 << 30
         self.post.start()
         wait(lambda: self.hub.mqtt.connected and self.hub.registry.state(DEVICE).online, 60)
         self.camera = Camera(self.post, seed=5)
@@ -178,7 +183,7 @@ class Setup:
 
 def measure_presses(s: Setup, presses: int, rng: random.Random) -> dict[str, Any]:
     s.camera.start()
-    latencies, in_stall, in_upload = [], 0, 0
+    latencies, in_stall, in_upload, clear = [], 0, 0, []
     for i in range(presses + 2):
         time.sleep(rng.uniform(0.5, 3.0))  # presses at random moments of the camera's and the link's life
         stall, upload = s.relay.stalled(), s.post.agent._upload is not None
@@ -187,10 +192,13 @@ def measure_presses(s: Setup, presses: int, rng: random.Random) -> dict[str, Any
             latencies.append(seconds * 1000)
             in_stall += stall
             in_upload += upload
+            if not stall:
+                clear.append(seconds * 1000)
     s.camera.running.clear()  # paused until the catch-up
     return {
         "press_to_page": percentiles(latencies),
         "presses_during_a_stall": in_stall,
+        "press_to_page_pressed_outside_a_stall": percentiles(clear) if clear else None,
         "presses_during_a_picture_upload": in_upload,
         "camera_events": s.camera.events,
     }
@@ -203,7 +211,7 @@ def measure_uploads(s: Setup, uploads: int, rng: random.Random) -> dict[str, Any
     for _ in range(uploads):
         picture = jpeg(rng, 40_000, 40_000)
         agent.raise_event(EventKind.MOTION, {"camera": "gate", "phase": "start", "armed": False}, attachment=picture)
-        wait(lambda: agent._upload is not None and agent._upload.sent >= 2, 60)  # parts on their way
+        wait(lambda: agent._upload is not None and agent._upload.sent >= min(2, agent._upload.parts), 60)  # on its way
         seen = len(s.stamps.inbox)
         start, seconds = s.press_to_page()
         latencies.append(seconds * 1000)
@@ -277,14 +285,18 @@ def measure_catch_up(s: Setup, outage: float, rng: random.Random) -> dict[str, A
 
 
 def run_profile(workdir: Path, name: str, args: argparse.Namespace) -> dict[str, Any]:
-    s = Setup(workdir, PROFILES[name])
+    s = Setup(workdir, PROFILES[name], args.no_window)
     rng = random.Random(11)
     try:
         steal = CpuSteal()
         result: dict[str, Any] = {"link": name, "relay": PROFILES[name] or "unshaped loopback"}
-        result["with_camera"] = measure_presses(s, args.presses, rng)
-        result["panic_during_upload"] = measure_uploads(s, args.uploads, rng)
-        result["catch_up"] = measure_catch_up(s, args.outage_s, rng)
+        phases = args.phases.split(",")
+        if "presses" in phases:
+            result["with_camera"] = measure_presses(s, args.presses, rng)
+        if "uploads" in phases:
+            result["panic_during_upload"] = measure_uploads(s, args.uploads, rng)
+        if "catch_up" in phases:
+            result["catch_up"] = measure_catch_up(s, args.outage_s, rng)
         result["hub_rejected"] = dict(s.hub.ingest.rejected)
         result["link_bytes"] = {
             "up": s.relay.up.bytes if s.relay.up else 0,
@@ -302,6 +314,9 @@ def main() -> None:
     parser.add_argument("--uploads", type=int, default=10)
     parser.add_argument("--outage-s", type=float, default=300.0)
     parser.add_argument("--profiles", default="clean,gsm")
+    parser.add_argument("--no-window", action="store_true", help="ablation: no send window, pictures whole")
+    parser.add_argument("--phases", default="presses,uploads,catch_up")
+    parser.add_argument("--out", default=None, help="results name (default bad_link, or bad_link_no_window)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
     load_start = [round(x, 2) for x in os.getloadavg()]
@@ -312,7 +327,7 @@ def main() -> None:
             sys.stderr.write(f"{name} done\n")
     by_name = {r["link"]: r for r in results}
     summary: dict[str, Any] = {}
-    if "clean" in by_name and "gsm" in by_name:
+    if "clean" in by_name and "gsm" in by_name and args.phases == parser.get_default("phases"):
         clean, gsm = by_name["clean"], by_name["gsm"]
         summary = {
             "target_press_p99_ms_gsm": 2000,
@@ -328,7 +343,7 @@ def main() -> None:
             ),
         }
     emit(
-        "bad_link",
+        args.out or ("bad_link_no_window" if args.no_window else "bad_link"),
         {
             "benchmark": "bad_link",
             "args": vars(args),
