@@ -312,13 +312,16 @@ class EdgeAgent:
 
     def _handle_connection(self, up: bool) -> None:
         self.connected = up
-        self._in_link.clear()  # a new session: nothing of the old one is queued ahead any more
-        self._in_link_bytes = 0
-        self._upload = None  # the picture in progress starts again from its first part
+        self._forget_link()  # a new session: nothing of the old one is queued ahead any more
         self._replay_from_oldest()  # after a reconnect, replay everything not acked, in order
         if up:
             self._last_health = None  # tell the hub our outbox state at once
         self._refresh_led()
+
+    def _forget_link(self) -> None:
+        self._in_link.clear()
+        self._in_link_bytes = 0
+        self._upload = None  # the picture in progress starts again from its first part
 
     def _replay_from_oldest(self) -> None:
         self._sent_at.clear()
@@ -373,6 +376,7 @@ class EdgeAgent:
                 self.stats["replays"] += 1
                 self._replay_wait = self._replay_backoff.next()
                 self._replay_from_oldest()
+                self._forget_link()  # a PUBACK that never came must not hold the window shut
         for alarm in self.outbox.pending_alarms():  # ahead of any backlog, whatever the windows hold
             if alarm.event.id not in self._sent_at and not self._send_event(link, alarm, now):
                 return
