@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import queue
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from edge.checkin import CheckinGate
@@ -18,7 +19,7 @@ from edge.config import EdgeConfig
 from edge.core import PostView, feedback_chirps, led_pattern
 from edge.hardware import PostHardware
 from edge.link import EdgeLink
-from edge.outbox import Outbox
+from edge.outbox import Outbox, PendingEvent
 from edge.rfid import CardReader
 from edge.telemetry import HostProbe, build_health
 from kamling.backoff import Backoff
@@ -31,6 +32,7 @@ from kamling.protocol import (
     ProtocolError,
     decode_ack,
     decode_alert_update,
+    snapshot_suffix,
 )
 
 log = logging.getLogger(__name__)
@@ -45,6 +47,13 @@ rides on it: WatchdogSec=30). Each wake-up of an idle post cost about 0.3 ms of 
 VM, so the loop sleeps until the next replay or health report is due instead (issue 17 item 5)."""
 RETRY_S = 0.5
 """After a publish the link refused, the next attempt."""
+SEND_WINDOW_BYTES = 4096
+"""Bytes of events and picture parts handed to the link and not yet PUBACKed by the broker (issue 17
+item 3). Whatever sits in paho's queue and the socket is ahead of a panic pressed now: on a 64 kbit/s
+GSM link 4 KB is half a second, and still more than the link carries in one 300 ms round trip, so
+the link stays full. A panic or tamper is sent whatever the window holds."""
+SNAPSHOT_PART_BYTES = 2048
+"""A picture larger than this goes in parts of this size (kamling/protocol.py snapshot_suffix)."""
 
 
 @dataclass(frozen=True)
@@ -62,6 +71,22 @@ class _Incoming:
     payload: bytes
     expiry: float | None = None  # a command's MQTT message expiry left at receipt (edge/commands.py)
     received: float = 0.0
+
+
+@dataclass(frozen=True)
+class _Puback:
+    mid: int  # the broker has this tracked publish (edge/link.py publish_tracked)
+
+
+@dataclass
+class _Upload:
+    """The picture being sent, part by part; it goes from the outbox when every part is PUBACKed."""
+
+    event_id: str
+    jpeg: bytes
+    parts: int
+    sent: int = 0  # parts handed to the link
+    unacked: set[int] = field(default_factory=set)  # their message ids not yet PUBACKed
 
 
 @dataclass(frozen=True)
@@ -139,9 +164,15 @@ class EdgeAgent:
         self._replay_wait = self._replay_backoff.next()
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
-        self.stats = {"published": 0, "acked": 0, "resent": 0, "bad_messages": 0, "replays": 0}
+        self.stats = {"published": 0, "acked": 0, "resent": 0, "bad_messages": 0, "replays": 0, "snapshots": 0}
         self._ever_sent: set[str] = set()  # ids published at least once (for the `resent` count)
         self._alarm_sent: set[str] = set()  # alarm copies sent before their commit, event copy not yet
+        # What the link holds ahead of the next publish (issue 17 item 3): message id -> bytes, not PUBACKed.
+        self.send_window = SEND_WINDOW_BYTES
+        self.part_bytes = SNAPSHOT_PART_BYTES
+        self._in_link: dict[int, int] = {}
+        self._in_link_bytes = 0
+        self._upload: _Upload | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
@@ -150,6 +181,7 @@ class EdgeAgent:
         self.link = self.link_factory(
             self.config, self._on_message, self._on_connection, version=self.version, on_hubs=self._on_hubs
         )
+        self.link.on_puback = self._on_puback
         self.hardware.start(on_panic=self.press_panic, on_tamper=self._on_tamper, on_checkin=self.press_checkin)
         self._refresh_led()
         self._thread = threading.Thread(target=self._run, name=f"agent-{self.config.device_id}", daemon=True)
@@ -218,6 +250,9 @@ class EdgeAgent:
     def _on_connection(self, up: bool) -> None:
         self._inbox.put(_Connection(up))
 
+    def _on_puback(self, mid: int) -> None:
+        self._inbox.put(_Puback(mid))
+
     def _on_hubs(self, online: bool) -> None:
         self._inbox.put(_Hubs(online))
 
@@ -237,6 +272,8 @@ class EdgeAgent:
                     self._ask_for_evidence(event)  # its pictures follow it as events of their own
                     log.info("event %s seq=%s kind=%s stored in outbox", event.id, event.seq, event.kind)
                     self._refresh_led()
+                elif isinstance(item, _Puback):
+                    self._handle_puback(item.mid)
                 elif isinstance(item, _Incoming):
                     self._handle_incoming(item)
                 elif isinstance(item, _Connection):
@@ -296,10 +333,16 @@ class EdgeAgent:
 
     def _handle_connection(self, up: bool) -> None:
         self.connected = up
+        self._forget_link()  # a new session: nothing of the old one is queued ahead any more
         self._replay_from_oldest()  # after a reconnect, replay everything not acked, in order
         if up:
             self._last_health = None  # tell the hub our outbox state at once
         self._refresh_led()
+
+    def _forget_link(self) -> None:
+        self._in_link.clear()
+        self._in_link_bytes = 0
+        self._upload = None  # the picture in progress starts again from its first part
 
     def _replay_from_oldest(self) -> None:
         self._sent_at.clear()
@@ -335,12 +378,14 @@ class EdgeAgent:
             log.warning("ignoring bad %s message from hub: %s", item.channel, exc)
 
     def _send_due(self) -> None:
-        """Publish outbox events not yet in flight, oldest first; at most MAX_IN_FLIGHT unacked.
+        """Publish what is due: panic and tamper first, then events oldest first, then pictures.
 
-        When the oldest event in flight has waited ack_timeout, everything unacked is replayed
-        from the oldest, so the hub receives each post's events in seq order. While replays go
-        unacked (hub down) the wait doubles up to MAX_REPLAY_WAIT, so that posts do not bury a
-        returning hub in duplicates.
+        Events other than alarms go in seq order, at most MAX_IN_FLIGHT unacked by the hub and at
+        most `send_window` bytes unacked by the broker; pictures only when no event waits. When the
+        oldest event in flight has waited ack_timeout, everything unacked is replayed from the
+        oldest, so the hub receives each post's events in seq order. While replays go unacked (hub
+        down) the wait doubles up to MAX_REPLAY_WAIT, so that posts do not bury a returning hub in
+        duplicates.
         """
         self._retry_soon = False
         link = self.link
@@ -353,23 +398,87 @@ class EdgeAgent:
                 self.stats["replays"] += 1
                 self._replay_wait = self._replay_backoff.next()
                 self._replay_from_oldest()
-        room = MAX_IN_FLIGHT - len(self._sent_at)
-        if room <= 0 or self._sent_upto >= self._stored_upto:
-            return  # the window is full (an ack wakes the loop), or everything stored is in flight
-        for pending in self.outbox.pending(limit=room, after_seq=self._sent_upto):
-            event_id = pending.event.id
-            if pending.event.kind in ALARM_KINDS and event_id not in self._alarm_sent:
-                link.publish(Channel.ALARM, pending.payload)  # for the hub's alarm session, which no flood shares
-            if not link.publish(Channel.EVENT, pending.payload):
+                self._forget_link()  # a PUBACK that never came must not hold the window shut
+        for alarm in self.outbox.pending_alarms():  # ahead of any backlog, whatever the windows hold
+            if alarm.event.id not in self._sent_at and not self._send_event(link, alarm, now):
                 self._retry_soon = True
                 return
-            self._alarm_sent.discard(event_id)  # a replay sends the alarm copy again
-            if pending.attachment is not None:
-                link.publish(Channel.SNAPSHOT, pending.attachment, suffix=pending.event.id)
-            self.stats["resent" if event_id in self._ever_sent else "published"] += 1
-            self._ever_sent.add(event_id)
-            self._sent_at[event_id] = now
+        room = MAX_IN_FLIGHT - len(self._sent_at)
+        if room <= 0:
+            return  # events wait for the hub's acks; pictures wait for the events
+        if self._sent_upto >= self._stored_upto:  # everything stored is in flight: no outbox query
+            self._send_picture(link)
+            return
+        due = self.outbox.pending(limit=room, after_seq=self._sent_upto)
+        for pending in due:
+            if pending.event.id in self._sent_at:  # an alarm that went ahead
+                self._sent_upto = pending.event.seq
+                continue
+            if self._link_full():
+                return  # a PUBACK wakes the loop
+            if not self._send_event(link, pending, now):
+                self._retry_soon = True
+                return
             self._sent_upto = pending.event.seq
+        if len(due) < room:  # no event waits: the link may carry a picture
+            self._send_picture(link)
+
+    def _send_event(self, link: EdgeLink, pending: PendingEvent, now: float) -> bool:
+        event_id = pending.event.id
+        if pending.event.kind in ALARM_KINDS and event_id not in self._alarm_sent:
+            link.publish(Channel.ALARM, pending.payload)  # for the hub's alarm session, which no flood shares
+        mid = link.publish_tracked(Channel.EVENT, pending.payload)
+        if mid is None:
+            return False
+        self._hand_to_link(mid, len(pending.payload))
+        self._alarm_sent.discard(event_id)  # a replay sends the alarm copy again
+        self.stats["resent" if event_id in self._ever_sent else "published"] += 1
+        self._ever_sent.add(event_id)
+        self._sent_at[event_id] = now
+        return True
+
+    def _send_picture(self, link: EdgeLink) -> None:
+        """Parts of the oldest picture whose event the hub has, while the send window has room.
+
+        A picture is sent only after its event's ack (the hub stores it at once) and in parts of
+        `part_bytes`, so an event published meanwhile waits behind at most the window, never
+        behind a whole JPEG (15-40 KB: 2-5 s at 64 kbit/s)."""
+        while not self._link_full():
+            upload = self._upload
+            if upload is None:
+                waiting = self.outbox.next_snapshot()
+                if waiting is None:
+                    return
+                parts = max(1, math.ceil(len(waiting.jpeg) / self.part_bytes))
+                upload = self._upload = _Upload(waiting.event_id, waiting.jpeg, parts)
+            if upload.sent >= upload.parts:
+                return  # the last parts are on their way
+            part = upload.jpeg[upload.sent * self.part_bytes : (upload.sent + 1) * self.part_bytes]
+            suffix = snapshot_suffix(upload.event_id, upload.sent + 1, upload.parts)
+            mid = link.publish_tracked(Channel.SNAPSHOT, part, suffix=suffix)
+            if mid is None:
+                return
+            self._hand_to_link(mid, len(part))
+            upload.unacked.add(mid)
+            upload.sent += 1
+
+    def _hand_to_link(self, mid: int, size: int) -> None:
+        self._in_link[mid] = size
+        self._in_link_bytes += size
+
+    def _link_full(self) -> bool:
+        return bool(self._in_link) and self._in_link_bytes >= self.send_window
+
+    def _handle_puback(self, mid: int) -> None:
+        self._in_link_bytes -= self._in_link.pop(mid, 0)
+        upload = self._upload
+        if upload is None or mid not in upload.unacked:
+            return
+        upload.unacked.discard(mid)
+        if upload.sent >= upload.parts and not upload.unacked:
+            self.outbox.snapshot_sent(upload.event_id)
+            self.stats["snapshots"] += 1
+            self._upload = None
 
     def _health_due(self) -> None:
         """Publish health telemetry (with outbox depth and drops) every health_interval."""

@@ -84,6 +84,7 @@ class EdgeLink:
         self._wake = threading.Event()
         self._move_to: int | None = None  # a broker index the supervisor should move to
         self._grace: threading.Timer | None = None
+        self.on_puback: Callable[[int], None] | None = None  # the agent: a tracked publish left (publish_tracked)
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
@@ -118,6 +119,7 @@ class EdgeLink:
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         client.on_subscribe = self._on_subscribe
+        client.on_publish = self._on_publish
         client.max_inflight_messages_set(100)
         self.client = client
         self.current = index
@@ -263,6 +265,11 @@ class EdgeLink:
             self.hub_presence_supported = False
             self._report_hubs(True)
 
+    def _on_publish(self, client: mqtt.Client, _userdata: Any, mid: int, _reason: Any, _props: Any) -> None:
+        callback = self.on_puback
+        if client is self.client and callback is not None:
+            callback(mid)
+
     def _grace_over(self, generation: int) -> None:
         if generation == self._generation and self.connected and self.hub_presence_supported and not self.hubs:
             log.warning("connected to the broker, but no hub has ever announced itself there")
@@ -306,3 +313,13 @@ class EdgeLink:
             return False
         info = client.publish(topic(self.config.device_id, channel, suffix), payload, qos=qos)
         return info.rc == mqtt.MQTT_ERR_SUCCESS
+
+    def publish_tracked(self, channel: Channel, payload: bytes, suffix: str | None = None) -> int | None:
+        """Queue a QoS 1 publish and return its message id (None when not connected); `on_puback(mid)`
+        follows when the broker has it. The agent counts the bytes between the two: what sits in
+        paho's queue and the socket ahead of anything published later (issue 17 item 3)."""
+        client = self.client
+        if client is None or not self.connected:
+            return None
+        info = client.publish(topic(self.config.device_id, channel, suffix), payload, qos=1)
+        return info.mid if info.rc == mqtt.MQTT_ERR_SUCCESS else None

@@ -3,6 +3,10 @@
 Every event is written here before it is sent and deleted only after the hub's ack, so a
 power cut at any instant loses nothing. The per-device sequence number lives here too.
 Use from one thread only (the agent's worker).
+
+An event's snapshot (its `attachment`) outlives the event's ack (issue 17 item 3): the agent sends
+pictures only once their event is stored at the hub and no event is waiting, in small parts, so
+the ack marks the row `acked` and the row goes when the picture has left (`snapshot_sent`).
 """
 
 from __future__ import annotations
@@ -26,10 +30,11 @@ CREATE TABLE IF NOT EXISTS outbox (
     kind TEXT NOT NULL,
     payload BLOB NOT NULL,
     attachment BLOB,
-    size INTEGER NOT NULL
+    size INTEGER NOT NULL,
+    acked INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
-INSERT OR IGNORE INTO meta (key, value) VALUES ('last_seq', 0), ('dropped', 0);
+INSERT OR IGNORE INTO meta (key, value) VALUES ('last_seq', 0), ('dropped', 0), ('dropped_snapshots', 0);
 CREATE TRIGGER IF NOT EXISTS outbox_bytes_add AFTER INSERT ON outbox
     BEGIN UPDATE meta SET value = value + NEW.size WHERE key = 'bytes'; END;
 CREATE TRIGGER IF NOT EXISTS outbox_bytes_del AFTER DELETE ON outbox
@@ -41,7 +46,14 @@ CREATE TRIGGER IF NOT EXISTS outbox_bytes_del AFTER DELETE ON outbox
 class PendingEvent:
     event: Event
     payload: bytes
-    attachment: bytes | None  # e.g. a JPEG snapshot that travels after the event
+    has_attachment: bool  # e.g. a JPEG snapshot, sent after the event is acked (next_snapshot)
+
+
+@dataclass(frozen=True)
+class WaitingSnapshot:
+    event_id: str
+    seq: int
+    jpeg: bytes
 
 
 class Outbox:
@@ -59,6 +71,12 @@ class Outbox:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=FULL")  # durable at commit, even on power loss
         db.executescript(_SCHEMA)
+        columns = {row[1] for row in db.execute("PRAGMA table_info(outbox)")}
+        if "acked" not in columns:  # an outbox written before issue 17 item 3
+            db.execute("ALTER TABLE outbox ADD COLUMN acked INTEGER NOT NULL DEFAULT 0")
+        # the alarms and the pictures are looked up on every send round: without a scan of the backlog
+        db.execute("CREATE INDEX IF NOT EXISTS outbox_kind ON outbox (kind, acked, seq)")
+        db.execute("CREATE INDEX IF NOT EXISTS outbox_acked ON outbox (acked, seq)")
         # Bytes held, kept by triggers so the budget check is O(1); recomputed at every open.
         db.execute(
             "INSERT OR REPLACE INTO meta (key, value) VALUES ('bytes', (SELECT COALESCE(SUM(size), 0) FROM outbox))"
@@ -126,10 +144,18 @@ class Outbox:
         return event
 
     def _enforce_budget(self, db: sqlite3.Connection) -> None:
-        """Drop the oldest low-priority events while over budget; panic and tamper never go."""
+        """Drop while over budget: first pictures whose event the hub has, then the oldest low-priority
+        events; panic and tamper never go."""
         total = self.bytes_held()
         if total <= self.max_bytes:
             return
+        while total > self.max_bytes:
+            row = db.execute("SELECT seq, size FROM outbox WHERE acked=1 ORDER BY seq LIMIT 1").fetchone()
+            if row is None:
+                break
+            db.execute("DELETE FROM outbox WHERE seq=?", (row[0],))
+            db.execute("UPDATE meta SET value=value+1 WHERE key='dropped_snapshots'")
+            total -= row[1]
         for kind in DROP_ORDER:
             while total > self.max_bytes:
                 row = db.execute(
@@ -142,24 +168,51 @@ class Outbox:
                 total -= row[1]
 
     def pending(self, limit: int = 100, after_seq: int = 0) -> list[PendingEvent]:
+        """Events not yet acked, in seq order, after `after_seq`."""
         rows = self.db.execute(
-            "SELECT payload, attachment FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?", (after_seq, limit)
+            "SELECT payload, attachment IS NOT NULL FROM outbox WHERE acked=0 AND seq > ? ORDER BY seq LIMIT ?",
+            (after_seq, limit),
         ).fetchall()
-        return [PendingEvent(Event.model_validate_json(p), bytes(p), a) for p, a in rows]
+        return [PendingEvent(Event.model_validate_json(p), bytes(p), bool(a)) for p, a in rows]
+
+    def pending_alarms(self, limit: int = 50) -> list[PendingEvent]:
+        """Panic and tamper events not yet acked, in seq order: they are sent before anything else."""
+        rows = self.db.execute(
+            "SELECT payload, attachment IS NOT NULL FROM outbox WHERE acked=0 AND kind IN (?, ?) ORDER BY seq LIMIT ?",
+            (EventKind.PANIC.value, EventKind.TAMPER.value, limit),
+        ).fetchall()
+        return [PendingEvent(Event.model_validate_json(p), bytes(p), bool(a)) for p, a in rows]
 
     def remove(self, ids: list[str]) -> int:
-        """Forget acked events; returns how many were still here."""
+        """Forget acked events (an event's picture stays until `snapshot_sent`); returns how many were still here."""
         if not ids:
             return 0
         db = self.db
         db.execute("BEGIN IMMEDIATE")  # one transaction (one fsync) per ack, not one per id
         try:
-            cur = db.executemany("DELETE FROM outbox WHERE id=?", [(i,) for i in ids])
+            keys = [(i,) for i in ids]
+            deleted = db.executemany("DELETE FROM outbox WHERE id=? AND attachment IS NULL", keys).rowcount
+            kept = db.executemany(
+                "UPDATE outbox SET acked=1 WHERE id=? AND acked=0 AND attachment IS NOT NULL",
+                keys,
+            ).rowcount
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
             raise
-        return cur.rowcount
+        return deleted + kept
+
+    def next_snapshot(self) -> WaitingSnapshot | None:
+        """The oldest picture whose event the hub has acked (so the hub stores it at once)."""
+        row = self.db.execute("SELECT id, seq, attachment FROM outbox WHERE acked=1 ORDER BY seq LIMIT 1").fetchone()
+        return WaitingSnapshot(row[0], row[1], bytes(row[2])) if row is not None else None
+
+    def snapshot_sent(self, event_id: str) -> None:
+        """The picture of `event_id` has left (the broker PUBACKed its last part): forget it."""
+        self.db.execute("DELETE FROM outbox WHERE id=? AND acked=1", (event_id,))
+
+    def snapshots_waiting(self) -> int:
+        return int(self.db.execute("SELECT COUNT(*) FROM outbox WHERE acked=1").fetchone()[0])
 
     def stats(self) -> dict[str, int]:
         """Depth, drops and last seq, e.g. for health telemetry."""
@@ -169,10 +222,12 @@ class Outbox:
         return int(self.db.execute("SELECT value FROM meta WHERE key='bytes'").fetchone()[0])
 
     def depth(self) -> int:
-        return int(self.db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
+        """Events not yet acked (pictures waiting after their event's ack are `snapshots_waiting`)."""
+        return int(self.db.execute("SELECT COUNT(*) FROM outbox WHERE acked=0").fetchone()[0])
 
     def has_pending(self, kind: EventKind) -> bool:
-        return self.db.execute("SELECT 1 FROM outbox WHERE kind=? LIMIT 1", (kind.value,)).fetchone() is not None
+        row = self.db.execute("SELECT 1 FROM outbox WHERE acked=0 AND kind=? LIMIT 1", (kind.value,)).fetchone()
+        return row is not None
 
     def dropped(self) -> int:
         return int(self.db.execute("SELECT value FROM meta WHERE key='dropped'").fetchone()[0])

@@ -579,6 +579,32 @@ def decode_reply(payload: bytes) -> CommandReply:
     return _validate(CommandReply, _load_json(payload, MAX_REPLY_BYTES))
 
 
+MAX_SNAPSHOT_PARTS = 1024
+"""Most parts one snapshot may come in (issue 17 item 3)."""
+
+
+def snapshot_suffix(event_id: str, part: int = 1, parts: int = 1) -> str:
+    """The topic suffix of a snapshot, or of part `part` (1-based) of `parts`: `<event_id>.<part>.<parts>`.
+
+    A post on a slow link sends a large JPEG in parts, so that an event published meanwhile waits
+    behind one part, not behind the whole picture; the hub joins the parts (hub/ingest/snapshot_parts.py).
+    The parts stay on the one topic level the broker's ACL allows (`snapshot/+`)."""
+    return event_id if parts == 1 else f"{event_id}.{part}.{parts}"
+
+
+def parse_snapshot_suffix(suffix: str) -> tuple[str, int, int]:
+    """(event id, part, parts) of a snapshot topic suffix; a whole snapshot is part 1 of 1."""
+    if "." not in suffix:
+        return suffix, 1, 1
+    fields = suffix.split(".")
+    if len(fields) != 3 or not all(f.isdigit() and f.isascii() and len(f) <= 4 for f in fields[1:]):
+        raise ProtocolError("bad_topic", f"snapshot part {suffix[:60]!r} is not <event_id>.<part>.<parts>")
+    part, parts = int(fields[1]), int(fields[2])
+    if not 1 <= part <= parts <= MAX_SNAPSHOT_PARTS:
+        raise ProtocolError("bad_topic", f"snapshot part {part} of {parts}")
+    return fields[0], part, parts
+
+
 def check_snapshot(payload: bytes) -> bytes:
     """A snapshot must be a JPEG within the size limit."""
     if len(payload) > MAX_SNAPSHOT_BYTES:

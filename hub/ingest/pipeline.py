@@ -31,8 +31,9 @@ from typing import Protocol
 from hub.alerting.rules import AlertKind
 from hub.alerting.service import AlertService
 from hub.ingest.mqtt_session import Inbound
-from hub.ingest.ratelimit import DeviceRateLimiter, message_kind
+from hub.ingest.ratelimit import DeviceRateLimiter, message_cost, message_kind
 from hub.ingest.snapshot_gate import SnapshotGate
+from hub.ingest.snapshot_parts import SnapshotParts
 from hub.posts.registry import PostRegistry
 from hub.storage.deadletters import DeadLetter, DeadLetterStore, letter_key
 from hub.storage.eventlog import EventLogWriter
@@ -49,6 +50,7 @@ from kamling.protocol import (
     decode_event,
     decode_health,
     decode_status,
+    parse_snapshot_suffix,
     parse_topic,
     topic,
     utc_now,
@@ -107,6 +109,7 @@ class Ingest:
         self.writer = writer_factory(store, self._on_committed, max_batch=max_batch)
         # no snapshot without an event of the same post (issue 18); HubService.configure()s its limits
         self.snapshot_gate = SnapshotGate(self._store_snapshot, self._event_owner, self._reject)
+        self.snapshot_parts = SnapshotParts(self._reject)  # pictures a post on a slow link sends in parts
         self.writer.on_failed = self._on_commit_failed  # a record the store refused: dead-lettered
         if dead_letters is None:  # embedding and tests: in memory
             dead_letters = DeadLetterStore(None)
@@ -170,6 +173,7 @@ class Ingest:
             with self._lock:
                 self._absent.clear()
             self.snapshot_gate.run_due()  # snapshots released by a commit, or waiting too long for one
+            self.snapshot_parts.run_due()  # pictures in parts whose next part is overdue
             tick = self.on_tick
             if tick is not None:
                 tick()
@@ -220,7 +224,7 @@ class Ingest:
         if len(parts) < 4:
             return True  # handle() rejects it with the right reason
         kind = parts[3] if parts[3] == "alarm" else "panic" if parts[3] == "event" and b'"panic"' in payload else None
-        if self.limiter.allow(parts[2], kind):
+        if self.limiter.allow(parts[2], kind, message_cost(topic_name)):
             return True
         self.rejected["rate_limited"] += 1
         if self.on_rate_limited is not None:
@@ -270,7 +274,7 @@ class Ingest:
             if self.registry.get(parts.device) is None:
                 raise ProtocolError("unknown_device", parts.device)
             if not item.admitted and not self.limiter.allow(
-                parts.device, message_kind(parts.channel.value, item.payload)
+                parts.device, message_kind(parts.channel.value, item.payload), message_cost(item.topic)
             ):
                 if self.on_rate_limited is not None:
                     self.on_rate_limited(parts.device)
@@ -291,7 +295,14 @@ class Ingest:
                 self.on_reply(parts.device, item.payload, item.received)
             elif parts.channel is Channel.SNAPSHOT and self.snapshots is not None:
                 assert parts.suffix is not None
-                self._handle_snapshot(parts.device, parts.suffix, check_snapshot(item.payload))
+                event_id, part, count = parse_snapshot_suffix(parts.suffix)
+                if count == 1:
+                    self._handle_snapshot(parts.device, event_id, check_snapshot(item.payload))
+                else:  # a picture in parts (issue 17 item 3): joined first, then checked like any other
+                    self._check_snapshot_key(parts.device, event_id)
+                    jpeg = self.snapshot_parts.add(parts.device, event_id, part, count, item.payload)
+                    if jpeg is not None:
+                        self._handle_snapshot(parts.device, event_id, check_snapshot(jpeg))
             else:
                 raise ProtocolError("unexpected_channel", parts.channel.value)
         except ProtocolError as exc:
@@ -442,9 +453,13 @@ class Ingest:
 
     def _handle_snapshot(self, device: str, event_id: str, jpeg: bytes) -> None:
         """Stored now if `event_id` is a stored event of `device`, else held until it commits (or rejected)."""
+        self._check_snapshot_key(device, event_id)
+        self.snapshot_gate.offer(device, event_id, jpeg)
+
+    @staticmethod
+    def _check_snapshot_key(device: str, event_id: str) -> None:
         if not is_safe_key(device, event_id):
             raise ProtocolError("bad_topic", f"snapshot event id {event_id[:40]!r} is not an event id")
-        self.snapshot_gate.offer(device, event_id, jpeg)
 
     def _store_snapshot(self, device: str, event_id: str, jpeg: bytes) -> None:
         assert self.snapshots is not None

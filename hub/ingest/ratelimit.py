@@ -4,7 +4,9 @@ A broken or hostile device must not flood the hub. Each device has two buckets:
 
 * `panic`: panic events only. Generous, so a post whose camera floods motion events can
   still raise a panic, and a guard who presses repeatedly is never throttled in practice.
-* `other`: every other message (motion, tamper, status, health, snapshots).
+* `other`: every other message (motion, tamper, status, health, snapshots). A snapshot sent in
+  parts (issue 17 item 3) costs one message for its first part and PART_COST for each later part,
+  so a picture costs about what it did whole, and a post sending endless parts still runs dry.
 * `alarm`: the copies of panic and tamper events on the `alarm` channel (the hub's alarm session),
   sized like `panic`: a post flooding one channel does not spend the other's budget.
 
@@ -27,6 +29,16 @@ from kamling.protocol import MAX_EVENT_BYTES
 PANIC = "panic"
 OTHER = "other"
 ALARM = "alarm"  # the `alarm` channel's copies of panic/tamper events: a bucket of their own, sized like `panic`
+PART_COST = 0.125
+"""Tokens a snapshot part after the first costs (a 30 KB picture in 2 KB parts: under 3 messages)."""
+
+
+def message_cost(topic_name: str) -> float:
+    """PART_COST for a later part of a snapshot (`.../snapshot/<id>.<part>.<parts>`, part > 1), else 1."""
+    suffix = topic_name.rpartition("/")[2]
+    if "/snapshot/" not in topic_name or suffix.count(".") != 2:
+        return 1.0
+    return 1.0 if suffix.split(".")[1] == "1" else PART_COST
 
 
 @dataclass
@@ -62,7 +74,7 @@ class DeviceRateLimiter:
     def bucket_for(kind: str | None) -> str:
         return PANIC if kind == PANIC else ALARM if kind == ALARM else OTHER
 
-    def allow(self, device: str, kind: str | None = None) -> bool:
+    def allow(self, device: str, kind: str | None = None, cost: float = 1.0) -> bool:
         """One message of `kind` (an event kind, or None for status/health/snapshot) from `device`."""
         name = self.bucket_for(kind)
         s = self.settings
@@ -74,7 +86,7 @@ class DeviceRateLimiter:
                     self._evict_full(now)
                 rate, burst = (s.panic_rate, s.panic_burst) if name in (PANIC, ALARM) else (s.rate, s.burst)
                 bucket = self._buckets[(device, name)] = TokenBucket(rate, burst, burst, now)
-            ok = bucket.take(now)
+            ok = bucket.take(now, cost)
             if not ok:
                 self.throttled[device] = self.throttled.get(device, 0) + 1
             return ok

@@ -47,6 +47,10 @@ class FakeLink:
         self.started = False
         self._published: list[tuple[Channel, str | None, bytes]] = []
         self._lock = threading.Lock()
+        self.on_puback: Callable[[int], None] | None = None  # set by the agent
+        self.auto_puback = True  # the broker PUBACKs at once; False: the test does (puback_all)
+        self.unacked: list[int] = []  # tracked publishes not PUBACKed yet (auto_puback False)
+        self._mid = 0
 
     def start(self) -> None:
         self.started = True
@@ -62,7 +66,27 @@ class FakeLink:
             self._published.append((channel, suffix, bytes(payload)))
         return True
 
+    def publish_tracked(self, channel: Channel, payload: bytes, suffix: str | None = None) -> int | None:
+        if not self.publish(channel, payload, suffix):
+            return None
+        self._mid += 1
+        if self.auto_puback and self.on_puback is not None:
+            self.on_puback(self._mid)
+        else:
+            self.unacked.append(self._mid)
+        return self._mid
+
     # -- test controls -----------------------------------------------------------------------
+    def puback_all(self) -> None:
+        mids, self.unacked = self.unacked, []
+        assert self.on_puback is not None
+        for mid in mids:
+            self.on_puback(mid)
+
+    def published(self) -> list[tuple[Channel, str | None, bytes]]:
+        with self._lock:
+            return list(self._published)
+
     def up(self) -> None:
         self.connected = True
         self.on_connection(True)
@@ -386,6 +410,13 @@ def test_a_panic_is_published_before_its_cameras_are_asked_and_its_pictures_foll
         post.agent.raise_event(EventKind.CHECKIN, {"source": "button"})
         post.agent.raise_event(EventKind.TAMPER, {"source": "enclosure", "state": "open"})
         wait_for(lambda: len(post.link.events()) == 6, what="the other events and the tamper's picture")
+        picture_id = post.link.events()[1]["id"]
+        assert not any(c is Channel.SNAPSHOT for c, _, _ in post.link.published())  # pictures wait for the ack
+        post.ack([picture_id])
+        wait_for(
+            lambda: (Channel.SNAPSHOT, picture_id) in [(c, s) for c, s, _ in post.link.published()],
+            what="the picture, once its event is acked",
+        )
     finally:
         post.agent.stop()
     panic, picture, closed, checkin, tamper, tamper_picture = post.link.events()

@@ -110,3 +110,56 @@ def test_sigkill_while_writing_loses_nothing_committed(tmp_path: Path) -> None:
             proc.kill()
         if box:
             box.close()
+
+
+def test_a_picture_outlives_its_events_ack_until_it_has_left(tmp_path: Path) -> None:
+    box = _open(tmp_path)
+    motion = box.add(EventKind.MOTION, attachment=b"\xff\xd8\xff-a")
+    plain = box.add(EventKind.CHECKIN)
+    assert [p.has_attachment for p in box.pending()] == [True, False]
+    assert box.next_snapshot() is None  # not before the hub has the event
+    assert box.remove([motion.id, plain.id]) == 2
+    assert box.pending() == [] and box.depth() == 0  # no event waits
+    waiting = box.next_snapshot()
+    assert waiting is not None and (waiting.event_id, waiting.jpeg) == (motion.id, b"\xff\xd8\xff-a")
+    assert box.remove([motion.id]) == 0  # a repeated ack
+    box.snapshot_sent(motion.id)
+    assert box.next_snapshot() is None and box.snapshots_waiting() == 0
+    assert box.bytes_held() == 0
+
+
+def test_panic_and_tamper_are_listed_first(tmp_path: Path) -> None:
+    box = _open(tmp_path)
+    box.add(EventKind.MOTION)
+    panic = box.add(EventKind.PANIC)
+    box.add(EventKind.MOTION)
+    tamper = box.add(EventKind.TAMPER)
+    assert [p.event.id for p in box.pending_alarms()] == [panic.id, tamper.id]
+    box.remove([panic.id])
+    assert [p.event.id for p in box.pending_alarms()] == [tamper.id]
+
+
+def test_over_budget_pictures_of_delivered_events_go_before_any_event(tmp_path: Path) -> None:
+    box = _open(tmp_path, max_bytes=6000)
+    shown = box.add(EventKind.MOTION, attachment=b"\xff\xd8\xff" + b"p" * 3000)
+    box.remove([shown.id])  # the event is at the hub; its picture waits
+    motions = [box.add(EventKind.MOTION, {"pad": "x" * 500}) for _ in range(5)]
+    assert box.next_snapshot() is None  # the picture went to make room
+    assert {p.event.id for p in box.pending()} == {m.id for m in motions}  # every event kept
+    assert box.dropped() == 0
+
+
+def test_an_outbox_from_before_pictures_were_kept_opens(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "outbox.sqlite"
+    db = sqlite3.connect(path)
+    db.executescript(
+        "CREATE TABLE outbox (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL,"
+        " payload BLOB NOT NULL, attachment BLOB, size INTEGER NOT NULL);"
+    )
+    db.close()
+    box = _open(tmp_path)
+    event = box.add(EventKind.MOTION, attachment=b"\xff\xd8\xff-b")
+    box.remove([event.id])
+    assert box.snapshots_waiting() == 1
