@@ -158,7 +158,8 @@ class EdgeAgent:
         self._last_health: float | None = None
         self._stored_upto = 0  # highest seq in the outbox (from open and every add): nothing to send above it
         self._retry_soon = False  # a publish was refused: try again after RETRY_S, not IDLE_WAIT_S
-        self._cameras_reported: frozenset[str] = frozenset()  # cameras in the last health report
+        # cameras in the last health report, each with whether it was delivering frames
+        self._cameras_reported: frozenset[tuple[str, bool]] = frozenset()
         # The replay wait starts at ack_timeout and doubles while replays go unacked.
         self._replay_backoff = Backoff(config.ack_timeout, max(config.ack_timeout, MAX_REPLAY_WAIT))
         self._replay_wait = self._replay_backoff.next()
@@ -487,7 +488,13 @@ class EdgeAgent:
             return
         now = self.clock()
         # A camera that finished warming up joins the report at once, not a health_interval later.
-        cameras = frozenset(self.cameras.fps()) if self.cameras is not None else frozenset()
+        # ... and so does a camera that starts or stops delivering frames (a slow start that outlasted the
+        # warm-up was reported as not delivering, and its recovery waited for the next health_interval).
+        cameras = (
+            frozenset((name, bool(fps)) for name, fps in self.cameras.fps().items())
+            if self.cameras is not None
+            else frozenset()
+        )
         due = self._last_health is None or now - self._last_health >= self.config.health_interval
         if not due and cameras == self._cameras_reported:
             return

@@ -368,17 +368,21 @@ FINGER = textwrap.dedent(
     # The technician's finger for `poskamling edge doctor` on mock pins (tests/deploy/test_extras_install.py):
     # when the doctor waits for the panic button, press it (and hold it) on its mock pin first.
     # Everything else, the event that reaches the doctor included, is gpiozero's own.
+    # Both kinds of button: gpiozero's Button (hold-to-confirm) and the agent's Switch (edge/hardware.py,
+    # a DigitalInputDevice whose wait_for_press is wait_for_active, taken when edge.hardware is imported).
     import gpiozero
 
-    _wait_for_press = gpiozero.Button.wait_for_press
+    def _pressing(wait):
+        def _press_then_wait(self, timeout=None):
+            pin = self.pin
+            if hasattr(pin, "drive_low"):  # a gpiozero MockPin; a real pin is left to a real finger
+                pin.drive_low() if self.pull_up else pin.drive_high()
+            return wait(self, timeout)
 
-    def _press_then_wait(self, timeout=None):
-        pin = self.pin
-        if hasattr(pin, "drive_low"):  # a gpiozero MockPin; a real pin is left to a real finger
-            pin.drive_low() if self.pull_up else pin.drive_high()
-        return _wait_for_press(self, timeout)
+        return _press_then_wait
 
-    gpiozero.Button.wait_for_press = _press_then_wait
+    gpiozero.Button.wait_for_press = _pressing(gpiozero.Button.wait_for_press)
+    gpiozero.DigitalInputDevice.wait_for_active = _pressing(gpiozero.DigitalInputDevice.wait_for_active)
     """
 )
 

@@ -481,3 +481,37 @@ def test_with_older_events_unacked_the_alarm_copy_waits_its_turn(post: Post) -> 
     wait_for(lambda: len(post.link.seqs()) == 3, what="panic published")
     copies = [(c, json.loads(p)["seq"]) for c, _, p in post.link._published if c in (Channel.ALARM, Channel.EVENT)]
     assert copies == [(Channel.EVENT, 1), (Channel.EVENT, 2), (Channel.ALARM, 3), (Channel.EVENT, 3)]
+
+
+def test_a_camera_that_starts_delivering_frames_is_reported_at_once(tmp_path: Path) -> None:
+    """A camera slower to start than the warm-up is first reported as not delivering; when its frames
+    come, the hub hears so at the next loop, not a health_interval (here an hour) later."""
+    post = Post(tmp_path)
+    rates: dict[str, float | None] = {"gate": None}
+
+    class Cameras(FakeCameras):
+        def fps(self) -> dict[str, float | None]:
+            return dict(rates)
+
+    post.agent = EdgeAgent(
+        post.config,
+        post.hardware,
+        Outbox(post.outbox_path, DEVICE),
+        lambda *a, **k: post.links.append(FakeLink(*a, **k)) or post.links[-1],
+        clock=post.clock,
+        cameras=lambda raise_event: Cameras(raise_event, lambda: post.link),
+    )
+
+    def reports() -> list[dict[str, Any]]:
+        return [json.loads(p) for c, _, p in post.link.published() if c is Channel.HEALTH]
+
+    post.agent.start()
+    try:
+        post.link.up()
+        first = wait_for(reports, what="the health report at connect")
+        assert first[0]["cameras"]["gate"] is None
+        rates["gate"] = 5.0
+        wait_for(lambda: len(reports()) == 2, what="a report as soon as the camera delivers")
+        assert reports()[1]["cameras"]["gate"] == 5.0
+    finally:
+        post.agent.stop()
