@@ -501,11 +501,17 @@ class EdgeAgent:
         self._last_health = now
         self._cameras_reported = cameras
         depth, drops, data_dir = self.outbox.depth(), self.outbox.dropped(), self.config.data_dir
+        pictures_dropped = self.outbox.dropped_pictures()
 
         def send() -> None:  # host probes may run commands: never on the event thread
             camera_fps = self.cameras.fps() if self.cameras is not None else None
             payload = build_health(
-                data_dir=data_dir, outbox_depth=depth, outbox_drops=drops, camera_fps=camera_fps, probe=self.probe
+                data_dir=data_dir,
+                outbox_depth=depth,
+                outbox_drops=drops,
+                outbox_pictures_dropped=pictures_dropped,
+                camera_fps=camera_fps,
+                probe=self.probe,
             )
             link.publish(Channel.HEALTH, json.dumps(payload).encode(), qos=0)
 

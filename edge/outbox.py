@@ -232,5 +232,9 @@ class Outbox:
     def dropped(self) -> int:
         return int(self.db.execute("SELECT value FROM meta WHERE key='dropped'").fetchone()[0])
 
+    def dropped_pictures(self) -> int:
+        """Pictures dropped (their events already at the hub) to keep within the disk budget."""
+        return int(self.db.execute("SELECT value FROM meta WHERE key='dropped_snapshots'").fetchone()[0])
+
     def last_seq(self) -> int:
         return int(self.db.execute("SELECT value FROM meta WHERE key='last_seq'").fetchone()[0])

@@ -200,6 +200,7 @@ def build_health(
     data_dir: Path,
     outbox_depth: int | None = None,
     outbox_drops: int | None = None,
+    outbox_pictures_dropped: int | None = None,
     camera_fps: Mapping[str, float | None] | None = None,
     probe: HostProbe | None = None,
     now: datetime | None = None,
@@ -215,6 +216,6 @@ def build_health(
         "throttle": _safely(read_throttle, host),
         "disk": _safely(read_disk, data_dir),
         "clock_synced": _safely(host.clock_synced),
-        "outbox": {"depth": outbox_depth, "drops": outbox_drops},
+        "outbox": {"depth": outbox_depth, "drops": outbox_drops, "pictures_dropped": outbox_pictures_dropped},
         "cameras": {str(name): _safely(_fps, fps) for name, fps in (camera_fps or {}).items()},
     }

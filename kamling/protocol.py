@@ -338,12 +338,14 @@ class HealthDisk(_Strict):
 
 
 class HealthOutbox(_Strict):
-    """Events waiting for the hub's ack, and events dropped because the disk budget was full."""
+    """Events waiting for the hub's ack, events dropped because the disk budget was full, and pictures
+    dropped for the same reason after their events had reached the hub (issue 17 item 3)."""
 
     model_config = ConfigDict(extra="allow")  # newer posts may report more (see Health)
 
     depth: StrictInt | None = Field(default=None, ge=0)
     drops: StrictInt | None = Field(default=None, ge=0)
+    pictures_dropped: StrictInt | None = Field(default=None, ge=0)
 
 
 class Health(_Strict):

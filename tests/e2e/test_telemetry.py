@@ -41,7 +41,7 @@ def test_health_is_shown_per_post_and_overheating_raises_then_clears_a_warning(
     try:
         health = wait_for(lambda: api.get("/api/posts").json()[0]["health"], what="health telemetry shown for the post")
         assert health["version"] == "9.9.9-test" and health["uptime_s"] == 1234.5
-        assert health["clock_synced"] is True and health["outbox"] == {"depth": 0, "drops": 0}
+        assert health["clock_synced"] is True and health["outbox"] == {"depth": 0, "drops": 0, "pictures_dropped": 0}
         wait_for(lambda: api.get("/api/posts").json()[0]["health"]["cpu_temp_c"] == 85.0, what="85 C reported")
 
         def health_alerts() -> list[dict]:

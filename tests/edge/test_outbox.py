@@ -146,7 +146,7 @@ def test_over_budget_pictures_of_delivered_events_go_before_any_event(tmp_path: 
     motions = [box.add(EventKind.MOTION, {"pad": "x" * 500}) for _ in range(5)]
     assert box.next_snapshot() is None  # the picture went to make room
     assert {p.event.id for p in box.pending()} == {m.id for m in motions}  # every event kept
-    assert box.dropped() == 0
+    assert box.dropped() == 0 and box.dropped_pictures() == 1  # the count the post's health reports
 
 
 def test_an_outbox_from_before_pictures_were_kept_opens(tmp_path: Path) -> None:

@@ -172,6 +172,7 @@ class TestBuildHealth:
             data_dir=tmp_path,
             outbox_depth=3,
             outbox_drops=1,
+            outbox_pictures_dropped=2,
             camera_fps={"gate": 4.9333, "lane": None},
             probe=fake_host(tmp_path, vcgencmd_output="throttled=0x50000\n"),
             now=NOW,
@@ -186,7 +187,7 @@ class TestBuildHealth:
         assert health["throttle"]["under_voltage"] is False
         assert health["disk"]["path"] == str(tmp_path)
         assert health["clock_synced"] is True
-        assert health["outbox"] == {"depth": 3, "drops": 1}
+        assert health["outbox"] == {"depth": 3, "drops": 1, "pictures_dropped": 2}
         assert health["cameras"] == {"gate": 4.93, "lane": None}
 
     def test_is_strict_json(self, tmp_path: Path) -> None:
@@ -200,7 +201,7 @@ class TestBuildHealth:
         health = build_health(data_dir=tmp_path / "no-data-dir", probe=missing_host(tmp_path), now=NOW)
         for key in ("version", "uptime_s", "load", "cpu_temp_c", "throttle", "disk", "clock_synced"):
             assert health[key] is None, key
-        assert health["outbox"] == {"depth": None, "drops": None}
+        assert health["outbox"] == {"depth": None, "drops": None, "pictures_dropped": None}
         assert health["cameras"] == {}
         json.dumps(health, allow_nan=False)
 
