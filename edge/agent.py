@@ -400,14 +400,17 @@ class EdgeAgent:
                 self._replay_wait = self._replay_backoff.next()
                 self._replay_from_oldest()
                 self._forget_link()  # a PUBACK that never came must not hold the window shut
-        for alarm in self.outbox.pending_alarms():  # ahead of any backlog, whatever the windows hold
+        # Everything stored has been published since the last (re)connect or replay, alarms included:
+        # no outbox query (the loop wakes for every PUBACK of a picture's parts).
+        all_sent = self._sent_upto >= self._stored_upto
+        for alarm in () if all_sent else self.outbox.pending_alarms():  # ahead of any backlog and window
             if alarm.event.id not in self._sent_at and not self._send_event(link, alarm, now):
                 self._retry_soon = True
                 return
         room = MAX_IN_FLIGHT - len(self._sent_at)
         if room <= 0:
             return  # events wait for the hub's acks; pictures wait for the events
-        if self._sent_upto >= self._stored_upto:  # everything stored is in flight: no outbox query
+        if all_sent:
             self._send_picture(link)
             return
         due = self.outbox.pending(limit=room, after_seq=self._sent_upto)

@@ -219,7 +219,7 @@ class Outbox:
         return {"depth": self.depth(), "dropped": self.dropped(), "last_seq": self.last_seq()}
 
     def bytes_held(self) -> int:
-        return int(self.db.execute("SELECT value FROM meta WHERE key='bytes'").fetchone()[0])
+        return self._meta("bytes")
 
     def depth(self) -> int:
         """Events not yet acked (pictures waiting after their event's ack are `snapshots_waiting`)."""
@@ -230,11 +230,14 @@ class Outbox:
         return row is not None
 
     def dropped(self) -> int:
-        return int(self.db.execute("SELECT value FROM meta WHERE key='dropped'").fetchone()[0])
+        return self._meta("dropped")
 
     def dropped_pictures(self) -> int:
         """Pictures dropped (their events already at the hub) to keep within the disk budget."""
-        return int(self.db.execute("SELECT value FROM meta WHERE key='dropped_snapshots'").fetchone()[0])
+        return self._meta("dropped_snapshots")
 
     def last_seq(self) -> int:
-        return int(self.db.execute("SELECT value FROM meta WHERE key='last_seq'").fetchone()[0])
+        return self._meta("last_seq")
+
+    def _meta(self, key: str) -> int:
+        return int(self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()[0])

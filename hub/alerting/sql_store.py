@@ -188,7 +188,7 @@ class SqlAlertRepository:
                 (since, self.max_closed),
             )
         ]
-        alerts = self._fetch([*open_ids, *closed_ids])
+        alerts = self.fetch([*open_ids, *closed_ids])
         return sorted(alerts.values(), key=lambda a: (sortable_time(a.opened_at), a.id))
 
     def start(self) -> None:
@@ -348,7 +348,7 @@ class SqlAlertRepository:
 
     # reading -----------------------------------------------------------------------------------
     def get(self, alert_id: str) -> Alert | None:
-        return self._fetch([alert_id]).get(alert_id)
+        return self.fetch([alert_id]).get(alert_id)
 
     def query(self, query: AlertQuery) -> AlertPage:
         """One page, newest first; `next_cursor` continues after its last alert (None: no more)."""
@@ -356,10 +356,6 @@ class SqlAlertRepository:
         found = self.fetch([alert_id for alert_id, _ in keys])
         items = [found[alert_id] for alert_id, _ in keys if alert_id in found]
         return AlertPage(items, encode_cursor(keys[-1][1], keys[-1][0]) if more and keys else None)
-
-    def fetch(self, ids: Sequence[str]) -> dict[str, Alert]:
-        """The alerts with these ids, whole, by id (absent ids are left out)."""
-        return self._fetch(ids)
 
     def query_keys(self, query: AlertQuery) -> tuple[list[tuple[str, str]], bool]:
         """One page's keys, newest first: (id, opened_at as stored), and whether more follow. The
@@ -406,7 +402,7 @@ class SqlAlertRepository:
             str(r[0])
             for r in self.database.query("SELECT DISTINCT alert_id FROM alert_events WHERE event_id = ?", (event_id,))
         ]
-        return sorted(self._fetch(ids).values(), key=lambda a: (sortable_time(a.opened_at), a.id), reverse=True)
+        return sorted(self.fetch(ids).values(), key=lambda a: (sortable_time(a.opened_at), a.id), reverse=True)
 
     def events_with_alerts(self, event_ids: Iterable[str]) -> set[str]:
         """Which of these event ids some stored alert references (the missed-alert check, from SQL)."""
@@ -453,7 +449,7 @@ class SqlAlertRepository:
             if not rows:
                 return
             if whole:
-                found = self._fetch([str(r[0]) for r in rows])
+                found = self.fetch([str(r[0]) for r in rows])
                 for row in rows:
                     if str(row[0]) in found:
                         yield found[str(row[0])]
@@ -466,8 +462,9 @@ class SqlAlertRepository:
         where = {"open": " WHERE is_open = 1", "closed": " WHERE is_open = 0"}.get(state or "", "")
         return int(self.database.query(f"SELECT COUNT(*) FROM alerts{where}")[0][0])
 
-    def _fetch(self, ids: Sequence[str]) -> dict[str, Alert]:
-        """The alerts with these ids, whole (row, timeline, events): three indexed reads per chunk."""
+    def fetch(self, ids: Sequence[str]) -> dict[str, Alert]:
+        """The alerts with these ids, whole (row, timeline, events), by id (absent ids are left out): three
+        indexed reads per chunk."""
         alerts: dict[str, Alert] = {}
         for chunk in _chunks(list(dict.fromkeys(ids))):
             marks = _marks(chunk)
@@ -560,7 +557,7 @@ def migrate_alert_files(hot: Path, repository: SqlAlertRepository) -> AlertMigra
     report.added, report.replaced, report.already = repository.merge(alerts)
     for start in range(0, len(alerts), CHUNK):
         chunk = alerts[start : start + CHUNK]
-        stored = repository._fetch([a.id for a in chunk])
+        stored = repository.fetch([a.id for a in chunk])
         report.missing_after += [a.id for a in chunk if a.id not in stored or _key(stored[a.id]) < _key(a)]
     return report
 

@@ -301,8 +301,8 @@ class Ingest:
                 else:  # a picture in parts (issue 17 item 3): joined first, then checked like any other
                     self._check_snapshot_key(parts.device, event_id)
                     jpeg = self.snapshot_parts.add(parts.device, event_id, part, count, item.payload)
-                    if jpeg is not None:
-                        self._handle_snapshot(parts.device, event_id, check_snapshot(jpeg))
+                    if jpeg is not None:  # its key checked above
+                        self.snapshot_gate.offer(parts.device, event_id, check_snapshot(jpeg))
             else:
                 raise ProtocolError("unexpected_channel", parts.channel.value)
         except ProtocolError as exc:

@@ -151,21 +151,12 @@ def json_safe(value: Any, *, text_limit: int | None = MAX_JSON_TEXT, _depth: int
         if (text_limit is None or len(value) <= text_limit) and (value.isascii() or not _SURROGATES.search(value)):
             return value
         return cut(unicode_text(value), text_limit)
-    if kind is dict and _depth < MAX_DEPTH and len(value) <= MAX_ITEMS:
-        result: dict[str, Any] = {}
-        for key, item in value.items():
-            if type(key) is str and len(key) <= 200 and (key.isascii() or not _SURROGATES.search(key)):
-                name = key
-            else:
-                printed = as_text(key)
-                name = BAD_VALUE_JSON if printed is None else cut(printed, 200)
-            if name not in result:
-                result[name] = json_safe(item, text_limit=text_limit, _depth=_depth + 1)
-        return result
+    if kind is dict and _depth < MAX_DEPTH:
+        return _safe_mapping(value, text_limit, _depth)
     if value is None or kind is bool or (kind is int and -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER):
         return value
-    if kind is list and _depth < MAX_DEPTH and len(value) <= MAX_ITEMS:
-        return [json_safe(item, text_limit=text_limit, _depth=_depth + 1) for item in value]
+    if kind is list and _depth < MAX_DEPTH:
+        return _safe_items(value, text_limit, _depth)
     if kind is datetime and _depth < MAX_DEPTH:
         return value.isoformat()
     if isinstance(value, bool):
@@ -182,22 +173,9 @@ def json_safe(value: Any, *, text_limit: int | None = MAX_JSON_TEXT, _depth: int
     if _depth >= MAX_DEPTH:
         return BAD_VALUE_JSON
     if isinstance(value, Mapping):
-        result = {}
-        for index, (key, item) in enumerate(value.items()):
-            if index >= MAX_ITEMS:
-                result[BAD_VALUE_JSON] = f"{len(value) - MAX_ITEMS} more left out"
-                break
-            printed = as_text(key)  # JSON keys are strings; a stored 1 or None becomes "1" or "None"
-            name = BAD_VALUE_JSON if printed is None else cut(printed, 200)
-            if name not in result:  # two keys that read the same once cleaned: the first wins
-                result[name] = json_safe(item, text_limit=text_limit, _depth=_depth + 1)
-        return result
+        return _safe_mapping(value, text_limit, _depth)
     if isinstance(value, list | tuple | set | frozenset):
-        items = list(value)
-        kept = [json_safe(item, text_limit=text_limit, _depth=_depth + 1) for item in items[:MAX_ITEMS]]
-        if len(items) > MAX_ITEMS:
-            kept.append(f"{BAD_VALUE_JSON}: {len(items) - MAX_ITEMS} more left out")
-        return kept
+        return _safe_items(list(value), text_limit, _depth)
     if isinstance(value, datetime | date | time):
         return value.isoformat()
     if isinstance(value, timedelta):
@@ -217,6 +195,31 @@ def json_safe(value: Any, *, text_limit: int | None = MAX_JSON_TEXT, _depth: int
             return BAD_VALUE_JSON
     text = as_text(value)
     return BAD_VALUE_JSON if text is None else cut(text, text_limit)
+
+
+def _safe_mapping(value: Mapping[Any, Any], text_limit: int | None, depth: int) -> dict[str, Any]:
+    """json_safe of an object: keys as text (the first of two keys that read the same wins), at most MAX_ITEMS."""
+    result: dict[str, Any] = {}
+    for index, (key, item) in enumerate(value.items()):
+        if index >= MAX_ITEMS:
+            result[BAD_VALUE_JSON] = f"{len(value) - MAX_ITEMS} more left out"
+            break
+        if type(key) is str and len(key) <= 200 and (key.isascii() or not _SURROGATES.search(key)):
+            name = key  # the common case, as as_text and cut would leave it
+        else:
+            printed = as_text(key)  # JSON keys are strings; a stored 1 or None becomes "1" or "None"
+            name = BAD_VALUE_JSON if printed is None else cut(printed, 200)
+        if name not in result:
+            result[name] = json_safe(item, text_limit=text_limit, _depth=depth + 1)
+    return result
+
+
+def _safe_items(items: list[Any], text_limit: int | None, depth: int) -> list[Any]:
+    """json_safe of an array: at most MAX_ITEMS, then one marker saying how many were left out."""
+    kept = [json_safe(item, text_limit=text_limit, _depth=depth + 1) for item in items[:MAX_ITEMS]]
+    if len(items) > MAX_ITEMS:
+        kept.append(f"{BAD_VALUE_JSON}: {len(items) - MAX_ITEMS} more left out")
+    return kept
 
 
 class SafeJSONResponse(JSONResponse):
